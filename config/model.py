@@ -1,0 +1,159 @@
+"""The validated configuration as frozen records, with the look-ups the rest of baoxiu needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from tickets.model import Mode, Priority
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """Minutes allowed from acceptance to claim, to arrival (sign-in) and to resolution."""
+
+    claim: int
+    arrive: int
+    resolve: int
+
+
+@dataclass(frozen=True)
+class Category:
+    """A leaf of the two-level category tree. ``code`` is ``"group.leaf"``, e.g. ``"water.leak"``."""
+
+    code: str
+    group: str
+    zh: str
+    en: str
+    team: str
+    priority: Priority
+    mode: Mode
+    limits: TimeLimits
+    keywords: tuple[str, ...] = ()
+
+    def name(self, locale: str) -> str:
+        return self.en if locale.startswith("en") else self.zh
+
+
+@dataclass(frozen=True)
+class CategoryGroup:
+    code: str
+    zh: str
+    en: str
+    children: tuple[Category, ...]
+
+    def name(self, locale: str) -> str:
+        return self.en if locale.startswith("en") else self.zh
+
+
+@dataclass(frozen=True)
+class Building:
+    code: str
+    zh: str
+    en: str
+
+    def name(self, locale: str) -> str:
+        return self.en if locale.startswith("en") else self.zh
+
+
+@dataclass(frozen=True)
+class Area:
+    code: str
+    zh: str
+    en: str
+    buildings: tuple[Building, ...]
+
+    def name(self, locale: str) -> str:
+        return self.en if locale.startswith("en") else self.zh
+
+    def building(self, code: str) -> Building | None:
+        return next((b for b in self.buildings if b.code == code), None)
+
+
+@dataclass(frozen=True)
+class Team:
+    code: str
+    name: str
+    members: tuple[str, ...]  # technician ids
+    # channel -> group chat ids where new jobs are offered, e.g. {"telegram": ("-100123",)}
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Technician:
+    id: str
+    name: str
+    phone: str  # E.164
+    skills: tuple[str, ...] = ()  # category codes, group ("water") or leaf ("water.leak")
+    areas: tuple[str, ...] = ()  # area codes; empty means every area
+
+
+@dataclass(frozen=True)
+class Dispatcher:
+    id: str
+    name: str
+    phone: str  # E.164
+
+
+@dataclass(frozen=True)
+class WebChannel:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_upload_mb: int = 5
+    public_url: str = ""  # used in deep links / QR codes; empty means http://host:port
+
+
+@dataclass(frozen=True)
+class Config:
+    locale: str
+    timezone: str
+    database: Path
+    media_dir: Path
+    categories: tuple[CategoryGroup, ...]
+    areas: tuple[Area, ...]
+    teams: tuple[Team, ...]
+    technicians: tuple[Technician, ...]
+    dispatchers: tuple[Dispatcher, ...]
+    web: WebChannel = WebChannel()
+    terminal_enabled: bool = True
+    confirm_window_hours: int = 72
+    source: str = "<default>"  # where it was loaded from, for messages
+
+    # -- look-ups ---------------------------------------------------------------
+    def category(self, code: str) -> Category | None:
+        for group in self.categories:
+            for leaf in group.children:
+                if leaf.code == code:
+                    return leaf
+        return None
+
+    def group(self, code: str) -> CategoryGroup | None:
+        return next((g for g in self.categories if g.code == code), None)
+
+    def all_categories(self) -> tuple[Category, ...]:
+        return tuple(leaf for g in self.categories for leaf in g.children)
+
+    def area(self, code: str) -> Area | None:
+        return next((a for a in self.areas if a.code == code), None)
+
+    def team(self, code: str) -> Team | None:
+        return next((t for t in self.teams if t.code == code), None)
+
+    def technician(self, id_: str) -> Technician | None:
+        return next((t for t in self.technicians if t.id == id_), None)
+
+    def dispatcher(self, id_: str) -> Dispatcher | None:
+        return next((d for d in self.dispatchers if d.id == id_), None)
+
+    def teams_of(self, technician_id: str) -> frozenset[str]:
+        return frozenset(t.code for t in self.teams if technician_id in t.members)
+
+    def person_by_phone(self, phone: str) -> Technician | Dispatcher | None:
+        """The configured technician or dispatcher with this E.164 phone, if any."""
+        for person in (*self.technicians, *self.dispatchers):
+            if person.phone == phone:
+                return person
+        return None

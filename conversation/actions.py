@@ -1,0 +1,47 @@
+"""Ticket actions a dialogue step asks for. The engine performs them in the same
+transaction that saves the dialogue state, then asks the flow named in ``flow`` to
+describe the outcome (``outcome`` / ``refused``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tickets.model import Action, Draft
+
+
+@dataclass(frozen=True)
+class CreateTicket:
+    draft: Draft
+    flow: str = "intake"
+
+
+@dataclass(frozen=True)
+class Act:
+    """Apply ``action`` to ticket ``number``. ``target`` is a technician id (assign,
+    transfer) or a master ticket number (merge)."""
+
+    number: str
+    action: Action
+    note: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    flow: str = "followup"
+
+
+@dataclass(frozen=True)
+class SetLocale:
+    locale: str
+    flow: str = "common"
+
+
+@dataclass(frozen=True)
+class Bind:
+    """Bind this chat to a configured technician or dispatcher (verified phone)."""
+
+    role: str
+    person: str
+    flow: str = "common"
+
+
+TicketAction = CreateTicket | Act | SetLocale | Bind

@@ -1,0 +1,73 @@
+"""The one entry point of the dialogues: ``step(state, event, ctx) -> Step``.
+
+It applies the rules that hold everywhere (text length limit, unsupported input,
+/start /help /cancel /lang, button prefixes) and hands everything else to the flow
+the dialogue is in, or to the idle menu of the person's role.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from conversation import common, dispatcher, followup, intake, technician
+from conversation.actions import TicketAction
+from conversation.context import Ctx
+from conversation.events import Button, Command, InEvent, Photo, Text, Unsupported
+from conversation.replies import Reply, Say
+from conversation.state import DialogueState
+from conversation.step import Step
+from tickets.errors import BaoxiuError
+from tickets.model import Ticket
+
+MAX_TEXT = 1000
+"""Longest text accepted in one message; longer is refused with this limit named."""
+
+FLOWS: dict[str, ModuleType] = {
+    intake.NAME: intake,
+    followup.NAME: followup,
+    technician.NAME: technician,
+    dispatcher.NAME: dispatcher,
+}
+BY_PREFIX: dict[str, ModuleType] = {m.PREFIX: m for m in (*FLOWS.values(), common)}
+
+
+def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
+    text = event.text if isinstance(event, Text) else event.caption if isinstance(event, Photo) else ""
+    if len(text) > MAX_TEXT:
+        return Step(state, (Say(ctx.t("common.too_long", limit=MAX_TEXT, length=len(text))),))
+
+    if isinstance(event, Command):
+        handled = common.command(event.name, event.arg, state, ctx)
+        if handled is not None:
+            return handled
+        for module in FLOWS.values():
+            handled = module.command(event.name, event.arg, state, ctx)
+            if handled is not None:
+                return handled
+        return Step(state, (Say(ctx.t("common.unknown_command", name=event.name)),))
+
+    if isinstance(event, Button):
+        prefix = event.data.split(":", 1)[0]
+        module = BY_PREFIX.get(prefix)
+        if module is not None:
+            handled = module.button(event.data, state, ctx)
+            if handled is not None:
+                return handled
+
+    if state.flow in FLOWS:
+        return FLOWS[state.flow].step(state, event, ctx)
+
+    if isinstance(event, Unsupported):
+        return Step(state, (Say(ctx.t("common.unsupported")),))
+    return common.idle(state, event, ctx)
+
+
+def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Reply, ...]:
+    """Replies describing an action the engine performed."""
+    module = FLOWS.get(action.flow, common)
+    return tuple(module.outcome(action, ticket, ctx))
+
+
+def refused(action: TicketAction, error: BaoxiuError, ctx: Ctx) -> tuple[Reply, ...]:
+    """Replies for an action the domain refused; the dialogue state is kept."""
+    return (Say(common.describe_error(error, ctx)),)
