@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from tickets.model import Mode, Priority
 
@@ -19,9 +20,20 @@ class TimeLimits:
     resolve: int
 
 
+DEFAULT_LIMITS: Mapping[Priority, TimeLimits] = MappingProxyType(
+    {
+        Priority.URGENT: TimeLimits(claim=15, arrive=60, resolve=240),
+        Priority.HIGH: TimeLimits(claim=30, arrive=120, resolve=480),
+        Priority.NORMAL: TimeLimits(claim=60, arrive=480, resolve=2880),
+        Priority.LOW: TimeLimits(claim=240, arrive=1440, resolve=10080),
+    }
+)
+"""Time limits per priority when ``[limits]`` does not say otherwise."""
+
+
 @dataclass(frozen=True)
 class Category:
-    """A leaf of the two-level category tree. ``code`` is ``"group.leaf"``, e.g. ``"water.leak"``."""
+    """A leaf of the two-level category tree; ``code`` is ``"group.leaf"`` (``"water.leak"``)."""
 
     code: str
     group: str
@@ -121,6 +133,12 @@ class Config:
     terminal_enabled: bool = True
     confirm_window_hours: int = 72
     source: str = "<default>"  # where it was loaded from, for messages
+    # [limits.<priority>] as configured: for tickets whose priority changes after acceptance
+    limits: Mapping[Priority, TimeLimits] = field(default_factory=lambda: DEFAULT_LIMITS)
+    # [channels.<name>] tables of adapters added later (telegram, wechat, ...), read-only, unchecked
+    extra_channels: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     # -- look-ups ---------------------------------------------------------------
     def category(self, code: str) -> Category | None:

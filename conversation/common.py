@@ -54,7 +54,9 @@ def command(name: str, arg: str, state: DialogueState, ctx: Ctx) -> Step | None:
         if not wanted:
             wanted = "en" if ctx.locale == "zh_CN" else "zh_CN"
         if wanted not in LOCALES:
-            return Step(state, (Say(ctx.t("common.lang_unknown", given=wanted, known=", ".join(LOCALES))),))
+            return Step(
+                state, (Say(ctx.t("common.lang_unknown", given=wanted, known=", ".join(LOCALES))),)
+            )
         return Step(state, (), (SetLocale(wanted),))
     if name == "report":
         return intake.start(ctx, {})
@@ -130,9 +132,9 @@ def describe_error(error: BaoxiuError, ctx: Ctx) -> str:
     """A refused action in the person's language; state names are translated too."""
     params = dict(error.params)
     for key in ("state", "from_state", "to_state"):
-        if key in params and params[key]:
+        if params.get(key):
             params[key] = ctx.t(f"states.{params[key]}")
-    if "action" in params and params["action"]:
+    if params.get("action"):
         params["action"] = ctx.t(f"actions.{params['action']}")
     try:
         return ctx.t(error.key, **params)

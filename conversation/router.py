@@ -32,7 +32,9 @@ BY_PREFIX: dict[str, ModuleType] = {m.PREFIX: m for m in (*FLOWS.values(), commo
 
 
 def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
-    text = event.text if isinstance(event, Text) else event.caption if isinstance(event, Photo) else ""
+    text = (
+        event.text if isinstance(event, Text) else event.caption if isinstance(event, Photo) else ""
+    )
     if len(text) > MAX_TEXT:
         return Step(state, (Say(ctx.t("common.too_long", limit=MAX_TEXT, length=len(text))),))
 

@@ -61,7 +61,9 @@ class DeliveryError(BaoxiuError):
 
     default_key = "errors.delivery"
 
-    def __init__(self, reason: str, *, retry: bool = True, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, retry: bool = True, retry_after: float | None = None
+    ) -> None:
         super().__init__("errors.delivery", reason=reason)
         self.reason = reason
         self.retry = retry
