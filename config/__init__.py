@@ -1,9 +1,13 @@
 """Loading and validating the operator's configuration (TOML), and the built-in default.
 
 ``load(path)`` returns a validated ``Config``; ``load(None)`` the embedded default.
+``check(path)`` is the same for ``baoxiu config check``; ``load_text(text)`` reads TOML
+text; ``starter_text()`` is a commented file for a new operator to edit.
 """
 
+from config.loader import check, load, load_text, starter_text
 from config.model import (
+    DEFAULT_LIMITS,
     Area,
     Building,
     Category,
@@ -17,6 +21,7 @@ from config.model import (
 )
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "Area",
     "Building",
     "Category",
@@ -27,4 +32,8 @@ __all__ = [
     "Technician",
     "TimeLimits",
     "WebChannel",
+    "check",
+    "load",
+    "load_text",
+    "starter_text",
 ]

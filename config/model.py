@@ -171,7 +171,8 @@ class Config:
 
     def person_by_phone(self, phone: str) -> Technician | Dispatcher | None:
         """The configured technician or dispatcher with this E.164 phone, if any."""
-        for person in (*self.technicians, *self.dispatchers):
+        people: tuple[Technician | Dispatcher, ...] = (*self.technicians, *self.dispatchers)
+        for person in people:
             if person.phone == phone:
                 return person
         return None

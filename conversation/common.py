@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from conversation import dispatcher, followup, intake, technician
 from conversation.actions import Bind, SetLocale, TicketAction
 from conversation.context import Ctx
-from conversation.events import Button, Contact, InEvent
+from conversation.events import Button, Contact, InEvent, Text
 from conversation.i18n import LOCALES
 from conversation.replies import Ask, Choice, Reply, Say
 from conversation.state import IDLE, DialogueState
@@ -100,6 +100,13 @@ def idle(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
         return bind(event.phone, ctx)
     if isinstance(event, Button):
         return Step(IDLE, (Say(ctx.t("common.stale_button")), *menu(ctx)))
+    if isinstance(event, Text) and ctx.role is Role.REPORTER:
+        # "卫生间漏水了" with no dialogue going on: most people start by naming the
+        # fault, so try it as the category before falling back to the menu.
+        opened = intake.start(ctx, {})
+        tried = intake.step(opened.state, event, ctx)
+        if tried.state.data != opened.state.data or tried.state.step != opened.state.step:
+            return tried
     return Step(IDLE, menu(ctx))
 
 

@@ -13,7 +13,7 @@ from conversation import common, dispatcher, followup, intake, technician
 from conversation.actions import TicketAction
 from conversation.context import Ctx
 from conversation.events import Button, Command, InEvent, Photo, Text, Unsupported
-from conversation.replies import Reply, Say
+from conversation.replies import Ask, Reply, Say
 from conversation.state import DialogueState
 from conversation.step import Step
 from tickets.errors import BaoxiuError
@@ -49,10 +49,9 @@ def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
         return Step(state, (Say(ctx.t("common.unknown_command", name=event.name)),))
 
     if isinstance(event, Button):
-        prefix = event.data.split(":", 1)[0]
-        module = BY_PREFIX.get(prefix)
-        if module is not None:
-            handled = module.button(event.data, state, ctx)
+        owner = BY_PREFIX.get(event.data.split(":", 1)[0])
+        if owner is not None:
+            handled = owner.button(event.data, state, ctx)
             if handled is not None:
                 return handled
 
@@ -61,7 +60,22 @@ def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
 
     if isinstance(event, Unsupported):
         return Step(state, (Say(ctx.t("common.unsupported")),))
+    if isinstance(event, Text):
+        # A reply keyboard sends its label back as text: treat it as the button.
+        picked = _menu_choice(event.text, ctx)
+        if picked is not None:
+            return step(state, Button(picked), ctx)
     return common.idle(state, event, ctx)
+
+
+def _menu_choice(text: str, ctx: Ctx) -> str | None:
+    wanted = text.strip()
+    for reply in common.menu(ctx):
+        if isinstance(reply, Ask):
+            for choice in reply.choices:
+                if choice.label == wanted:
+                    return choice.data
+    return None
 
 
 def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Reply, ...]:

@@ -5,67 +5,176 @@ Each state change, its event row and its outbox rows are written in one transact
 instead of failing on a stale snapshot). Ticket numbers come from a per-day sequence
 row updated inside that transaction: ``BX20261123-0007``, never reused.
 
-SKELETON: the signatures below are the contract other packages code against.
+The rules of the ticket life are not here (``tickets.workflow``), nor who is told what
+(``tickets.notices``): the store reads, calls them, and writes what they return. It
+sends nothing. Times are stored as fixed-width ISO-8601 UTC text, so text order is time
+order in SQL.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, fields, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
 
 from config.model import Config
-from tickets.model import Action, Actor, Draft, Event, Ticket
+from tickets import migrations, workflow
+from tickets.errors import BaoxiuError, InvalidInput, TicketNotFound
+from tickets.model import OPEN_STATES, Action, Actor, Draft, Event, Mode, Role, State, Ticket
+from tickets.notices import (
+    Dispatchers,
+    Notice,
+    Person,
+    Reporter,
+    Team,
+    auto_candidates,
+    notices_for,
+)
+from tickets.rows import (
+    ChatRecord,
+    OutboxRow,
+    aware,
+    chat_from_row,
+    event_from_row,
+    event_row,
+    iso,
+    outbox_from_row,
+    ticket_from_row,
+    ticket_row,
+    to_json,
+)
 
+__all__ = ["BUSY_TIMEOUT_S", "ChatRecord", "OutboxRow", "Store"]
 
-@dataclass(frozen=True)
-class ChatRecord:
-    """One chat on one channel: its dialogue state (JSON), language, binding, last phone."""
+BUSY_TIMEOUT_S = 5.0
+"""How long a writer waits for another process's transaction before giving up."""
 
-    channel: str
-    chat: str
-    dialogue: str | None = None  # DialogueState JSON
-    locale: str | None = None
-    role: str = "reporter"  # reporter | technician | dispatcher
-    person: str | None = None  # bound technician/dispatcher id
-    last_phone: str | None = None
+OUTBOX_STATUSES = ("pending", "sent", "dead")
 
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    key: str
-    number: str | None
-    event_id: int | None
-    kind: str  # e.g. "reporter.accepted", "team.offer", "technician.assigned"
-    channel: str
-    chat: str
-    locale: str
-    params: dict[str, Any]
-    priority: int  # 0 dialogue reply, 1 personal notice, 2 broadcast
-    status: str  # pending | sent | dead
-    attempts: int
-    next_at: datetime
-    created_at: datetime
-    last_error: str = ""
-    sent_at: datetime | None = None
+_OPEN = tuple(sorted(s.value for s in OPEN_STATES))
+_OPEN_SQL = f"state IN ({', '.join(repr(s) for s in _OPEN)})"
 
 
 class Store:
-    def __init__(self, path: Path | str, config: Config) -> None: ...
+    """One connection to the database file. Safe to share between threads (calls are
+    serialized by a lock); several processes may open the same file at once."""
 
-    def close(self) -> None: ...
+    def __init__(self, path: Path | str, config: Config) -> None:
+        self.config = config
+        self.path = Path(path)
+        self._zone = ZoneInfo(config.timezone)
+        self._lock = threading.RLock()
+        self._depth = 0
+        # isolation_level=None: the driver opens no transaction of its own; ours are
+        # explicit (BEGIN IMMEDIATE / SAVEPOINT), see transaction().
+        conn = sqlite3.connect(
+            str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        self.db = Database(conn, execute_plugins=False)
+        with self.transaction():
+            migrations.apply(self.db)
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE … COMMIT; nests as a SAVEPOINT; rolls back on exception."""
-        yield
+        with self._lock:
+            conn = self.db.conn
+            if self._depth == 0:
+                conn.execute("BEGIN IMMEDIATE")
+                self._depth = 1
+                try:
+                    yield
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                else:
+                    try:
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
+                finally:
+                    self._depth = 0
+            else:
+                name = f"baoxiu_{self._depth}"
+                conn.execute(f"SAVEPOINT {name}")
+                self._depth += 1
+                try:
+                    yield
+                except BaseException:
+                    # An error that ended the whole transaction took the savepoint too.
+                    if conn.in_transaction:
+                        conn.execute(f"ROLLBACK TO {name}")
+                        conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    conn.execute(f"RELEASE {name}")
+                finally:
+                    self._depth -= 1
 
     # tickets ----------------------------------------------------------------------
-    def create_ticket(self, draft: Draft, now: datetime) -> Ticket: ...
+    def create_ticket(self, draft: Draft, now: datetime) -> Ticket:
+        category = self.config.category(draft.category)
+        if category is None:
+            raise InvalidInput("errors.unknown_category", category=draft.category)
+        if len(draft.photos) > workflow.MAX_PHOTOS:
+            raise InvalidInput("errors.too_many_photos", limit=workflow.MAX_PHOTOS)
+        limits = category.limits
+        with self.transaction():
+            ticket = Ticket(
+                **{**asdict(draft), "photos": tuple(draft.photos)},
+                number=self._next_number(now),
+                state=State.NEW,
+                team=category.team,
+                priority=category.priority,
+                mode=category.mode,
+                created_at=now,
+                updated_at=now,
+                claim_due=now + timedelta(minutes=limits.claim),
+                arrive_due=now + timedelta(minutes=limits.arrive),
+                resolve_due=now + timedelta(minutes=limits.resolve),
+            )
+            self._insert("tickets", ticket_row(ticket))
+            accept = Event(
+                ticket.number, now, Role.REPORTER, ticket.reporter, Action.ACCEPT, None, State.NEW
+            )
+            self._record(None, ticket, accept)
+            self.db.execute(
+                "INSERT INTO chats (channel, chat, last_phone, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (channel, chat) DO UPDATE SET "
+                "last_phone = excluded.last_phone, updated_at = excluded.updated_at",
+                [draft.reporter_channel, draft.reporter_chat, draft.phone, iso(now)],
+            )
+            if ticket.mode is Mode.AUTO:
+                technician = self._least_busy(ticket)
+                if technician is not None:
+                    ticket = self._change(
+                        ticket, Action.ASSIGN, Actor.system(), now, target=technician
+                    )
+            return ticket
 
     def apply(
         self,
@@ -77,26 +186,184 @@ class Store:
         note: str = "",
         data: dict[str, Any] | None = None,
         target: str | None = None,
-    ) -> Ticket: ...
+    ) -> Ticket:
+        with self.transaction():
+            return self._change(self.get(number), action, actor, now, note, data, target)
 
-    def ticket(self, number: str) -> Ticket | None: ...
+    def _change(
+        self,
+        before: Ticket,
+        action: Action,
+        actor: Actor,
+        now: datetime,
+        note: str = "",
+        data: dict[str, Any] | None = None,
+        target: str | None = None,
+    ) -> Ticket:
+        after, event = workflow.advance(
+            before, action, actor, now, note=note, data=data, target=target
+        )
+        if (
+            action in (Action.ASSIGN, Action.TRANSFER)
+            and self.config.technician(target or "") is None
+        ):
+            raise InvalidInput("errors.unknown_technician", name=target or "")
+        if action is Action.MERGE:
+            master = self.ticket(target or "")
+            if master is None:
+                raise TicketNotFound(number=target or "")
+            if master.state is State.DUPLICATE:
+                raise InvalidInput("errors.master_is_duplicate", number=master.number)
+        after = replace(after, version=before.version + 1)
+        row = ticket_row(after)
+        del row["number"]
+        assignments = ", ".join(f"{name} = :{name}" for name in row)
+        cursor = self.db.execute(
+            f"UPDATE tickets SET {assignments} WHERE number = :_number AND version = :_version",
+            {**row, "_number": before.number, "_version": before.version},
+        )
+        if cursor.rowcount != 1:
+            # Only reachable if someone wrote the row outside our transactions.
+            raise BaoxiuError("errors.generic", number=before.number, reason="changed meanwhile")
+        self._record(before, after, event)
+        return after
 
-    def get(self, number: str) -> Ticket: ...
+    def _record(self, before: Ticket | None, after: Ticket, event: Event) -> Event:
+        """Append ``event`` and queue the notices it causes; returns it with its id."""
+        event_id = self._insert("events", event_row(event))
+        event = replace(event, id=event_id)
+        for notice in notices_for(after, event, self.config, before=before):
+            self._queue(after, event, notice)
+        return event
 
-    def timeline(self, number: str) -> list[Event]: ...
+    def _queue(self, ticket: Ticket, event: Event, notice: Notice) -> None:
+        for channel, chat, locale in self._recipients(ticket, event, notice):
+            self.db.execute(
+                "INSERT INTO outbox (key, number, event_id, kind, channel, chat, locale, params,"
+                " priority, status, attempts, next_at, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
+                " ON CONFLICT (key) DO NOTHING",
+                [
+                    f"{event.id}:{notice.kind}:{channel}:{chat}",
+                    ticket.number,
+                    event.id,
+                    notice.kind,
+                    channel,
+                    chat,
+                    locale,
+                    to_json(notice.params),
+                    notice.priority,
+                    iso(event.at),
+                    iso(event.at),
+                ],
+            )
+
+    def _recipients(
+        self, ticket: Ticket, event: Event, notice: Notice
+    ) -> list[tuple[str, str, str]]:
+        """(channel, chat, locale) for a notice's recipient, resolved now: a chat bound
+        later does not receive older notices."""
+        recipient = notice.recipient
+        found: dict[tuple[str, str], str] = {}
+        if isinstance(recipient, Reporter):
+            where = (ticket.reporter_channel, ticket.reporter_chat)
+            found[where] = self._locale_of(*where, default=ticket.reporter_locale)
+        elif isinstance(recipient, Person):
+            for chat in self.chats_of_person(recipient.id):
+                found[(chat.channel, chat.chat)] = chat.locale or self.config.locale
+        else:
+            people: list[str] = []
+            if isinstance(recipient, Team):
+                team = self.config.team(recipient.code)
+                if team is not None:
+                    for channel, groups in sorted(team.groups.items()):
+                        for group in groups:
+                            found[(channel, group)] = self._locale_of(channel, group)
+                    people = list(team.members)
+            elif isinstance(recipient, Dispatchers):
+                people = [d.id for d in self.config.dispatchers]
+            for person in people:
+                if person == event.actor_id:
+                    continue  # the one who acted knows already
+                for chat in self.chats_of_person(person):
+                    found.setdefault((chat.channel, chat.chat), chat.locale or self.config.locale)
+        return [(channel, chat, locale) for (channel, chat), locale in found.items()]
+
+    def _locale_of(self, channel: str, chat: str, default: str | None = None) -> str:
+        """The chat's chosen language, else ``default``, else the service's."""
+        row = self._chat_row(channel, chat)
+        return (row or {}).get("locale") or default or self.config.locale
+
+    def _next_number(self, now: datetime) -> str:
+        day = aware(now).astimezone(self._zone).strftime("%Y%m%d")
+        row = self.db.execute(
+            "INSERT INTO day_seq (day, last) VALUES (?, 1) "
+            "ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last",
+            [day],
+        ).fetchone()
+        return f"BX{day}-{row[0]:04d}"
+
+    def _least_busy(self, ticket: Ticket) -> str | None:
+        candidates = auto_candidates(ticket, self.config)
+        if not candidates:
+            return None
+        load = {c: 0 for c in candidates}
+        marks = ", ".join("?" for _ in candidates)
+        for row in self.query(
+            f"SELECT holder, COUNT(*) AS n FROM tickets WHERE {_OPEN_SQL} "
+            f"AND holder IN ({marks}) GROUP BY holder",
+            candidates,
+        ):
+            load[row["holder"]] = row["n"]
+        return min(candidates, key=lambda c: (load[c], c))
+
+    def ticket(self, number: str) -> Ticket | None:
+        rows = self.query("SELECT * FROM tickets WHERE number = ?", [number])
+        return ticket_from_row(rows[0]) if rows else None
+
+    def get(self, number: str) -> Ticket:
+        found = self.ticket(number)
+        if found is None:
+            raise TicketNotFound(number=number)
+        return found
+
+    def timeline(self, number: str) -> list[Event]:
+        rows = self.query("SELECT * FROM events WHERE number = ? ORDER BY id", [number])
+        return [event_from_row(row) for row in rows]
 
     # Lookup (conversation.context.Lookup) and console queries -----------------
-    def tickets_of(self, channel: str, chat: str, limit: int = 10) -> Sequence[Ticket]: ...
+    def tickets_of(self, channel: str, chat: str, limit: int = 10) -> Sequence[Ticket]:
+        return self._tickets(
+            "reporter_channel = ? AND reporter_chat = ?",
+            [channel, chat],
+            order=f"({_OPEN_SQL}) DESC, created_at DESC, number DESC",
+            limit=limit,
+        )
 
     def open_duplicate(
         self, channel: str, chat: str, category: str, spot: str, since: datetime
-    ) -> Ticket | None: ...
+    ) -> Ticket | None:
+        found = self._tickets(
+            f"reporter_channel = ? AND reporter_chat = ? AND category = ? AND spot = ? "
+            f"AND created_at >= ? AND {_OPEN_SQL}",
+            [channel, chat, category, spot, iso(since)],
+            order="created_at DESC, number DESC",
+            limit=1,
+        )
+        return found[0] if found else None
 
-    def jobs_of(self, technician: str) -> Sequence[Ticket]: ...
+    def jobs_of(self, technician: str) -> Sequence[Ticket]:
+        return self._tickets(f"holder = ? AND {_OPEN_SQL}", [technician])
 
-    def offered_to(self, technician: str) -> Sequence[Ticket]: ...
+    def offered_to(self, technician: str) -> Sequence[Ticket]:
+        teams = sorted(self.config.teams_of(technician))
+        if not teams:
+            return []
+        marks = ", ".join("?" for _ in teams)
+        return self._tickets(f"state = 'new' AND mode = 'claim' AND team IN ({marks})", [*teams])
 
-    def queue(self, limit: int = 20) -> Sequence[Ticket]: ...
+    def queue(self, limit: int = 20) -> Sequence[Ticket]:
+        return self._tickets(f"holder IS NULL AND {_OPEN_SQL}", [], limit=limit)
 
     def open_tickets(
         self,
@@ -105,24 +372,148 @@ class Store:
         area: str | None = None,
         category: str | None = None,
         technician: str | None = None,
-    ) -> list[Ticket]: ...
+    ) -> list[Ticket]:
+        """Open tickets, oldest first; ``category`` may be a leaf or a group code."""
+        where, params = [_OPEN_SQL], []
+        for column, value in (("team", team), ("area", area), ("holder", technician)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if category is not None:
+            where.append("(category = ? OR category LIKE ? ESCAPE '\\')")
+            escaped = category.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params += [category, f"{escaped}.%"]
+        return self._tickets(" AND ".join(where), params)
 
-    def overdue(self, now: datetime) -> list[Ticket]: ...
+    def overdue(self, now: datetime) -> list[Ticket]:
+        """Open tickets past the time limit of their state: not claimed in time (new),
+        not signed in in time (assigned), not resolved in time (on_site, paused)."""
+        at = iso(now)
+        return self._tickets(
+            "(state = 'new' AND claim_due < ?) OR (state = 'assigned' AND arrive_due < ?) "
+            "OR (state IN ('on_site', 'paused') AND resolve_due < ?)",
+            [at, at, at],
+        )
 
-    def all_tickets(self, *, state: str | None = None, limit: int | None = None) -> list[Ticket]: ...
+    def all_tickets(self, *, state: str | None = None, limit: int | None = None) -> list[Ticket]:
+        """Every ticket (or those in ``state``), newest first."""
+        where, params = ("state = ?", [state]) if state is not None else ("1", [])
+        return self._tickets(where, params, order="created_at DESC, number DESC", limit=limit)
+
+    def _tickets(
+        self,
+        where: str,
+        params: list[Any],
+        *,
+        order: str = "created_at, number",
+        limit: int | None = None,
+    ) -> list[Ticket]:
+        sql = f"SELECT * FROM tickets WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = [*params, int(limit)]
+        return [ticket_from_row(row) for row in self.query(sql, params)]
 
     # chats --------------------------------------------------------------------------
-    def chat(self, channel: str, chat: str) -> ChatRecord: ...
+    def chat(self, channel: str, chat: str) -> ChatRecord:
+        row = self._chat_row(channel, chat)
+        return chat_from_row(row) if row else ChatRecord(channel, chat)
 
-    def save_chat(self, record: ChatRecord, now: datetime) -> None: ...
+    def save_chat(self, record: ChatRecord, now: datetime) -> None:
+        row = {f.name: getattr(record, f.name) for f in fields(ChatRecord)}
+        row["updated_at"] = iso(now)
+        columns = ", ".join(row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c not in ("channel", "chat"))
+        with self.transaction():
+            self.db.execute(
+                f"INSERT INTO chats ({columns}) VALUES ({', '.join(':' + c for c in row)}) "
+                f"ON CONFLICT (channel, chat) DO UPDATE SET {updates}",
+                row,
+            )
 
-    def chats_of_person(self, person: str) -> list[ChatRecord]: ...
+    def chats_of_person(self, person: str) -> list[ChatRecord]:
+        rows = self.query("SELECT * FROM chats WHERE person = ? ORDER BY channel, chat", [person])
+        return [chat_from_row(row) for row in rows]
+
+    def _chat_row(self, channel: str, chat: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM chats WHERE channel = ? AND chat = ?", [channel, chat])
+        return rows[0] if rows else None
 
     # outbox -------------------------------------------------------------------------
     def due_notices(
         self, channel: str, now: datetime, *, chat: str | None = None, limit: int = 100
-    ) -> list[OutboxRow]: ...
+    ) -> list[OutboxRow]:
+        """Pending notices of ``channel`` whose time has come: most urgent first, then
+        oldest first (so one chat's notices arrive in the order they happened)."""
+        where, params = "status = 'pending' AND channel = ? AND next_at <= ?", [channel, iso(now)]
+        if chat is not None:
+            where += " AND chat = ?"
+            params.append(chat)
+        rows = self.query(
+            f"SELECT * FROM outbox WHERE {where} ORDER BY priority, id LIMIT ?", [*params, limit]
+        )
+        return [outbox_from_row(row) for row in rows]
 
-    def mark_sent(self, notice_id: int, now: datetime, provider_id: str = "") -> None: ...
+    def outbox_row(self, notice_id: int) -> OutboxRow | None:
+        rows = self.query("SELECT * FROM outbox WHERE id = ?", [notice_id])
+        return outbox_from_row(rows[0]) if rows else None
 
-    def mark_failed(self, notice_id: int, error: str, retry_at: datetime | None) -> None: ...
+    def notices_of(self, number: str) -> list[OutboxRow]:
+        """Every outbox row of a ticket, in the order they were queued."""
+        rows = self.query("SELECT * FROM outbox WHERE number = ? ORDER BY id", [number])
+        return [outbox_from_row(row) for row in rows]
+
+    def mark_sent(self, notice_id: int, now: datetime, provider_id: str = "") -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, provider_id = ?,"
+                " attempts = attempts + 1, last_error = '' WHERE id = ?",
+                [iso(now), provider_id, notice_id],
+            )
+
+    def mark_failed(self, notice_id: int, error: str, retry_at: datetime | None) -> None:
+        """Count a failed attempt; try again at ``retry_at``, or never (``None`` → dead)."""
+        with self.transaction():
+            if retry_at is None:
+                self.db.execute(
+                    "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?"
+                    " WHERE id = ?",
+                    [error, notice_id],
+                )
+            else:
+                self.db.execute(
+                    "UPDATE outbox SET status = 'pending', attempts = attempts + 1,"
+                    " last_error = ?, next_at = ? WHERE id = ?",
+                    [error, iso(retry_at), notice_id],
+                )
+
+    def outbox_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(OUTBOX_STATUSES, 0)
+        for row in self.query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status", []):
+            counts[row["status"]] = row["n"]
+        return counts
+
+    # platform deliveries ----------------------------------------------------------
+    def record_update(self, channel: str, update_id: str | int) -> bool:
+        """Remember a platform update; False if it was seen before (a redelivery)."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO processed_updates (channel, update_id) VALUES (?, ?)"
+                " ON CONFLICT (channel, update_id) DO NOTHING",
+                [channel, str(update_id)],
+            )
+            return cursor.rowcount == 1
+
+    # plumbing -----------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a read-only query, as dicts, read under the store's lock (the
+        connection is shared between threads: use this, not ``db.query``, from any
+        thread that does not hold ``transaction()``)."""
+        with self._lock:
+            return list(self.db.query(sql, list(params)))
+
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        columns = ", ".join(row)
+        marks = ", ".join(f":{c}" for c in row)
+        cursor = self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
+        return int(cursor.lastrowid or 0)

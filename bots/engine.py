@@ -1,0 +1,215 @@
+"""The channel-neutral engine: one inbound event of one chat in, the replies out.
+
+Every adapter (Telegram, WeChat, web chat, terminal) calls ``Engine.handle`` with an
+event already translated from its platform. In one store transaction the engine loads
+the chat's saved dialogue, runs the pure ``conversation.router.step``, performs the
+ticket actions the step asked for, and saves the dialogue again — so a report is never
+half saved, and a restart (or another worker process) resumes every dialogue where it
+stopped. The engine is synchronous and knows no platform; it must not send anything
+itself: replies go back to the caller, notices go through the outbox.
+
+A refused action (``BaoxiuError``) rolls back only its own savepoint and stops the
+step's remaining actions, which were planned on the assumption that it succeeds. The
+step's own replies are dropped — they describe a step that did not happen — and the
+person sees the refusal instead. The dialogue then stays where it was, so the person
+can answer again, with one exception: when the step was ending the dialogue that asked
+for the action and the refusal is about the ticket rather than the input (it moved on,
+it is not theirs), the dialogue ends anyway, because asking the same question again
+could only be refused again (a technician typing a completion note for a job the
+dispatcher just moved away would otherwise be stuck answering into a closed door).
+A refused ``InvalidInput`` always keeps the dialogue, so a refused report can be fixed
+and submitted again rather than typed anew.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from config.model import Config
+from conversation import router
+from conversation.actions import Act, Bind, CreateTicket, SetLocale, TicketAction
+from conversation.context import Ctx
+from conversation.events import InEvent
+from conversation.i18n import LOCALES
+from conversation.replies import Reply
+from conversation.state import IDLE, DialogueState
+from tickets.errors import BaoxiuError, InvalidInput
+from tickets.model import Role, Ticket
+from tickets.store import ChatRecord, Store
+
+BINDABLE = (Role.TECHNICIAN.value, Role.DISPATCHER.value)
+
+
+def open_store(config: Config) -> Store:
+    """The configuration's store; its folder is made on first use (the loader must not)."""
+    config.database.parent.mkdir(parents=True, exist_ok=True)
+    return Store(config.database, config)
+
+
+class Engine:
+    """Runs the dialogues of every channel against one store and one configuration."""
+
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.config = config
+
+    def handle(
+        self,
+        channel: str,
+        chat: str,
+        event: InEvent,
+        now: datetime,
+        *,
+        can_share_contact: bool = False,
+        can_share_location: bool = False,
+    ) -> list[Reply]:
+        """Run one event of one chat; return the replies to show in that chat.
+
+        Unexpected exceptions roll everything back (the dialogue included) and propagate.
+        """
+        with self.store.transaction():
+            record = self.store.chat(channel, chat)
+            before = _dialogue(record.dialogue)
+            role, person = self._identity(record)
+            ctx = Ctx(
+                config=self.config,
+                now=now,
+                channel=channel,
+                chat=chat,
+                locale=self._locale(record),
+                lookup=self.store,
+                role=role,
+                person=person,
+                last_phone=record.last_phone,
+                can_share_contact=can_share_contact,
+                can_share_location=can_share_location,
+            )
+            step = router.step(before, event, ctx)
+
+            said: list[Reply] = []
+            refusal: tuple[TicketAction, BaoxiuError] | None = None
+            for action in step.actions:
+                try:
+                    with self.store.transaction():
+                        ticket = self._perform(action, ctx, now)
+                except BaoxiuError as error:
+                    said.extend(router.refused(action, error, ctx))
+                    refusal = (action, error)
+                    break
+                record, ctx = _remember(action, ticket, record, ctx)
+                said.extend(router.outcome(action, ticket, ctx))
+
+            if refusal is None:
+                after, replies = step.state, [*step.replies, *said]
+            elif _ends_anyway(before, step.state, *refusal):
+                after, replies = step.state, said
+            else:
+                after, replies = before, said
+            self.store.save_chat(replace(record, dialogue=after.to_json()), now)
+            return replies
+
+    def bind(self, channel: str, chat: str, role: str, person: str, now: datetime) -> None:
+        """Make this chat act as a configured technician or dispatcher (terminal ``--as``).
+
+        Raises ``InvalidInput`` when no such person is configured for that role.
+        """
+        known = (
+            self.config.technician(person)
+            if role == Role.TECHNICIAN.value
+            else self.config.dispatcher(person)
+            if role == Role.DISPATCHER.value
+            else None
+        )
+        if known is None:
+            raise InvalidInput("errors.unknown_person", person=f"{role}:{person}")
+        with self.store.transaction():
+            record = self.store.chat(channel, chat)
+            if (record.role, record.person) == (role, person):
+                return
+            # A dialogue begun in another role (a half-typed report) means nothing now.
+            self.store.save_chat(
+                replace(record, role=role, person=person, dialogue=IDLE.to_json()), now
+            )
+
+    def locale_of(self, channel: str, chat: str) -> str:
+        """The language this chat is spoken to in."""
+        return self._locale(self.store.chat(channel, chat))
+
+    # -- internals ----------------------------------------------------------------------
+    def _locale(self, record: ChatRecord) -> str:
+        return record.locale if record.locale in LOCALES else self.config.locale
+
+    def _identity(self, record: ChatRecord) -> tuple[Role, str | None]:
+        """The role the chat is bound to, if that person is still configured.
+
+        Someone removed from the configuration must not keep acting as a technician
+        through an old binding: they fall back to being a reporter.
+        """
+        if record.person and record.role == Role.TECHNICIAN.value:
+            if self.config.technician(record.person):
+                return Role.TECHNICIAN, record.person
+        elif (
+            record.person
+            and record.role == Role.DISPATCHER.value
+            and self.config.dispatcher(record.person)
+        ):
+            return Role.DISPATCHER, record.person
+        return Role.REPORTER, None
+
+    def _perform(self, action: TicketAction, ctx: Ctx, now: datetime) -> Ticket | None:
+        if isinstance(action, CreateTicket):
+            return self.store.create_ticket(action.draft, now)
+        if isinstance(action, Act):
+            return self.store.apply(
+                action.number,
+                action.action,
+                ctx.actor,
+                now,
+                note=action.note,
+                data=action.data,
+                target=action.target,
+            )
+        if isinstance(action, SetLocale):
+            if action.locale not in LOCALES:
+                raise InvalidInput("errors.invalid_input")
+            return None
+        if isinstance(action, Bind):
+            if action.role not in BINDABLE:
+                raise InvalidInput("errors.invalid_input")
+            return None
+        raise TypeError(f"unknown ticket action {action!r}")
+
+
+def _remember(
+    action: TicketAction, ticket: Ticket | None, record: ChatRecord, ctx: Ctx
+) -> tuple[ChatRecord, Ctx]:
+    """What a performed action changes in the chat itself (and in the rest of this step)."""
+    if isinstance(action, CreateTicket):
+        # Offered again on the next report, so a regular reporter need not retype it.
+        return replace(record, last_phone=action.draft.phone), replace(
+            ctx, last_phone=action.draft.phone
+        )
+    if isinstance(action, SetLocale):
+        return replace(record, locale=action.locale), replace(ctx, locale=action.locale)
+    if isinstance(action, Bind):
+        return replace(record, role=action.role, person=action.person), replace(
+            ctx, role=Role(action.role), person=action.person
+        )
+    return record, ctx
+
+
+def _ends_anyway(
+    before: DialogueState, after: DialogueState, action: TicketAction, error: BaoxiuError
+) -> bool:
+    """Whether a refused step still ends its dialogue (see the module docstring)."""
+    leaving = before.flow is not None and after.flow is None and action.flow == before.flow
+    return leaving and not isinstance(error, InvalidInput)
+
+
+def _dialogue(raw: str | None) -> DialogueState:
+    """The saved dialogue; an unreadable one starts afresh rather than lock the chat out."""
+    try:
+        return DialogueState.from_json(raw)
+    except (ValueError, TypeError, AttributeError):
+        return IDLE

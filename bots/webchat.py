@@ -1,0 +1,451 @@
+"""The web chat: a page at /chat a resident opens without an account, and its JSON API.
+
+A random session token in a cookie names the chat (the chat id is a hash of it, so a chat
+id seen elsewhere — in a ticket, a log — cannot be turned back into a session). Events go
+through ``Engine.handle`` on channel ``web``; the replies, the resident's own messages and
+the notices the ``web`` delivery worker hands to ``bots.server.InboxSender`` are kept in
+the inbox (``web_messages``, in the store's file), which the page long-polls, so a reload
+shows the whole conversation. Uploaded photos are checked by their bytes and saved under the
+media folder; a chat may fetch only media it uploaded or was shown.
+
+This module must not decide anything about tickets or dialogues: that is the engine's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import jinja2
+from aiohttp import BodyPartReader, web
+
+from bots.server import CONFIG, ENGINE, INBOX, PAGE, STORE, WORKER, WebInbox, payload
+from conversation.events import Button, Command, InEvent, Location, Photo, parse_text
+from conversation.i18n import LOCALES, translate
+from conversation.router import MAX_TEXT
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "web"
+COOKIE = "baoxiu_session"
+POLL_SECONDS = 25
+MAX_JSON_BYTES = 16 * 1024
+MAX_BUTTON_BYTES = 64
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
+_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+_MEDIA_REF = re.compile(rf"(?:{_SEGMENT}/)?{_SEGMENT}\.[a-z0-9]{{2,5}}")
+_IMAGE_TYPES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+}
+_HERE = Path(__file__).parent
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+# -- sessions, languages, refusals ----------------------------------------------------
+def chat_of(token: str) -> str:
+    return "w" + hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def session_token(request: web.Request) -> str | None:
+    token = request.cookies.get(COOKIE, "")
+    return token if _TOKEN.fullmatch(token) else None
+
+
+def browser_locale(header: str) -> str | None:
+    """The catalog locale the browser ranks highest (``Accept-Language``), if any."""
+    ranked: list[tuple[float, int, str]] = []
+    for order, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        tag = tag.strip().lower()
+        locale = "zh_CN" if tag.startswith("zh") else "en" if tag.startswith("en") else None
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if locale and quality > 0:
+            ranked.append((-quality, order, locale))
+    return min(ranked)[2] if ranked else None
+
+
+def locale_for(request: web.Request, chat: str | None) -> str:
+    """The chat's chosen language, else the browser's, else the service's."""
+    if chat is not None:
+        stored = request.app[STORE].chat(CHANNEL, chat).locale
+        if stored in LOCALES:
+            return str(stored)
+    accepted = browser_locale(request.headers.get("Accept-Language", ""))
+    return accepted or request.app[CONFIG].locale
+
+
+class Refused(Exception):
+    """A request we answer with a localized JSON error; nothing has been written."""
+
+    def __init__(self, status: int, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.status, self.key, self.params = status, key, params
+
+
+def _check_origin(request: web.Request, *, required: bool) -> None:
+    """Cross-site requests may not act for the visitor (CSRF).
+
+    JSON bodies cannot be posted cross-site without a CORS preflight we never answer, so
+    for them the headers are checked when present; a multipart form can be, so for
+    uploads one of them must be present (every current browser sends both).
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if required and site is None and origin is None:
+        raise Refused(403, "error_forbidden")
+    if site is not None and site != "same-origin":
+        raise Refused(403, "error_forbidden")
+    if origin is not None:
+        netloc = urlsplit(origin).netloc
+        public = urlsplit(request.app[CONFIG].web.public_url).netloc
+        if not netloc or netloc not in (request.host, public):
+            raise Refused(403, "error_forbidden")
+
+
+ApiHandler = Callable[[web.Request, str, str], Awaitable[web.StreamResponse]]
+"""An API handler gets the request, the visitor's chat id and their language."""
+
+
+def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Wrap an API handler: session, CSRF check, localized errors, no stack traces out."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        token = session_token(request)
+        chat = chat_of(token) if token else None
+        locale = locale_for(request, chat)
+        try:
+            if chat is None:
+                raise Refused(403, "error_no_session")
+            if request.method == "POST":
+                _check_origin(request, required=request.content_type.startswith("multipart/"))
+            response: web.StreamResponse = await handler(request, chat, locale)
+            return response
+        except Refused as refusal:
+            text = translate(locale, f"web.{refusal.key}", **refusal.params)
+            return web.json_response(
+                {"ok": False, "code": refusal.key, "error": text}, status=refusal.status
+            )
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("web chat %s %s failed", request.method, request.path)
+            text = translate(locale, "web.error_server")
+            return web.json_response(
+                {"ok": False, "code": "error_server", "error": text}, status=500
+            )
+
+    return wrapped
+
+
+async def _run(
+    request: web.Request, chat: str, event: InEvent, echo: tuple[str, dict[str, Any]] | None
+) -> int:
+    """Hand ``event`` to the engine; keep the echo and the replies in the inbox."""
+    app = request.app
+    store, now = app[STORE], datetime.now(UTC)
+    record = store.chat(CHANNEL, chat)
+    if record.locale is None:
+        # The engine speaks the chat's stored language; a new visitor's is the browser's.
+        accepted = browser_locale(request.headers.get("Accept-Language", ""))
+        if accepted:
+            store.save_chat(replace(record, locale=accepted), now)
+    # Store calls are synchronous and fast (one local SQLite file); making them on the
+    # loop thread keeps each chat's events strictly in order without locks of our own.
+    replies = app[ENGINE].handle(CHANNEL, chat, event, now, can_share_location=True)
+    messages = [*([echo] if echo else []), *(("reply", payload(r)) for r in replies)]
+    last = app[INBOX].append(chat, messages, now)
+    app[WORKER].wake()  # the step may have queued notices, for this chat among others
+    return last
+
+
+# -- the API --------------------------------------------------------------------------
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _event_of(
+    body: dict[str, Any], inbox: WebInbox, chat: str, locale: str
+) -> tuple[InEvent, tuple[str, dict[str, Any]] | None]:
+    kinds = [k for k in ("text", "button", "location", "start") if k in body]
+    if len(kinds) != 1:
+        raise Refused(400, "error_bad_type", field=", ".join(sorted(map(str, body))) or "{}")
+    kind, value = kinds[0], body[kinds[0]]
+    if kind == "text":
+        if not isinstance(value, str) or _CONTROL.search(value):
+            raise Refused(400, "error_bad_type", field="text")
+        text = value.strip()
+        if not text:
+            raise Refused(400, "error_empty")
+        if len(text) > MAX_TEXT:
+            raise Refused(400, "error_too_long", length=len(text), limit=MAX_TEXT)
+        return parse_text(text), ("user", {"text": text})
+    if kind == "button":
+        if (
+            not isinstance(value, str)
+            or not value
+            or _CONTROL.search(value)
+            or len(value.encode()) > MAX_BUTTON_BYTES
+        ):
+            raise Refused(400, "error_bad_type", field="button")
+        label = inbox.label_of(chat, value)
+        return Button(value), ("user", {"text": label}) if label else None
+    if kind == "location":
+        lat, lon = _coordinate(value, "lat", 90), _coordinate(value, "lon", 180)
+        if lat is None or lon is None:
+            raise Refused(400, "error_bad_location")
+        text = translate(locale, "web.location_sent", lat=f"{lat:.5f}", lon=f"{lon:.5f}")
+        return Location(lat, lon), ("user", {"text": text})
+    if not isinstance(value, str) or len(value) > 200:
+        raise Refused(400, "error_bad_type", field="start")
+    kept = [(k, v) for k, v in parse_qsl(value) if k in ("area", "building") and _CODE.fullmatch(v)]
+    return Command("start", urlencode(dict(kept))), None
+
+
+def _coordinate(value: Any, name: str, limit: float) -> float | None:
+    number = value.get(name) if isinstance(value, dict) else None
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        return None
+    return float(number) if math.isfinite(number) and abs(number) <= limit else None
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise Refused(413, "error_too_long", length=request.content_length, limit=MAX_TEXT)
+    data = bytearray()
+    while chunk := await request.content.read(65536):
+        data += chunk
+        if len(data) > limit:
+            raise Refused(413, "error_too_long", length=len(data), limit=MAX_TEXT)
+    return bytes(data)
+
+
+@api
+async def send(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+    """POST /chat/api/send — ``{text}``, ``{button}``, ``{location: {lat, lon}}`` or ``{start}``."""
+    if request.content_type != "application/json":
+        raise Refused(400, "error_bad_type", field="Content-Type")
+    raw = await _read_limited(request, MAX_JSON_BYTES)
+    try:
+        body = json.loads(raw)
+    except ValueError:  # UnicodeDecodeError is one
+        raise Refused(400, "error_bad_json") from None
+    if not isinstance(body, dict):
+        raise Refused(400, "error_bad_json")
+    event, echo = _event_of(body, request.app[INBOX], chat, locale)
+    return web.json_response({"ok": True, "last": await _run(request, chat, event, echo)})
+
+
+def image_kind(head: bytes) -> str | None:
+    """The image type the first bytes prove (JPEG, PNG, GIF, WebP), else None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes | None:
+    data = bytearray()
+    while chunk := await part.read_chunk(65536):
+        data += chunk
+        if len(data) > limit:
+            return None
+    return bytes(data)
+
+
+@api
+async def photo(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+    """POST /chat/api/photo — multipart ``photo`` (an image) and optional ``caption``."""
+    config = request.app[CONFIG]
+    cap = config.web.max_upload_mb * 1024 * 1024
+    too_large = Refused(413, "error_too_large", limit=config.web.max_upload_mb)
+    if not request.content_type.startswith("multipart/form-data"):
+        raise Refused(400, "error_bad_type", field="Content-Type")
+    if request.content_length is not None and request.content_length > cap + 64 * 1024:
+        raise too_large
+    image, declared, caption = None, "", ""
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                raise Refused(400, "error_bad_type", field="multipart")
+            if part.name == "photo" and image is None:
+                declared = part.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                image = await _read_part(part, cap)
+                if image is None:
+                    raise too_large
+            elif part.name == "caption":
+                raw = await _read_part(part, MAX_TEXT * 4)
+                caption = (raw or b"").decode("utf-8").strip()
+                if raw is None or len(caption) > MAX_TEXT:
+                    raise Refused(400, "error_too_long", length=len(caption), limit=MAX_TEXT)
+            else:
+                await part.release()
+    except (ValueError, AssertionError, UnicodeDecodeError):
+        raise Refused(400, "error_bad_type", field="multipart") from None
+    if not image:
+        raise Refused(400, "error_no_photo")
+    proven = image_kind(image[:16])
+    if proven is None or declared not in _IMAGE_TYPES or _CONTROL.search(caption):
+        raise Refused(400, "error_not_image")
+    ref = f"web/{secrets.token_hex(16)}{_IMAGE_TYPES[proven]}"
+    await asyncio.to_thread(_save, config.media_dir / ref, image)
+    echo = ("user", {"text": caption, "photos": [ref]})
+    last = await _run(request, chat, Photo(ref, caption), echo)
+    return web.json_response({"ok": True, "last": last, "ref": ref})
+
+
+def _save(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+@api
+async def messages(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+    """GET /chat/api/messages?after=SEQ[&wait=S] — new messages, long-polled."""
+    try:
+        after = max(0, int(request.query.get("after", "0")))
+        wait = min(max(0.0, float(request.query.get("wait", POLL_SECONDS))), POLL_SECONDS)
+    except ValueError:
+        raise Refused(400, "error_bad_type", field="after") from None
+    inbox = request.app[INBOX]
+    if after == 0 and inbox.last_seq(chat) == 0:
+        await _run(request, chat, Command("start"), None)  # a new visitor is greeted
+    found = inbox.messages(chat, after)
+    if not found:
+        await inbox.wait(chat, wait)
+        found = inbox.messages(chat, after)
+    last = found[-1]["seq"] if found else after
+    return web.json_response(
+        {"messages": found, "last": last, "more": len(found) == PAGE},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@api
+async def media(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+    """GET /chat/api/media/REF — a photo this chat uploaded or was shown, nothing else."""
+    ref = request.match_info["ref"]
+    if not _MEDIA_REF.fullmatch(ref) or not request.app[INBOX].may_see(chat, ref):
+        raise web.HTTPNotFound()
+    root = request.app[CONFIG].media_dir.resolve()
+    path = (root / ref).resolve()
+    kind = {ext: kind for kind, ext in _IMAGE_TYPES.items()}.get(path.suffix)
+    if kind is None or not path.is_relative_to(root) or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": kind,
+            "Cache-Control": "private, max-age=86400",
+            "Content-Disposition": "inline",
+        },
+    )
+
+
+# -- the page -------------------------------------------------------------------------
+_CLIENT_TEXTS = (
+    "you",
+    "desk",
+    "share_location",
+    "locating",
+    "location_unavailable",
+    "phone_placeholder",
+    "phone_send",
+    "uploading",
+    "offline",
+    "photo_alt",
+    "error_server",
+)
+_PAGE_TEXTS = (
+    "title",
+    "heading",
+    "subtitle",
+    "placeholder",
+    "send",
+    "photo",
+    "switch_language",
+    "noscript",
+)
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    """GET /chat — the page; a first visit gets its session cookie here."""
+    config = request.app[CONFIG]
+    token = session_token(request)
+    known = token is not None
+    token = token or secrets.token_urlsafe(32)
+    locale = locale_for(request, chat_of(token) if known else None)
+    texts = {key: translate(locale, f"web.{key}") for key in (*_CLIENT_TEXTS, *_PAGE_TEXTS)}
+    texts["too_large"] = translate(locale, "web.error_too_large", limit=config.web.max_upload_mb)
+    deep = [
+        (k, v) for k, v in request.query.items() if k in ("area", "building") and _CODE.fullmatch(v)
+    ]
+    static = request.app.router["chat_static"]
+    html = _templates.get_template("chat.html").render(
+        t=texts,
+        html_lang="en" if locale == "en" else "zh-CN",
+        other_locale="zh_CN" if locale == "en" else "en",
+        max_text=MAX_TEXT,
+        static_url=lambda name: str(static.url_for(filename=name)),
+        client={
+            "api": "/chat/api",
+            "texts": texts,
+            "max_upload_bytes": config.web.max_upload_mb * 1024 * 1024,
+            "poll_seconds": POLL_SECONDS,
+            "pin_icon": str(static.url_for(filename="pin.svg")),
+            "start": urlencode(deep) if deep else "",
+        },
+    )
+    response = web.Response(
+        text=html, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-store"}
+    )
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=365 * 24 * 3600,
+        path="/chat",
+        httponly=True,
+        samesite="Lax",
+        secure=request.secure or config.web.public_url.startswith("https://"),
+    )
+    return response
+
+
+def setup(app: web.Application) -> None:
+    """Add the web chat's routes to ``app`` (whose CONFIG, STORE, ENGINE, WORKER are set)."""
+    app.router.add_get("/chat", page)
+    app.router.add_post("/chat/api/send", send)
+    app.router.add_post("/chat/api/photo", photo)
+    app.router.add_get("/chat/api/messages", messages)
+    app.router.add_get("/chat/api/media/{ref:.+}", media)
+    app.router.add_static("/chat/static", _HERE / "static", name="chat_static", append_version=True)

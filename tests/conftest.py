@@ -1,0 +1,123 @@
+"""Shared fixtures: a small configuration built in Python (no loader, no file) and a
+store on a real SQLite file under the test's temporary folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from config.model import (
+    Area,
+    Building,
+    Category,
+    CategoryGroup,
+    Config,
+    Dispatcher,
+    Team,
+    Technician,
+    TimeLimits,
+)
+from tickets.model import Draft, Mode, Priority
+from tickets.store import Store
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+"""16:00 in Asia/Shanghai, the configured time zone."""
+
+LIMITS = TimeLimits(claim=30, arrive=120, resolve=480)
+
+
+def leaf(code: str, zh: str, en: str, team: str, priority: Priority, mode: Mode) -> Category:
+    return Category(code, code.split(".")[0], zh, en, team, priority, mode, LIMITS)
+
+
+def make_config(root: Path) -> Config:
+    """Three categories, one per dispatch mode, each with its own team:
+
+    - water.leak   → team maint (zhang, li), claim mode, offered in a Telegram group
+    - net.broadband → team net (zhao, qian), auto mode
+    - power.outage → team power (sun), manual mode
+    """
+    return Config(
+        locale="zh_CN",
+        timezone="Asia/Shanghai",
+        database=root / "baoxiu.db",
+        media_dir=root / "media",
+        categories=(
+            CategoryGroup(
+                "water",
+                "水",
+                "Water",
+                (leaf("water.leak", "漏水", "Leak", "maint", Priority.HIGH, Mode.CLAIM),),
+            ),
+            CategoryGroup(
+                "net",
+                "网络",
+                "Network",
+                (leaf("net.broadband", "宽带", "Broadband", "net", Priority.NORMAL, Mode.AUTO),),
+            ),
+            CategoryGroup(
+                "power",
+                "电力",
+                "Power",
+                (leaf("power.outage", "停电", "Outage", "power", Priority.URGENT, Mode.MANUAL),),
+            ),
+        ),
+        areas=(
+            Area("east", "东区", "East", (Building("b1", "1号楼", "Building 1"),)),
+            Area("west", "西区", "West", (Building("b9", "9号楼", "Building 9"),)),
+        ),
+        teams=(
+            Team(
+                "maint",
+                "维修班",
+                ("zhang", "li"),
+                MappingProxyType({"telegram": ("-100123",)}),
+            ),
+            Team("net", "网络组", ("zhao", "qian")),
+            Team("power", "电力班", ("sun",)),
+        ),
+        technicians=(
+            Technician("zhang", "张师傅", "+8613800000001"),
+            Technician("li", "李师傅", "+8613800000002"),
+            Technician("zhao", "赵师傅", "+8613800000003"),
+            Technician("qian", "钱师傅", "+8613800000004"),
+            Technician("sun", "孙师傅", "+8613800000005"),
+        ),
+        dispatchers=(Dispatcher("wang", "王调度", "+8613900000009"),),
+    )
+
+
+def draft(
+    category: str = "water.leak",
+    chat: str = "alice",
+    channel: str = "web",
+    **kw: object,
+) -> Draft:
+    values: dict[str, object] = {
+        "category": category,
+        "phone": "+8613812345678",
+        "description": "卫生间水管漏水",
+        "reporter_channel": channel,
+        "reporter_chat": chat,
+        "area": "east",
+        "building": "b1",
+        "spot": "302",
+        **kw,
+    }
+    return Draft(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def store(config: Config) -> Iterator[Store]:
+    opened = Store(config.database, config)
+    yield opened
+    opened.close()

@@ -1,0 +1,321 @@
+"""The `baoxiu` command, through click's runner: init, config check, tickets list /
+show / export, and the way a bad configuration ends every command."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import NOW, draft
+
+from bots.cli import main
+from config.loader import check, load, starter_text
+from config.model import Config
+from conversation.i18n import local_time, translate
+from tickets.errors import ConfigError
+from tickets.model import Action, Actor, Role
+from tickets.store import Store
+
+BAD_TOML = starter_text().replace('locale = "zh_CN"', 'locale = "fr"', 1)
+
+
+def cli(locale: str, key: str, **params: object) -> str:
+    return translate(locale, f"cli.{key}", **params)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The built-in configuration, its data under the test's folder; shell in Chinese."""
+    values = {"BAOXIU_DATA_DIR": str(tmp_path / "data"), "LANG": "", "LC_ALL": ""}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("BAOXIU_CONFIG", raising=False)
+    return values
+
+
+@pytest.fixture
+def default(env: dict[str, str]) -> Config:
+    return load(None)
+
+
+@pytest.fixture
+def tickets(default: Config) -> list[str]:
+    """Three tickets on the built-in configuration; the first worked on and rated."""
+    default.database.parent.mkdir(parents=True)
+    with Store(default.database, default) as store:
+        first = store.create_ticket(draft("water.leak", chat="alice", spot="3楼302"), NOW)
+        zhang = Actor(Role.TECHNICIAN, "zhang", "张师傅", frozenset({"maint"}))
+        alice = Actor.reporter("web", "alice")
+        store.apply(first.number, Action.CLAIM, zhang, NOW)
+        store.apply(first.number, Action.SIGN_IN, zhang, NOW)
+        store.apply(first.number, Action.RESOLVE, zhang, NOW, note="换了水管接头")
+        store.apply(first.number, Action.RATE, alice, NOW, data={"rating": 5}, note="很快")
+        second = store.create_ticket(
+            draft("power.outage", chat="bob", description='=HYPERLINK("http://x")'), NOW
+        )
+        third = store.create_ticket(draft("network.wifi", chat="carol"), NOW)
+    return [first.number, second.number, third.number]
+
+
+# -- every command has help ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["serve"],
+        ["chat"],
+        ["init"],
+        ["config"],
+        ["config", "check"],
+        ["tickets"],
+        ["tickets", "list"],
+        ["tickets", "show"],
+        ["tickets", "export"],
+    ],
+)
+def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+# -- init and check ------------------------------------------------------------------------------
+
+
+def test_init_writes_the_starter_and_will_not_overwrite(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str]
+) -> None:
+    target = tmp_path / "baoxiu.toml"
+    result = runner.invoke(main, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_text(encoding="utf-8") == starter_text()
+    assert cli("zh_CN", "init_written", path=target) in result.output
+
+    target.write_text("# mine\n", encoding="utf-8")
+    result = runner.invoke(main, ["init", str(target)], env={"LANG": "en_GB.UTF-8"})
+    assert result.exit_code == 1
+    assert cli("en", "init_exists", path=target) in result.output
+    assert target.read_text(encoding="utf-8") == "# mine\n"
+
+    result = runner.invoke(main, ["init", str(target), "--force"])
+    assert result.exit_code == 0
+    assert target.read_text(encoding="utf-8") == starter_text()
+
+
+def test_init_defaults_to_baoxiu_toml_here(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    assert (tmp_path / "baoxiu.toml").read_text(encoding="utf-8") == starter_text()
+
+
+def test_check_a_good_file_prints_ok_and_a_summary(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str]
+) -> None:
+    target = tmp_path / "site.toml"
+    target.write_text(starter_text(), encoding="utf-8")
+    config = check(target)
+
+    result = runner.invoke(main, ["config", "check", str(target)])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == cli(config.locale, "check_ok", source=config.source)
+    assert (
+        cli(
+            config.locale,
+            "summary_people",
+            teams=len(config.teams),
+            technicians=len(config.technicians),
+            dispatchers=len(config.dispatchers),
+        )
+        in lines
+    )
+
+
+def test_check_without_a_path_checks_the_built_in_default(
+    runner: CliRunner, default: Config
+) -> None:
+    result = runner.invoke(main, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(cli("zh_CN", "check_ok", source="<default>"))
+
+
+@pytest.mark.parametrize("how", ["argument", "option", "env"])
+def test_a_bad_file_is_refused_with_its_message_and_status_2(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str], how: str
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BAD_TOML, encoding="utf-8")
+    with pytest.raises(ConfigError) as expected:
+        check(bad)
+
+    args, extra = {
+        "argument": (["config", "check", str(bad)], {}),
+        "option": (["--config", str(bad), "config", "check"], {}),
+        "env": (["config", "check"], {"BAOXIU_CONFIG": str(bad)}),
+    }[how]
+    result = runner.invoke(main, args, env=extra)
+
+    assert result.exit_code == 2
+    assert expected.value.message in result.output
+    assert cli("zh_CN", "config_invalid", message=expected.value.message) in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [["tickets", "list"], ["tickets", "show", "BX1"], ["tickets", "export"], ["chat"]]
+)
+def test_a_bad_configuration_ends_every_command_with_status_2(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str], command: list[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BAD_TOML, encoding="utf-8")
+    result = runner.invoke(main, ["--config", str(bad), *command])
+    assert result.exit_code == 2
+    assert "locale" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_subcommand_config_option_works_too(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BAD_TOML, encoding="utf-8")
+    assert runner.invoke(main, ["tickets", "list", "--config", str(bad)]).exit_code == 2
+
+
+def test_serve_runs_the_server_with_host_and_port_overrides(
+    runner: CliRunner, default: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bots.server
+
+    served: list[Config] = []
+    monkeypatch.setattr(bots.server, "run", served.append)
+    result = runner.invoke(main, ["serve", "--host", "0.0.0.0", "--port", "9090"])
+    assert result.exit_code == 0, result.output
+    [config] = served
+    assert (config.web.host, config.web.port) == ("0.0.0.0", 9090)
+    assert config.database == default.database
+    assert default.database.parent.is_dir()
+
+
+def test_chat_refuses_when_the_terminal_channel_is_off(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str]
+) -> None:
+    off = tmp_path / "off.toml"
+    text = starter_text()
+    at = text.index("[channels.terminal]")
+    off.write_text(text[:at] + text[at:].replace("enabled = true", "enabled = false", 1), "utf-8")
+    result = runner.invoke(main, ["--config", str(off), "chat"], input="")
+    assert result.exit_code == 2
+    assert cli("zh_CN", "terminal_disabled") in result.output
+
+
+def test_chat_as_needs_role_and_id(runner: CliRunner, default: Config) -> None:
+    for given in ("zhang", "admin:zhang", "technician:"):
+        result = runner.invoke(main, ["chat", "--as", given], input="")
+        assert result.exit_code == 2
+        assert cli("zh_CN", "as_invalid", given=given) in result.output
+    result = runner.invoke(main, ["chat", "--as", "technician:ghost"], input="")
+    assert result.exit_code == 2
+    assert translate("zh_CN", "errors.unknown_person", person="technician:ghost") in result.output
+
+
+# -- tickets ----------------------------------------------------------------------------------
+
+
+def test_list_shows_tickets_newest_first(
+    runner: CliRunner, default: Config, tickets: list[str]
+) -> None:
+    result = runner.invoke(main, ["tickets", "list"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[0] == cli("zh_CN", "field.number")
+    shown = [line.split()[0] for line in lines[1:]]
+    assert sorted(shown) == sorted(tickets)
+    closed = next(line for line in lines if line.startswith(tickets[0]))
+    assert translate("zh_CN", "states.closed") in closed
+    assert "张师傅" in closed
+    assert "水/漏水" in closed
+
+
+def test_list_filters_by_state_and_limit(
+    runner: CliRunner, default: Config, tickets: list[str]
+) -> None:
+    result = runner.invoke(main, ["tickets", "list", "--state", "closed"])
+    assert [line.split()[0] for line in result.output.splitlines()[1:]] == [tickets[0]]
+    result = runner.invoke(main, ["tickets", "list", "--limit", "1"])
+    assert len(result.output.splitlines()) == 2
+    result = runner.invoke(main, ["tickets", "list", "--state", "lost"])
+    assert result.exit_code == 2  # click refuses a state that does not exist
+
+
+def test_list_of_nothing(runner: CliRunner, default: Config) -> None:
+    result = runner.invoke(main, ["tickets", "list"])
+    assert result.exit_code == 0
+    assert result.output.strip() == cli("zh_CN", "list_empty")
+
+
+def test_show_prints_fields_and_timeline_in_local_time(
+    runner: CliRunner, default: Config, tickets: list[str]
+) -> None:
+    result = runner.invoke(main, ["tickets", "show", tickets[0].lower()])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert tickets[0] in out
+    assert "换了水管接头" in out and "很快" in out
+    assert "+8613812345678" in out  # the operator sees the whole phone
+    assert cli("zh_CN", "timeline") in out
+    timeline = out.split(cli("zh_CN", "timeline"))[1].strip().splitlines()
+    actions = ["accept", "claim", "sign_in", "resolve", "rate"]
+    assert len(timeline) == len(actions)
+    for line, action in zip(timeline, actions, strict=True):
+        assert line.startswith(local_time(NOW, default.timezone, "%Y-%m-%d %H:%M:%S"))
+        assert translate("zh_CN", f"actions.{action}") in line
+    assert "2026-11-23 16:00:00" in timeline[0]  # 08:00 UTC in Asia/Shanghai
+
+
+def test_show_an_unknown_ticket(runner: CliRunner, default: Config) -> None:
+    result = runner.invoke(main, ["tickets", "show", "BX20990101-0001"])
+    assert result.exit_code == 1
+    assert translate("zh_CN", "errors.ticket_not_found", number="BX20990101-0001") in result.output
+
+
+def test_export_writes_every_ticket_as_excel_ready_csv(
+    runner: CliRunner, default: Config, tickets: list[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "out.csv"
+    result = runner.invoke(main, ["tickets", "export", "--csv", "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    number = cli("zh_CN", "field.number")
+    assert sorted(row[number] for row in rows) == sorted(tickets)
+    by_number = {row[number]: row for row in rows}
+    rated = by_number[tickets[0]]
+    assert rated[cli("zh_CN", "field.rating")] == "5"
+    assert rated[cli("zh_CN", "field.created_at")] == "2026-11-23 16:00:00"
+    # A reporter's text must not become an Excel formula.
+    formula = by_number[tickets[1]][cli("zh_CN", "field.description")]
+    assert formula == '\'=HYPERLINK("http://x")'
+    assert cli("zh_CN", "export_written", count=3, path=target) in result.output
+
+
+def test_export_to_standard_output(runner: CliRunner, default: Config, tickets: list[str]) -> None:
+    result = runner.invoke(main, ["tickets", "export"])
+    assert result.exit_code == 0
+    assert result.stdout_bytes.startswith(b"\xef\xbb\xbf")
+    assert len(result.stdout_bytes.decode("utf-8-sig").strip().splitlines()) == 4

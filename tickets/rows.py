@@ -1,0 +1,157 @@
+"""Rows ⇄ records for the store: chat and outbox records, and how tickets, events,
+chats and outbox rows look in their tables. One text form for every time:
+fixed-width ISO-8601 UTC, so that text order is time order in SQL.
+
+No queries and no connection here (``tickets.store`` runs them); nothing else should
+need these helpers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from tickets.model import Action, Event, Mode, Priority, Role, State, Ticket
+
+
+@dataclass(frozen=True)
+class ChatRecord:
+    """One chat on one channel: its dialogue state (JSON), language, binding, last phone."""
+
+    channel: str
+    chat: str
+    dialogue: str | None = None  # DialogueState JSON
+    locale: str | None = None
+    role: str = "reporter"  # reporter | technician | dispatcher
+    person: str | None = None  # bound technician/dispatcher id
+    last_phone: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    key: str
+    number: str | None
+    event_id: int | None
+    kind: str  # e.g. "reporter.accepted", "team.offer", "technician.assigned"
+    channel: str
+    chat: str
+    locale: str
+    params: dict[str, Any]
+    priority: int  # 0 dialogue reply, 1 personal notice, 2 broadcast
+    status: str  # pending | sent | dead
+    attempts: int
+    next_at: datetime
+    created_at: datetime
+    last_error: str = ""
+    sent_at: datetime | None = None
+    provider_id: str = ""
+
+
+# Field kinds read from the annotations (strings, under ``from __future__ import
+# annotations``), so a field added to Ticket is stored in the right form.
+_TICKET_FIELDS = tuple(f.name for f in fields(Ticket))
+_TIMES = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
+_LISTS = frozenset(f.name for f in fields(Ticket) if str(f.type).startswith("tuple"))
+_ENUMS: dict[str, type[State] | type[Priority] | type[Mode]] = {
+    "state": State,
+    "priority": Priority,
+    "mode": Mode,
+    "paused_from": State,
+}
+
+
+def aware(moment: datetime) -> datetime:
+    """``moment`` itself; a naive time is refused, since nobody could tell its zone."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: baoxiu keeps aware UTC times")
+    return moment
+
+
+def iso(moment: datetime) -> str:
+    """Fixed-width UTC text, e.g. ``2026-11-23T08:00:00.000000+00:00``."""
+    return aware(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def ticket_row(ticket: Ticket) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name in _TICKET_FIELDS:
+        value = getattr(ticket, name)
+        if value is None:
+            pass
+        elif name in _TIMES:
+            value = iso(value)
+        elif name in _LISTS:
+            value = to_json(list(value))
+        elif name in _ENUMS:
+            value = value.value
+        row[name] = value
+    return row
+
+
+def ticket_from_row(row: dict[str, Any]) -> Ticket:
+    values: dict[str, Any] = {}
+    for name in _TICKET_FIELDS:
+        value = row[name]
+        if value is None:
+            pass
+        elif name in _TIMES:
+            value = when(value)
+        elif name in _LISTS:
+            value = tuple(json.loads(value))
+        elif name in _ENUMS:
+            value = _ENUMS[name](value)
+        values[name] = value
+    return Ticket(**values)
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    return {
+        "number": event.number,
+        "at": iso(event.at),
+        "actor_role": event.actor_role.value,
+        "actor_id": event.actor_id,
+        "action": event.action.value,
+        "from_state": event.from_state.value if event.from_state is not None else None,
+        "to_state": event.to_state.value,
+        "note": event.note,
+        "data": to_json(event.data),
+    }
+
+
+def event_from_row(row: dict[str, Any]) -> Event:
+    return Event(
+        number=row["number"],
+        at=datetime.fromisoformat(row["at"]),
+        actor_role=Role(row["actor_role"]),
+        actor_id=row["actor_id"],
+        action=Action(row["action"]),
+        from_state=State(row["from_state"]) if row["from_state"] else None,
+        to_state=State(row["to_state"]),
+        note=row["note"],
+        data=json.loads(row["data"] or "{}"),
+        id=row["id"],
+    )
+
+
+def chat_from_row(row: dict[str, Any]) -> ChatRecord:
+    return ChatRecord(**{f.name: row[f.name] for f in fields(ChatRecord)})
+
+
+def outbox_from_row(row: dict[str, Any]) -> OutboxRow:
+    values = {f.name: row[f.name] for f in fields(OutboxRow)}
+    values["params"] = json.loads(row["params"] or "{}")
+    values["next_at"] = datetime.fromisoformat(row["next_at"])
+    values["created_at"] = datetime.fromisoformat(row["created_at"])
+    values["sent_at"] = when(row["sent_at"])
+    return OutboxRow(**values)
