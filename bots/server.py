@@ -105,7 +105,7 @@ class WebInbox:
         return self.last_seq(chat)
 
     def messages(self, chat: str, after: int, limit: int = PAGE) -> list[dict[str, Any]]:
-        rows = self.store.db.query(
+        rows = self.store.query(
             "SELECT seq, at, kind, payload FROM web_messages WHERE chat = ? AND seq > ?"
             " ORDER BY seq LIMIT ?",
             [chat, after, limit],
@@ -116,16 +116,14 @@ class WebInbox:
         ]
 
     def last_seq(self, chat: str) -> int:
-        row = next(
-            self.store.db.query(
-                "SELECT COALESCE(MAX(seq), 0) AS seq FROM web_messages WHERE chat = ?", [chat]
-            )
+        [row] = self.store.query(
+            "SELECT COALESCE(MAX(seq), 0) AS seq FROM web_messages WHERE chat = ?", [chat]
         )
         return int(row["seq"])
 
     def label_of(self, chat: str, data: str) -> str:
         """The label of the button ``data`` as this chat was last shown it ("" if never)."""
-        rows = self.store.db.query(
+        rows = self.store.query(
             "SELECT payload FROM web_messages WHERE chat = ? AND kind != 'user'"
             " ORDER BY seq DESC LIMIT 50",
             [chat],
@@ -137,9 +135,7 @@ class WebInbox:
         return ""
 
     def may_see(self, chat: str, ref: str) -> bool:
-        rows = self.store.db.query(
-            "SELECT 1 FROM web_media WHERE chat = ? AND ref = ?", [chat, ref]
-        )
+        rows = self.store.query("SELECT 1 FROM web_media WHERE chat = ? AND ref = ?", [chat, ref])
         return next(iter(rows), None) is not None
 
     async def wait(self, chat: str, timeout: float) -> None:
@@ -282,7 +278,7 @@ async def _root(request: web.Request) -> web.StreamResponse:
 
 async def _healthz(request: web.Request) -> web.StreamResponse:
     # The store is synchronous; a COUNT on the local file is quick enough for the loop.
-    row = next(request.app[STORE].db.query("SELECT COUNT(*) AS n FROM tickets"))
+    [row] = request.app[STORE].query("SELECT COUNT(*) AS n FROM tickets")
     return web.json_response({"ok": True, "tickets": int(row["n"])})
 
 

@@ -1,0 +1,148 @@
+"""How fast the core is: simulated residents through the intake dialogue and the store.
+
+Prints three numbers (no assertions; see the closing notes of the issues for results):
+
+1. pure dialogue steps/s — ``conversation.router.step`` alone, with an empty lookup;
+2. store transactions/s — ``Store.create_ticket`` (ticket + event + outbox rows, one
+   ``BEGIN IMMEDIATE`` transaction each) on a real WAL file;
+3. engine steps/s — ``Engine.handle``: each step loads and saves the dialogue in its own
+   transaction, the confirm step also creates the ticket (what a channel adapter runs).
+
+Usage: ``python bench/flow.py [--residents 10000] [--engine-residents 2000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bots.engine import Engine  # noqa: E402
+from config.loader import load  # noqa: E402
+from conversation import router  # noqa: E402
+from conversation.actions import CreateTicket  # noqa: E402
+from conversation.context import Ctx  # noqa: E402
+from conversation.events import Button, InEvent, Text  # noqa: E402
+from conversation.state import IDLE, DialogueState  # noqa: E402
+from tickets.model import Draft, Ticket  # noqa: E402
+from tickets.store import Store  # noqa: E402
+
+START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def script(i: int) -> list[InEvent]:
+    """What one resident sends, from naming the fault to confirming the summary."""
+    return [
+        Text("卫生间漏水了"),
+        Button("i:area:east"),
+        Button(f"i:bld:b{1 + i % 3}"),
+        Text(f"{1 + i % 20}楼{100 + i % 50}室"),
+        Text(f"138{i:08d}"),
+        Text("水管接头一直在滴水，地上都湿了"),
+        Button("i:photos_done"),
+        Button("i:time:any"),
+        Button("i:confirm"),
+    ]
+
+
+class NoTickets:
+    """A lookup that knows no tickets: the pure flow never finds a duplicate."""
+
+    def ticket(self, number: str) -> Ticket | None:
+        return None
+
+    def tickets_of(self, channel: str, chat: str, limit: int = 10) -> Sequence[Ticket]:
+        return ()
+
+    def open_duplicate(
+        self, channel: str, chat: str, category: str, spot: str, since: datetime
+    ) -> Ticket | None:
+        return None
+
+    def jobs_of(self, technician: str) -> Sequence[Ticket]:
+        return ()
+
+    def offered_to(self, technician: str) -> Sequence[Ticket]:
+        return ()
+
+    def queue(self, limit: int = 20) -> Sequence[Ticket]:
+        return ()
+
+
+def pure_steps(residents: int) -> tuple[float, list[Draft]]:
+    config = load(None)
+    lookup = NoTickets()
+    drafts: list[Draft] = []
+    steps = 0
+    began = time.perf_counter()
+    for i in range(residents):
+        ctx = Ctx(config, START, "bench", f"r{i}", "zh_CN", lookup)
+        state: DialogueState = IDLE
+        for event in script(i):
+            result = router.step(state, event, ctx)
+            state = result.state
+            steps += 1
+            drafts.extend(a.draft for a in result.actions if isinstance(a, CreateTicket))
+    elapsed = time.perf_counter() - began
+    if len(drafts) != residents:
+        raise SystemExit(f"only {len(drafts)} of {residents} residents reached a ticket")
+    return steps / elapsed, drafts
+
+
+def store_transactions(drafts: list[Draft], folder: Path) -> float:
+    config = load(None)
+    store = Store(folder / "store.db", config)
+    try:
+        began = time.perf_counter()
+        for i, draft in enumerate(drafts):
+            store.create_ticket(draft, START + timedelta(seconds=i))
+        return len(drafts) / (time.perf_counter() - began)
+    finally:
+        store.close()
+
+
+def engine_steps(residents: int, folder: Path) -> tuple[float, int]:
+    config = load(None)
+    store = Store(folder / "engine.db", config)
+    try:
+        engine = Engine(store, config)
+        steps = 0
+        began = time.perf_counter()
+        for i in range(residents):
+            now = START + timedelta(seconds=i)
+            for event in script(i):
+                engine.handle("bench", f"r{i}", event, now)
+                steps += 1
+        elapsed = time.perf_counter() - began
+        [row] = store.query("SELECT COUNT(*) AS n FROM tickets")
+        return steps / elapsed, int(row["n"])
+    finally:
+        store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=10_000)
+    parser.add_argument("--engine-residents", type=int, default=2_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        rate, drafts = pure_steps(args.residents)
+        print(f"pure intake flow:   {args.residents:>6} residents, {rate:>10,.0f} dialogue steps/s")
+        tx = store_transactions(drafts, folder)
+        print(f"store:              {len(drafts):>6} tickets,   {tx:>10,.0f} transactions/s")
+        rate, made = engine_steps(args.engine_residents, folder)
+        print(
+            f"engine (flow+store): {args.engine_residents:>5} residents, {rate:>10,.0f} steps/s "
+            f"(one transaction each), {made} tickets"
+        )
+
+
+if __name__ == "__main__":
+    main()
