@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bots.engine import Engine  # noqa: E402
-from config.loader import load  # noqa: E402
-from conversation import router  # noqa: E402
-from conversation.actions import CreateTicket  # noqa: E402
-from conversation.context import Ctx  # noqa: E402
-from conversation.events import Button, InEvent, Text  # noqa: E402
-from conversation.state import IDLE, DialogueState  # noqa: E402
-from tickets.model import Draft, Ticket  # noqa: E402
-from tickets.store import Store  # noqa: E402
+from bots.engine import Engine
+from config.loader import load
+from conversation import router
+from conversation.actions import CreateTicket
+from conversation.context import Ctx
+from conversation.events import Button, InEvent, Text
+from conversation.state import IDLE, DialogueState
+from tickets.model import Draft, Ticket
+from tickets.store import Store
 
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 

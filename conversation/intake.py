@@ -140,8 +140,15 @@ def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Repl
     if isinstance(action, CreateTicket):
         if ticket is None:
             return (Say(ctx.t("intake.accepted_pending")),)
+        # This reply is the reporter's whole acceptance: no reporter.accepted notice
+        # follows a report filed in his own dialogue (tickets.notices).
         name = _category_name(ticket.category, ctx)
-        return (Say(ctx.t("intake.accepted", number=ticket.number, category=name)),)
+        lines = [ctx.t("intake.accepted", number=ticket.number, category=name)]
+        if ticket.arrive_due is not None:
+            eta = local_time(ticket.arrive_due, ctx.config.timezone)
+            lines.append(ctx.t("intake.accepted_eta", eta=eta))
+        lines.append(ctx.t("intake.accepted_next", number=ticket.number))
+        return (Say("\n".join(lines)),)
     if isinstance(action, Act) and action.action is Action.HURRY:
         return (Say(ctx.t("intake.hurried", number=action.number)),)
     return ()

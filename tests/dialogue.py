@@ -272,6 +272,10 @@ class FakeLookup:
                 mode=category.mode,
                 created_at=now,
                 updated_at=now,
+                # Due times as the store sets them: the intake reply shows arrive_due.
+                claim_due=now + timedelta(minutes=category.limits.claim),
+                arrive_due=now + timedelta(minutes=category.limits.arrive),
+                resolve_due=now + timedelta(minutes=category.limits.resolve),
                 **fields,
             )
         )

@@ -19,7 +19,10 @@ from config.model import Config
 from conversation.replies import Reply, text_of
 from notify.delivery import DeliveryWorker
 from tickets.errors import DeliveryError
+from tickets.model import Actor, Role
 from tickets.store import ChatRecord, OutboxRow, Store
+
+DISPATCHER = Actor(Role.DISPATCHER, "wang", "王调度")
 
 
 class Clock:
@@ -67,7 +70,9 @@ def worker(
 
 
 def report(store: Store, chat: str, at: datetime = NOW, **kw: Any) -> str:
-    return store.create_ticket(draft(chat=chat, **kw), at).number
+    """A ticket a dispatcher filed for the resident of ``chat``, which queues one
+    ``reporter.accepted`` notice to that chat (her own dialogue would queue none)."""
+    return store.create_ticket(draft(chat=chat, **kw), at, actor=DISPATCHER).number
 
 
 def web_rows(store: Store, number: str) -> list[OutboxRow]:

@@ -96,7 +96,7 @@ def test_full_report_creates_the_ticket_and_tells_its_number(
 ) -> None:
     if locale == "en":
         engine.handle(CHANNEL, CHAT, Command("lang", "en"), NOW)
-    talk(engine, rows)
+    last = said(talk(engine, rows))
 
     ticket = store.get("BX20261123-0001")
     assert ticket.state is State.NEW
@@ -107,8 +107,13 @@ def test_full_report_creates_the_ticket_and_tells_its_number(
     assert dialogue(store) == IDLE
     record = store.chat(CHANNEL, CHAT)
     assert record.last_phone == "+8613812345678"
-    kinds = {(n.kind, n.chat) for n in store.notices_of(ticket.number)}
-    assert ("reporter.accepted", CHAT) in kinds
+    # The reply is the acceptance, with the expected visit (arrive_due, shown in the
+    # service's time zone); no reporter.accepted notice repeats it in the same chat.
+    assert ticket.arrive_due == NOW + timedelta(minutes=120)
+    eta = translate(locale, "intake.accepted_eta", eta="2026-11-23 18:00")
+    assert eta in last
+    kinds = {n.kind for n in store.notices_of(ticket.number)}
+    assert kinds == {"team.offer"}
 
 
 def test_last_phone_is_offered_on_the_next_report(engine: Engine) -> None:

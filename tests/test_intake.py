@@ -8,7 +8,7 @@ import math
 import re
 import string
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -108,7 +108,15 @@ HAPPY_ZH = [
             "取消报修",
         ),
     ),
-    (Button("i:confirm"), (f"受理成功，工单号 {NUMBER}", f"/status {NUMBER}", "都会在这里通知您")),
+    (
+        Button("i:confirm"),
+        (
+            f"受理成功，工单号 {NUMBER}",
+            "预计 2026-11-23 12:00 前上门",
+            f"/status {NUMBER}",
+            "都会在这里通知您",
+        ),
+    ),
 ]
 
 HAPPY_EN = [
@@ -137,7 +145,12 @@ HAPPY_EN = [
     ),
     (
         Button("i:confirm"),
-        (f"Report accepted, ticket number {NUMBER}", f"/status {NUMBER}", "you will be told"),
+        (
+            f"Report accepted, ticket number {NUMBER}",
+            "expected to visit by 2026-11-23 12:00",
+            f"/status {NUMBER}",
+            "you will be told",
+        ),
     ),
 ]
 
@@ -717,8 +730,15 @@ def test_outcome_of_create_and_hurry() -> None:
     said = text_of(intake.outcome(create, ticket, zh)[0])
     assert said.startswith(f"受理成功，工单号 {NUMBER}（水 / 漏水）")
     assert f"/status {NUMBER}" in said
+    assert "预计" not in said  # no arrive_due, no expected visit
     said_en = text_of(intake.outcome(create, ticket, en)[0])
     assert said_en.startswith(f"Report accepted, ticket number {NUMBER} (Water / Leak)")
+    # The expected visit, in the service's time zone (UTC+8), right after the number.
+    due = replace(ticket, arrive_due=datetime(2026, 11, 23, 10, 30, tzinfo=UTC))
+    lines = text_of(intake.outcome(create, due, zh)[0]).split("\n")
+    assert lines[1] == "预计 2026-11-23 18:30 前上门。"
+    said_en = text_of(intake.outcome(create, due, en)[0])
+    assert "A technician is expected to visit by 2026-11-23 18:30." in said_en
     assert "工单号" in text_of(intake.outcome(create, None, zh)[0])
     hurry = Act(NUMBER, Action.HURRY, flow="intake")
     assert "已为您催单" in text_of(intake.outcome(hurry, ticket, zh)[0])

@@ -1,8 +1,9 @@
 """The whole journey through `baoxiu chat`, as real processes on one SQLite file:
-a resident reports a leak and gets a number; technician zhang (`--as technician:zhang`)
-claims it from /jobs, signs in on site and completes it with a note; the resident's
-terminal prints each notice as it comes (accepted, assigned, on site, resolved), and
-the resident rates 5 stars, which closes the ticket.
+a resident reports a leak and gets a number and the expected visit in the reply (no
+notice repeats it); technician zhang (`--as technician:zhang`) claims it from /jobs,
+signs in on site and completes it with a note; the resident's terminal prints each
+notice as it comes (assigned, on site, resolved), and the resident rates 5 stars,
+which closes the ticket.
 
 The processes are driven like a person at a keyboard: type a line, then wait (with a
 time limit, never a sleep) until the expected text has been printed.
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from config.loader import load
-from conversation.i18n import translate
+from conversation.i18n import local_time, translate
 from tickets.model import State
 from tickets.store import Store
 
@@ -170,11 +171,15 @@ async def test_report_claim_sign_in_complete_rate(start: Start, env: dict[str, s
     )
     summary = await resident.choose(t("intake.confirm"), after=heading)
     assert "13812345678" in summary
-    answer = await resident.expect(t("terminal.notice"))
+    # The reply is the acceptance: number, category and when to expect the technician.
+    answer = await resident.expect(first_line(t("intake.accepted_next", number="")))
     found = NUMBER.search(answer)
     assert found, answer
     number = found[0]
-    await resident.expect(first_line(t("notices.reporter.accepted", number=number)))
+    assert t("intake.accepted", number=number, category=f"{water.zh} / {leak.zh}") in answer
+    eta_line = re.escape(t("intake.accepted_eta", eta="@@")).replace("@@", r"([-\d]+ [:\d]+)")
+    shown_eta = re.search(eta_line, answer)
+    assert shown_eta, answer
 
     # -- the technician: offered, /jobs, claim, sign in, complete --------------------------
     await tech.expect(t("notices.team.offer", number=number))
@@ -220,8 +225,13 @@ async def test_report_claim_sign_in_complete_rate(start: Start, env: dict[str, s
     assert await resident.close() == 0
     assert await tech.close() == 0
 
+    # Nothing but the reply told her the report was accepted.
+    assert first_line(t("notices.reporter.accepted", number=number)) not in resident.output
+
     with Store(config.database, config) as store:
         ticket = store.get(number)
+        assert ticket.arrive_due is not None
+        assert shown_eta[1] == local_time(ticket.arrive_due, config.timezone)
         assert ticket.state is State.CLOSED
         assert (ticket.rating, ticket.comment) == (5, "师傅很专业，谢谢")
         assert ticket.holder == "zhang"
@@ -233,9 +243,10 @@ async def test_report_claim_sign_in_complete_rate(start: Start, env: dict[str, s
             "resolve",
             "rate",
         ]
-        sent = {(n.chat, n.kind) for n in store.notices_of(number) if n.status == "sent"}
+        notices = store.notices_of(number)
+        sent = {(n.chat, n.kind) for n in notices if n.status == "sent"}
+    assert not any(n.kind == "reporter.accepted" for n in notices)
     assert {
-        ("alice", "reporter.accepted"),
         ("alice", "reporter.assigned"),
         ("alice", "reporter.on_site"),
         ("alice", "reporter.resolved"),

@@ -171,8 +171,9 @@ def test_who_is_told(
         )
 
 
-def accept(t: Ticket) -> Event:
-    return Event(t.number, NOW, Role.REPORTER, t.reporter, Action.ACCEPT, None, State.NEW)
+def accept(t: Ticket, by: Actor = WANG) -> Event:
+    """The store's accept event; by default filed by a dispatcher on the reporter's behalf."""
+    return Event(t.number, NOW, by.role, by.id, Action.ACCEPT, None, State.NEW)
 
 
 @pytest.mark.parametrize(
@@ -191,6 +192,25 @@ def test_acceptance_by_mode(
 ) -> None:
     t = ticket(mode=mode, team=team)
     assert {(n.recipient, n.kind) for n in notices_for(t, accept(t), config)} == expected
+
+
+# (who filed it, expected {(recipient, kind)}) for a claim-mode ticket of web:alice
+FILED_BY: list[tuple[Actor, set[tuple[Recipient, str]]]] = [
+    # Her own dialogue: the intake reply is her acceptance, so no second message.
+    (ALICE, {(MAINT, "team.offer")}),
+    # Filed on her behalf: nothing else tells her, so she gets the notice.
+    (WANG, {(R, "reporter.accepted"), (MAINT, "team.offer")}),
+    (SYSTEM, {(R, "reporter.accepted"), (MAINT, "team.offer")}),
+    (Actor.reporter("sms", "13812345678"), {(R, "reporter.accepted"), (MAINT, "team.offer")}),
+]
+
+
+@pytest.mark.parametrize(("by", "expected"), FILED_BY, ids=lambda v: getattr(v, "id", ""))
+def test_acceptance_is_told_only_when_someone_else_filed_it(
+    config: Config, by: Actor, expected: set[tuple[Recipient, str]]
+) -> None:
+    t = ticket()
+    assert {(n.recipient, n.kind) for n in notices_for(t, accept(t, by), config)} == expected
 
 
 def test_params_are_self_contained(config: Config) -> None:

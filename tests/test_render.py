@@ -311,7 +311,7 @@ LI = Actor(Role.TECHNICIAN, "li", "李师傅", frozenset({"maint"}))
 WANG = Actor(Role.DISPATCHER, "wang", "王调度")
 
 
-def _accepted(mode: Mode) -> tuple[Ticket, Event]:
+def _accepted(mode: Mode, by: Actor) -> tuple[Ticket, Event]:
     ticket = Ticket(
         number=NUMBER,
         state=State.NEW,
@@ -332,14 +332,17 @@ def _accepted(mode: Mode) -> tuple[Ticket, Event]:
         photos=("p1.jpg",),
         arrive_due=NOW + timedelta(hours=2),
     )
-    event = Event(NUMBER, NOW, Role.REPORTER, REPORTER.id, Action.ACCEPT, None, State.NEW, id=1)
+    event = Event(NUMBER, NOW, by.role, by.id, Action.ACCEPT, None, State.NEW, id=1)
     return ticket, event
 
 
 Step = tuple[Action, Actor, dict[str, Any]]
-JOURNEYS: list[tuple[Mode, list[Step]]] = [
+# (mode, who filed the ticket, what happens to it); only a ticket filed on the reporter's
+# behalf tells him it was accepted (his own dialogue's reply does that otherwise).
+JOURNEYS: list[tuple[Mode, Actor, list[Step]]] = [
     (
         Mode.CLAIM,
+        REPORTER,
         [
             (Action.CLAIM, ZHANG, {}),
             (Action.HURRY, REPORTER, {}),
@@ -359,17 +362,17 @@ JOURNEYS: list[tuple[Mode, list[Step]]] = [
             (Action.RATE, REPORTER, {"data": {"rating": 5}}),
         ],
     ),
-    (Mode.MANUAL, [(Action.HURRY, REPORTER, {}), (Action.CANCEL, WANG, {"note": "重复"})]),
-    (Mode.MANUAL, [(Action.ASSIGN, WANG, {"target": "li"}), (Action.CANCEL, WANG, {})]),
-    (Mode.CLAIM, [(Action.MERGE, WANG, {"target": "BX20261123-0001"})]),
+    (Mode.MANUAL, WANG, [(Action.HURRY, REPORTER, {}), (Action.CANCEL, WANG, {"note": "重复"})]),
+    (Mode.MANUAL, REPORTER, [(Action.ASSIGN, WANG, {"target": "li"}), (Action.CANCEL, WANG, {})]),
+    (Mode.CLAIM, Actor.system(), [(Action.MERGE, WANG, {"target": "BX20261123-0001"})]),
 ]
 
 
 def _emitted() -> list[Notice]:
     out: list[Notice] = []
-    for mode, steps in JOURNEYS:
+    for mode, filer, steps in JOURNEYS:
         config = make_config(mode)
-        ticket, event = _accepted(mode)
+        ticket, event = _accepted(mode, filer)
         out.extend(notices_for(ticket, event, config))
         for at, (action, actor, kw) in enumerate(steps, start=1):
             now = NOW + timedelta(minutes=at)

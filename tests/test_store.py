@@ -98,10 +98,10 @@ def test_create_writes_ticket_accept_event_and_offers_in_one_go(store: Store) ->
     )
     assert (accept.from_state, accept.to_state) == (None, State.NEW)
 
-    # The reporter, the team's group and the bound member; li has no chat, the
-    # dispatcher has nothing to do with a claim-mode ticket.
+    # The team's group and the bound member; li has no chat, the dispatcher has nothing
+    # to do with a claim-mode ticket, and alice filed it herself: her dialogue reply is
+    # her acceptance.
     assert outbox(store, ticket.number) == {
-        ("reporter.accepted", "web", "alice"),
         ("team.offer", "telegram", "-100123"),
         ("team.offer", "telegram", "7001"),
     }
@@ -120,9 +120,23 @@ def test_create_saves_the_phone_as_the_chats_last_phone(store: Store) -> None:
     )
 
 
+def test_a_ticket_filed_on_the_reporters_behalf_tells_the_reporter(store: Store) -> None:
+    ticket = store.create_ticket(draft(), NOW, actor=WANG)
+    [accept] = store.timeline(ticket.number)
+    assert (accept.action, accept.actor_role, accept.actor_id) == (
+        Action.ACCEPT,
+        Role.DISPATCHER,
+        "wang",
+    )
+    [accepted] = [r for r in store.notices_of(ticket.number) if r.kind == "reporter.accepted"]
+    assert (accepted.channel, accepted.chat, accepted.priority) == ("web", "alice", 1)
+    assert accepted.params["eta"] == "2026-11-23T10:00:00+00:00"
+    assert accepted.key == f"{accept.id}:reporter.accepted:web:alice"
+
+
 def test_reporter_notices_follow_the_chats_current_language(store: Store) -> None:
     store.save_chat(ChatRecord("web", "alice", locale="en"), NOW)
-    ticket = store.create_ticket(draft(), NOW)
+    ticket = store.create_ticket(draft(), NOW, actor=WANG)
     [accepted] = [r for r in store.notices_of(ticket.number) if r.kind == "reporter.accepted"]
     assert accepted.locale == "en"
 
@@ -155,7 +169,6 @@ def test_auto_mode_assigns_the_least_busy_member_ties_by_id(store: Store) -> Non
         (Action.ASSIGN, Role.SYSTEM),
     ]
     assert outbox(store, first.number) == {
-        ("reporter.accepted", "web", "alice"),
         ("reporter.assigned", "web", "alice"),
         ("technician.assigned", "telegram", "7004"),
     }
@@ -178,7 +191,7 @@ def test_manual_mode_puts_the_ticket_before_the_dispatchers(store: Store) -> Non
     ticket = store.create_ticket(draft("power.outage"), NOW)
     assert ticket.holder is None and ticket.state is State.NEW
     rows = {(r.kind, r.chat, r.locale) for r in store.notices_of(ticket.number)}
-    assert rows == {("reporter.accepted", "alice", "zh_CN"), ("dispatcher.manual", "9001", "en")}
+    assert rows == {("dispatcher.manual", "9001", "en")}
 
 
 # -- applying ----------------------------------------------------------------------------
@@ -552,8 +565,8 @@ def test_chats_of_person(store: Store) -> None:
 
 def test_due_notices_are_most_urgent_first_then_oldest(store: Store) -> None:
     bind(store, "zhang", "7001")
-    first = store.create_ticket(draft(channel="telegram", chat="500"), NOW).number
-    second = store.create_ticket(draft(channel="telegram", chat="501"), NOW).number
+    first = store.create_ticket(draft(channel="telegram", chat="500"), NOW, actor=WANG).number
+    second = store.create_ticket(draft(channel="telegram", chat="501"), NOW, actor=WANG).number
     due = store.due_notices("telegram", NOW)
     assert [(r.number, r.kind, r.priority) for r in due] == [
         (first, "reporter.accepted", 1),
@@ -571,7 +584,7 @@ def test_due_notices_are_most_urgent_first_then_oldest(store: Store) -> None:
 
 
 def test_outbox_sent_retry_and_dead(store: Store) -> None:
-    store.create_ticket(draft("power.outage", channel="telegram", chat="500"), NOW)
+    store.create_ticket(draft("power.outage", channel="telegram", chat="500"), NOW, actor=WANG)
     [row] = store.due_notices("telegram", NOW)
     assert (row.status, row.attempts, row.next_at, row.created_at) == ("pending", 0, NOW, NOW)
     assert store.outbox_row(row.id) == row
@@ -595,7 +608,7 @@ def test_outbox_sent_retry_and_dead(store: Store) -> None:
     assert store.due_notices("telegram", retry) == []
     assert store.outbox_counts() == {"pending": 0, "sent": 1, "dead": 0}
 
-    store.create_ticket(draft("power.outage", channel="telegram", chat="501"), NOW)
+    store.create_ticket(draft("power.outage", channel="telegram", chat="501"), NOW, actor=WANG)
     [other] = store.due_notices("telegram", NOW)
     store.mark_failed(other.id, "403 bot was blocked by the user", None)
     dead = store.outbox_row(other.id)

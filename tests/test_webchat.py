@@ -30,7 +30,7 @@ from config.model import Config
 from conversation.events import Button, Text
 from conversation.i18n import translate
 from conversation.replies import Ask, Choice, Say
-from tickets.model import State
+from tickets.model import Actor, Role, State
 from tickets.store import OutboxRow, Store
 
 NUMBER = re.compile(r"BX\d{8}-\d{4}")
@@ -496,7 +496,9 @@ async def test_long_poll_returns_when_a_notice_arrives(
 ) -> None:
     await resident.new()
     poll = asyncio.create_task(resident.new(wait=20))
-    ticket = store.create_ticket(draft(chat=resident.chat), datetime.now(UTC))
+    # Filed by a dispatcher on her behalf, so she is told (her own report's reply would do).
+    wang = Actor(Role.DISPATCHER, "wang", "王调度")
+    ticket = store.create_ticket(draft(chat=resident.chat), datetime.now(UTC), actor=wang)
     app_of(client)[WORKER].wake()
     async with asyncio.timeout(15):
         got = await poll

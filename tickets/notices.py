@@ -6,9 +6,12 @@ the same whenever it is delivered. The store turns recipients into chats and wri
 outbox rows in the transaction of the change. Nothing here sends anything, reads the
 database or formats text for people.
 
-Rules: the actor is not told about his own action (his dialogue reply does that), with
-two exceptions that are cards rather than news: the reporter's ``reporter.accepted`` and
-the technician's ``technician.assigned`` job card after a claim.
+Rules: the actor is not told about his own action (his dialogue reply does that). So a
+reporter who files in his own dialogue gets no ``reporter.accepted``: the intake reply
+(number, category, expected arrival) is his acceptance, and a second message would be the
+same news twice. Someone else creating a ticket on his behalf (a dispatcher, the system, a
+phone or Open311 source) does queue it, since nothing else tells him. One exception is a
+card rather than news: the technician's ``technician.assigned`` job card after a claim.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def notices_for(
     out: list[Notice] = []
 
     def tell_reporter(kind: str, **params: Any) -> None:
-        if not by_reporter or kind == "reporter.accepted":
+        if not by_reporter:
             out.append(Notice(Reporter(), kind, {**base, **params}, PERSONAL))
 
     def tell_person(person: str | None, kind: str, **params: Any) -> None:

@@ -28,7 +28,7 @@ from sqlite_utils import Database
 from config.model import Config
 from tickets import migrations, workflow
 from tickets.errors import BaoxiuError, InvalidInput, TicketNotFound
-from tickets.model import OPEN_STATES, Action, Actor, Draft, Event, Mode, Role, State, Ticket
+from tickets.model import OPEN_STATES, Action, Actor, Draft, Event, Mode, State, Ticket
 from tickets.notices import (
     Dispatchers,
     Notice,
@@ -136,7 +136,9 @@ class Store:
                     self._depth -= 1
 
     # tickets ----------------------------------------------------------------------
-    def create_ticket(self, draft: Draft, now: datetime) -> Ticket:
+    def create_ticket(self, draft: Draft, now: datetime, *, actor: Actor | None = None) -> Ticket:
+        """File ``draft``; ``actor`` is who filed it, the reporter himself unless given
+        (a dispatcher or a phone/Open311 source filing on his behalf, who then gets told)."""
         category = self.config.category(draft.category)
         if category is None:
             raise InvalidInput("errors.unknown_category", category=draft.category)
@@ -158,9 +160,8 @@ class Store:
                 resolve_due=now + timedelta(minutes=limits.resolve),
             )
             self._insert("tickets", ticket_row(ticket))
-            accept = Event(
-                ticket.number, now, Role.REPORTER, ticket.reporter, Action.ACCEPT, None, State.NEW
-            )
+            by = actor or Actor.reporter(draft.reporter_channel, draft.reporter_chat)
+            accept = Event(ticket.number, now, by.role, by.id, Action.ACCEPT, None, State.NEW)
             self._record(None, ticket, accept)
             self.db.execute(
                 "INSERT INTO chats (channel, chat, last_phone, updated_at) VALUES (?, ?, ?, ?) "
