@@ -91,6 +91,21 @@ TABLE: list[
     (State.NEW, None, Action.MERGE, WANG, {"target": "BX20261123-0002"}, State.DUPLICATE),
     (State.NEW, None, Action.MERGE, WANG, {"target": "BX20261123-0001"}, InvalidInput),
     (State.ASSIGNED, "zhang", Action.MERGE, WANG, {"target": "BX20261123-0002"}, InvalidTransition),
+    (
+        State.ON_SITE,
+        "zhang",
+        Action.PRIORITY,
+        WANG,
+        {"data": {"priority": "urgent"}},
+        State.ON_SITE,
+    ),
+    (State.NEW, None, Action.PRIORITY, WANG, {"data": {"priority": "asap"}}, InvalidInput),
+    (State.NEW, None, Action.PRIORITY, REPORTER, {"data": {"priority": "urgent"}}, NotAllowed),
+    (State.ASSIGNED, "zhang", Action.REMIND, SYSTEM, {"data": {"percent": 50}}, State.ASSIGNED),
+    (State.ASSIGNED, "zhang", Action.ESCALATE, WANG, {}, NotAllowed),
+    (State.CLOSED, "zhang", Action.ESCALATE, SYSTEM, {}, InvalidTransition),
+    (State.CLOSED, "zhang", Action.FOLLOW_UP, WANG, {"note": "已回访，满意"}, State.CLOSED),
+    (State.CLOSED, "zhang", Action.FOLLOW_UP, WANG, {}, InvalidInput),
 ]
 
 

@@ -42,6 +42,10 @@ class Action(StrEnum):
     HURRY = "hurry"
     ADD_INFO = "add_info"
     MERGE = "merge"
+    PRIORITY = "priority"  # the dispatcher (or a rule) changes the priority
+    REMIND = "remind"  # a time limit is half or mostly used up; the holder is reminded
+    ESCALATE = "escalate"  # a time limit is breached; the dispatcher (then the lead) is told
+    FOLLOW_UP = "follow_up"  # the dispatcher records the outcome of a satisfaction call
 
 
 class Role(StrEnum):

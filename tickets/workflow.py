@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from tickets.errors import InvalidInput, InvalidTransition, NotAllowed
-from tickets.model import OPEN_STATES, Action, Actor, Event, Role, State, Ticket
+from tickets.model import OPEN_STATES, Action, Actor, Event, Priority, Role, State, Ticket
 
 MAX_PHOTOS = 4
 """Photos per report and per completion, as after-sales photo rules ask (≤ 4)."""
@@ -44,6 +44,10 @@ RULES: dict[Action, tuple[frozenset[Role], frozenset[State]]] = {
     Action.HURRY: (frozenset({_R, _S}), frozenset(OPEN_STATES)),
     Action.ADD_INFO: (frozenset({_R}), frozenset(OPEN_STATES)),
     Action.MERGE: (frozenset({_D, _S}), frozenset({State.NEW})),
+    Action.PRIORITY: (frozenset({_D, _S}), frozenset(OPEN_STATES)),
+    Action.REMIND: (frozenset({_S}), frozenset(OPEN_STATES)),
+    Action.ESCALATE: (frozenset({_S}), frozenset(OPEN_STATES)),
+    Action.FOLLOW_UP: (frozenset({_D}), frozenset({State.CLOSED})),
 }
 
 HOLDER_ONLY = frozenset(
@@ -144,6 +148,10 @@ def _check(
         rating = data.get("rating")
         if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
             raise InvalidInput("errors.rating_range")
+    if action is Action.PRIORITY and data.get("priority") not in {p.value for p in Priority}:
+        raise InvalidInput("errors.priority_unknown", given=str(data.get("priority", "")))
+    if action is Action.FOLLOW_UP and not note:
+        raise InvalidInput("errors.reason_required", action=action.value)
     if action is Action.ADD_INFO and not note and not data.get("photos"):
         raise InvalidInput("errors.info_empty")
     photos = data.get("photos", [])
@@ -233,6 +241,10 @@ def _apply(
             return replace(t, description=description, photos=(*t.photos, *data.get("photos", ())))
         case Action.MERGE:
             return replace(t, state=State.DUPLICATE, master=target, closed_at=now)
+        case Action.PRIORITY:
+            return replace(t, priority=Priority(data["priority"]))
+        case Action.REMIND | Action.ESCALATE | Action.FOLLOW_UP:
+            return t  # recorded in the timeline; the state does not change
     raise InvalidTransition("errors.invalid_transition", action=action.value, state=t.state.value)
 
 
