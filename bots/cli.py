@@ -192,9 +192,18 @@ def config_check(session: Session, path: Path | None) -> None:
     chosen = path or session.config_path
     try:
         config = check_config(chosen) if chosen is not None else load(None)
+        _check_channels(config)
     except ConfigError as error:
         fail(session.locale, "config_invalid", message=error.message)
     click.echo("\n".join(summary(config)))
+
+
+def _check_channels(config: Config) -> None:
+    """Channel tables are validated by their adapters; refuse them here as serve would."""
+    from bots.telegram_settings import TelegramSettings
+
+    if TelegramSettings.configured(config):
+        TelegramSettings.from_config(config)
 
 
 def summary(config: Config) -> list[str]:
@@ -436,3 +445,8 @@ def table(rows: Sequence[Sequence[str]]) -> list[str]:
 
 if __name__ == "__main__":
     main()
+
+
+from bots.cli_telegram import telegram_group  # noqa: E402  (it imports this module)
+
+main.add_command(telegram_group)

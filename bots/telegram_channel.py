@@ -1,0 +1,449 @@
+"""The Telegram channel at work: updates in, conversation events through the engine,
+replies out with Telegram's controls, notices out through the ``telegram`` outbox.
+
+Every update, polled or posted to the webhook, goes through ``accept``: its id is recorded
+in the store together with a copy in ``telegram_inbox`` (one transaction), so a
+redelivery does nothing and an update answered with 200 is handled even after a crash.
+Handling runs per chat in arrival order (one FIFO lock per chat): a message becomes a
+conversation event (``bots.telegram_inbound``), ``Engine.handle`` runs it in the
+transaction that drops the inbox copy, and the replies are sent
+(``bots.telegram_render``). An album (``media_group_id``) is collected for
+``album_seconds`` and handled as one message. A button pressed in a team group acts as
+the presser's private chat (where a technician bound by sharing their contact); its answer
+is a callback toast, or an alert when the ticket did not change (a refusal such as
+"already taken"); the job's offers are then edited to "claimed by NAME".
+
+There is no dialogue logic here: what to ask, who may claim, what to answer is decided by
+``conversation`` and ``tickets``; this module only translates and orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import itertools
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+# PTB 22 warns on every read of a time attribute (RetryAfter.retry_after among them) unless
+# the future timedelta behaviour is chosen; choose it, our code reads both forms.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from aiohttp import web
+from telegram import CallbackQuery, Message, Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (
+    ContextTypes,
+    TypeHandler,
+)
+
+from bots.engine import Engine
+from bots.telegram_album import Album, Albums, ChatLocks
+from bots.telegram_http import CONCURRENCY, build_application
+from bots.telegram_inbound import Inbound, NotTaken
+from bots.telegram_notify import Offers, TelegramSender
+from bots.telegram_render import Outgoing, alert_text
+from bots.telegram_settings import TelegramSettings
+from bots.telegram_store import CHANNEL, TelegramTables
+from config.model import Config
+from conversation.events import Button, Command, InEvent, Text
+from conversation.i18n import normalize, translate
+from conversation.replies import Reply, Say
+from notify.delivery import DeliveryWorker
+from tickets.errors import ConfigError
+from tickets.store import Store
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+PRIVATE = "private"
+REPLY_RETRIES = 2  # a dialogue reply waits out this many 429s (it has no outbox row)
+DRAIN_SECONDS = 10.0  # at shutdown, how long accepted updates may take to finish
+
+
+class TelegramChannel:
+    retry_seconds = 2.0  # first wait before connecting again to an unreachable Bot API
+
+    def __init__(
+        self,
+        config: Config,
+        settings: TelegramSettings,
+        store: Store,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.store = store
+        self.engine = engine
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.application = build_application(settings)
+        self.bot = self.application.bot
+        self.tables = TelegramTables(store)
+        self.out = Outgoing(self.bot, config.media_dir)
+        self.inbound = Inbound(self.bot, config.media_dir, settings.max_file_mb)
+        self.offers = Offers(self.bot, store, self.tables, config)
+        self.sender = TelegramSender(self.out, self.tables, self.offers)
+        self.worker = DeliveryWorker(store, config, CHANNEL, self.sender)
+        self._locks = ChatLocks()
+        self._albums: Albums[Update] = Albums(settings.album_seconds)
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._dropped: set[int] = set()  # inbox copies already dropped with their handling
+        self._stop = asyncio.Event()
+        self._ready = asyncio.Event()  # the bot is initialized: updates may be handled
+        self._worker_task: asyncio.Task[None] | None = None
+        self._boot_task: asyncio.Task[None] | None = None
+        self.application.add_handler(TypeHandler(Update, self._on_polled))
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect to Telegram. A refused token is a configuration error; an unreachable
+        Bot API server is retried in the background, so the rest of the service runs and
+        webhook updates are accepted (and kept) meanwhile."""
+        for body in self.tables.pending():  # accepted before a crash, never handled
+            self._spawn(Update.de_json(body, self.bot))
+        try:
+            await self._connect()
+        except InvalidToken as exc:
+            raise ConfigError(
+                "channels.telegram.token: refused by Telegram (401) — copy the token again "
+                "from @BotFather"
+            ) from exc
+        except TelegramError as exc:
+            log.error(
+                "Telegram unreachable at %s (%s); retrying in the background",
+                self.settings.api_base_url,
+                exc,
+            )
+            self._boot_task = asyncio.create_task(self._keep_connecting(), name="telegram-boot")
+
+    async def _keep_connecting(self) -> None:
+        delay = self.retry_seconds
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            if self._stop.is_set():
+                return
+            try:
+                await self._connect()
+                return
+            except TelegramError as exc:  # a revoked token included: keep the desk running
+                delay = min(delay * 2, 60.0)
+                log.warning("Telegram still unreachable (%s); next try in %.0fs", exc, delay)
+
+    async def _connect(self) -> None:
+        await self.application.initialize()  # getMe
+        await self.application.start()
+        allowed = list(self.settings.allowed_updates)
+        if self.settings.webhook:
+            await self.bot.set_webhook(
+                self.settings.webhook_url,
+                secret_token=self.settings.secret_token,
+                allowed_updates=allowed,
+                drop_pending_updates=self.settings.drop_pending_updates,
+            )
+        else:
+            updater = self.application.updater
+            assert updater is not None  # built with one in polling mode
+            await updater.start_polling(
+                allowed_updates=allowed,
+                drop_pending_updates=self.settings.drop_pending_updates,
+            )
+        self._worker_task = asyncio.create_task(
+            self.worker.run(self._stop), name="baoxiu-telegram-delivery"
+        )
+        self._ready.set()
+        log.info("Telegram bot @%s started (%s mode)", self.bot.username, self.settings.mode)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._boot_task is not None:
+            await self._boot_task
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        # The webhook stays set: Telegram keeps what arrives meanwhile and redelivers it.
+        if self._tasks:
+            late = set(self._tasks)
+            if self._ready.is_set():  # a bot that never connected cannot finish them
+                _, late = await asyncio.wait(late, timeout=DRAIN_SECONDS)
+            for task in late:  # their inbox copies are handled after the restart
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._worker_task is not None:
+            await self._worker_task
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def idle(self) -> None:
+        """Wait until every accepted update is handled (tests, benchmarks)."""
+        while self._tasks:
+            await asyncio.gather(*set(self._tasks), return_exceptions=True)
+
+    # -- accepting updates ------------------------------------------------------------
+    async def _on_polled(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(update, Update):
+            self.accept(update, update.to_dict())
+
+    def accept(self, update: Update, body: dict[str, Any]) -> bool:
+        """Record and schedule an update; False for a redelivery (nothing is done)."""
+        if not self.tables.accept(update.update_id, body):
+            log.info("Telegram update %s delivered again: ignored", update.update_id)
+            return False
+        self._spawn(update)
+        return True
+
+    def _spawn(self, update: Update) -> None:
+        task = asyncio.create_task(self._run(update), name=f"telegram-{update.update_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, update: Update) -> None:
+        # No await before the chat lock is queued for: tasks start in arrival order and
+        # the lock is FIFO, so a chat's updates are handled in the order they came.
+        key = _chat_key(update)
+        message = update.message
+        album: Album[Update] | None = None
+        if key is not None and message is not None and message.media_group_id:
+            album = self._albums.join(key, message.media_group_id, update)
+            if album is None:
+                return  # a later photo of an album already being collected
+        try:
+            async with self._locks.hold(key or f"update:{update.update_id}"):
+                await self._ready.wait()
+                async with self._slots:
+                    if album is not None:
+                        await self._handle_album(await self._albums.collect(album))
+                    else:
+                        await self._handle(update)
+        except TelegramError as exc:  # a reply could not be sent (blocked, network…)
+            log.warning("Telegram update %s: reply not sent: %s", update.update_id, exc)
+        except Exception:
+            log.exception("Telegram update %s failed", update.update_id)
+            await self._apologize(update)
+        except asyncio.CancelledError:
+            # Shutting down: keep the inbox copies (by counting them as dealt with here),
+            # so they are handled after the restart.
+            self._dropped.update(u.update_id for u in (album.updates if album else [update]))
+            raise
+        finally:
+            ids = [u.update_id for u in (album.updates if album else [update])]
+            left = [i for i in ids if i not in self._dropped]
+            self._dropped.difference_update(ids)
+            if left:  # not handled by the engine (ignored, refused, failed)
+                self.tables.done(*left)
+            self.worker.wake()
+
+    # -- handling ---------------------------------------------------------------------
+    async def _handle(self, update: Update) -> None:
+        if update.callback_query is not None:
+            await self._on_button(update.update_id, update.callback_query)
+        elif update.message is not None and _is_private(update.message):
+            await self._on_messages([update])
+        elif update.my_chat_member is not None:
+            member = update.my_chat_member
+            if member.chat.type != PRIVATE and member.new_chat_member.status in (
+                "member",
+                "administrator",
+            ):
+                log.warning(
+                    "the bot was added to %s %r: to offer jobs there, put %s in a team's "
+                    "groups.telegram",
+                    member.chat.type,
+                    member.chat.title,
+                    member.chat.id,
+                )
+        elif update.message is not None:
+            log.info(
+                "message in %s chat %s (%s) ignored: only buttons are used outside private chats",
+                update.message.chat.type,
+                update.message.chat.id,
+                update.message.chat.title,
+            )
+
+    async def _handle_album(self, updates: Sequence[Update]) -> None:
+        private = [u for u in updates if u.message is not None and _is_private(u.message)]
+        if private:
+            await self._on_messages(private)
+
+    async def _on_messages(self, updates: Sequence[Update]) -> None:
+        """One message, or the photos of one album, from a private chat."""
+        first = updates[0].message
+        assert first is not None
+        chat = str(first.chat.id)
+        events: list[InEvent] = []
+        refusals: list[NotTaken] = []
+        for update in updates:
+            assert update.message is not None
+            got = await self.inbound.event_of(update.message)
+            if isinstance(got, Text) and (data := self.out.keyboards.choice(chat, got.text)):
+                got = Button(data)
+            if isinstance(got, NotTaken):
+                refusals.append(got)
+            else:
+                events.append(got)
+        replies: list[Reply] = []
+        if refusals:
+            locale = self.engine.locale_of(CHANNEL, chat)
+            replies.append(Say(translate(locale, refusals[0].key, **refusals[0].params)))
+        if events:
+            replies.extend(self._engine(chat, events, [u.update_id for u in updates], first))
+        await self.out.send(first.chat.id, replies, retries=REPLY_RETRIES)
+
+    def _engine(
+        self, chat: str, events: Sequence[InEvent], update_ids: Sequence[int], message: Message
+    ) -> list[Reply]:
+        """Run the events in one transaction that also drops the updates' inbox copies.
+
+        An album's photos each ask again ("2 photos so far…"); a reply set is dropped when
+        the next one has the same shape, so the person sees the last answer only."""
+        now = self.clock()
+        answers: list[list[Reply]] = []
+        with self.store.transaction():
+            self._first_locale(chat, events[0], message, now)
+            for event in events:
+                answers.append(
+                    self.engine.handle(
+                        CHANNEL, chat, event, now, can_share_contact=True, can_share_location=True
+                    )
+                )
+            self.tables.done(*update_ids)
+        self._dropped.update(update_ids)
+        kept = [a for a, b in itertools.pairwise(answers) if _shape(a) != _shape(b)]
+        return [r for answer in [*kept, answers[-1]] for r in answer]
+
+    def _first_locale(self, chat: str, event: InEvent, message: Message, now: datetime) -> None:
+        """A new chat's first /start: speak the language the Telegram app is set to."""
+        code = message.from_user.language_code if message.from_user else None
+        if not (isinstance(event, Command) and event.name == "start" and code):
+            return
+        if not code.lower().startswith(("en", "zh")):
+            return
+        record = self.store.chat(CHANNEL, chat)
+        if record.locale is None and record.dialogue is None:
+            self.store.save_chat(replace(record, locale=normalize(code)), now)
+
+    async def _on_button(self, update_id: int, query: CallbackQuery) -> None:
+        message = query.message
+        in_group = message is not None and message.chat.type != PRIVATE
+        answered = False
+        answering: asyncio.Task[bool] | None = None
+        if not in_group:
+            # In a private chat the answer only stops the spinner: send it while we work.
+            answering = asyncio.create_task(query.answer())
+            answered = True
+        try:
+            chat = str(query.from_user.id) if in_group or message is None else str(message.chat.id)
+            data = query.data or ""
+            number = _number_of(data)
+            before = self.store.ticket(number) if number else None
+            with self.store.transaction():
+                replies = self.engine.handle(
+                    CHANNEL,
+                    chat,
+                    Button(data),
+                    self.clock(),
+                    can_share_contact=True,
+                    can_share_location=True,
+                )
+                self.tables.done(update_id)
+            self._dropped.add(update_id)
+            after = self.store.ticket(number) if number else None
+            changed = after is not None and (before is None or after.version != before.version)
+            if number and not changed:
+                log.log(
+                    logging.WARNING if in_group else logging.INFO,
+                    "button %r from Telegram user %s left ticket %s unchanged (refused or "
+                    "informational)",
+                    data,
+                    query.from_user.id,
+                    number,
+                )
+            if in_group:
+                # A group is no place for a dialogue: the presser gets a toast or an alert,
+                # and anything longer in their private chat.
+                await query.answer(alert_text(replies), show_alert=not changed)
+                answered = True
+                if changed and replies:
+                    try:
+                        await self.out.send(int(chat), replies, retries=REPLY_RETRIES)
+                    except TelegramError as exc:  # e.g. never started the bot privately
+                        log.info("private answer to %s not sent: %s", chat, exc)
+            elif replies:
+                await self.out.send(int(chat), replies, retries=REPLY_RETRIES)
+            if number:
+                await self.offers.close(number)
+        finally:
+            if answering is not None:
+                try:
+                    await answering
+                except TelegramError as exc:  # e.g. "query is too old": nothing to stop
+                    log.info("callback query %s not answered: %s", query.id, exc)
+            elif not answered:  # Telegram shows a spinner until the query is answered
+                with contextlib.suppress(TelegramError):
+                    await query.answer()
+
+    async def _apologize(self, update: Update) -> None:
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or chat.type != PRIVATE:
+            return
+        with contextlib.suppress(Exception):
+            locale = self.engine.locale_of(CHANNEL, str(chat.id))
+            await self.bot.send_message(chat.id, translate(locale, "telegram.failed"))
+
+    # -- webhook ----------------------------------------------------------------------
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        given = request.headers.get(SECRET_HEADER, "")
+        expected = self.settings.secret_token
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            log.warning("Telegram webhook call from %s without the secret: refused", request.remote)
+            raise web.HTTPForbidden()
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            raise web.HTTPBadRequest() from None
+        if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
+            raise web.HTTPBadRequest()
+        try:
+            update = Update.de_json(body, self.bot)
+        except Exception:  # Telegram would redeliver it forever: take it and drop it
+            log.exception("Telegram update %s could not be read: dropped", body["update_id"])
+            return web.Response(status=200)
+        self.accept(update, body)
+        return web.Response(status=200)
+
+
+def _is_private(message: Message) -> bool:
+    return message.chat.type == PRIVATE and message.from_user is not None
+
+
+def _chat_key(update: Update) -> str | None:
+    """Whose order an update belongs to: the private chat that will be answered."""
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        if message is None or message.chat.type != PRIVATE:
+            return str(query.from_user.id)
+        return str(message.chat.id)
+    chat = update.effective_chat
+    return str(chat.id) if chat is not None else None
+
+
+def _number_of(data: str) -> str:
+    """The ticket number in a button payload (``t:claim:<N>``, ``r:rate:<N>:5``), if any."""
+    parts = data.split(":")
+    return parts[2].strip().upper() if len(parts) >= 3 and parts[2].startswith(("BX", "bx")) else ""
+
+
+def _shape(replies: Sequence[Reply]) -> tuple[str, ...]:
+    return tuple(type(r).__name__ for r in replies)

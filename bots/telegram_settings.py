@@ -1,0 +1,226 @@
+"""The ``[channels.telegram]`` table: read, checked and turned into ``TelegramSettings``.
+
+The config loader keeps this table as it was written (``Config.extra_channels``); the
+adapter owns its keys and checks them here, with the loader's error style: the key, the
+value, what is wrong and how to fix it. Nothing here talks to Telegram.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from config.model import Config
+from tickets.errors import ConfigError
+
+SECTION = "channels.telegram"
+MODES = ("polling", "webhook")
+UPDATE_TYPES = ("message", "callback_query", "my_chat_member")
+"""Update kinds the adapter uses (my_chat_member: it logs the id of a group it joins)."""
+DEFAULT_API = "https://api.telegram.org/bot"
+DEFAULT_FILES = "https://api.telegram.org/file/bot"
+KEYS = (
+    "enabled",
+    "token",
+    "mode",
+    "webhook_url",
+    "secret_token",
+    "api_base_url",
+    "file_base_url",
+    "local_mode",
+    "allowed_updates",
+    "max_rate",
+    "group_max_rate",
+    "album_seconds",
+    "max_file_mb",
+    "drop_pending_updates",
+    "proxy_url",
+)
+
+_TOKEN = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{1,100}")
+_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
+_URL = re.compile(r"https?://[^\s/]+(/\S*)?")
+_SECRET_FIX = (
+    'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))" '
+    "(16-256 letters, digits, _ or -)"
+)
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str
+    mode: str = "polling"
+    webhook_url: str = ""
+    secret_token: str = ""
+    api_base_url: str = DEFAULT_API
+    file_base_url: str = DEFAULT_FILES
+    local_mode: bool = False  # a self-hosted Bot API server started with --local
+    allowed_updates: tuple[str, ...] = UPDATE_TYPES
+    max_rate: float = 30.0  # messages per second overall (Telegram's limit); 0 = off
+    group_max_rate: float = 20.0  # messages per minute per group (Telegram's limit); 0 = off
+    album_seconds: float = 1.0  # how long to wait for the rest of an album
+    max_file_mb: int = 20  # the Bot API's download limit (a local server allows more)
+    drop_pending_updates: bool = False
+    proxy_url: str = ""  # an HTTP(S) proxy to reach the Bot API through
+
+    @property
+    def webhook(self) -> bool:
+        return self.mode == "webhook"
+
+    @staticmethod
+    def configured(config: Config) -> bool:
+        """Whether ``[channels.telegram]`` is present and not switched off."""
+        table = config.extra_channels.get("telegram")
+        return table is not None and table.get("enabled", True) is not False
+
+    @staticmethod
+    def from_config(config: Config) -> TelegramSettings:
+        """The checked settings; ``ConfigError`` names the key, the value and the fix."""
+        raw = config.extra_channels.get("telegram")
+        if raw is None:
+            raise ConfigError(
+                f"{SECTION}: missing — add a [channels.telegram] table with "
+                'token = "123456:ABC…" (from @BotFather)'
+            )
+        return _parse(raw)
+
+
+def _fail(key: str, value: Any, problem: str, fix: str) -> NoReturn:
+    shown = f'"{value}"' if isinstance(value, str) else repr(value)
+    raise ConfigError(f"{SECTION}.{key} = {shown}: {problem} — {fix}")
+
+
+def _text(raw: Mapping[str, Any], key: str, default: str) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str):
+        _fail(key, value, "must be text", f'put it in double quotes: "{value}"')
+    return value.strip()
+
+
+def _number(raw: Mapping[str, Any], key: str, default: float, high: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        _fail(key, value, "must be a number", f"write a number between 0 and {high:g}")
+    if not 0 <= value <= high:
+        _fail(key, value, "out of range", f"write a number between 0 and {high:g}")
+    return float(value)
+
+
+def _flag(raw: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        _fail(key, value, "must be true or false", "write true or false, without quotes")
+    return value
+
+
+def _url(raw: Mapping[str, Any], key: str, default: str) -> str:
+    value = _text(raw, key, default)
+    if not _URL.fullmatch(value):
+        _fail(key, value, "not a web address", 'write it like "http://127.0.0.1:8081/bot"')
+    return value
+
+
+def _parse(raw: Mapping[str, Any]) -> TelegramSettings:
+    unknown = sorted(set(raw) - set(KEYS))
+    if unknown:
+        _fail(unknown[0], raw[unknown[0]], "unknown key", f"use one of: {', '.join(KEYS)}")
+    if "token" not in raw:
+        raise ConfigError(f'{SECTION}.token: missing — add token = "123456:ABC…" (from @BotFather)')
+    token = _text(raw, "token", "")
+    if not _TOKEN.fullmatch(token):
+        # Never echo a token that may be real but mistyped into an error message or a log.
+        raise ConfigError(
+            f"{SECTION}.token: not a bot token — copy it from @BotFather, "
+            'it looks like "123456789:AAE…" (digits, a colon, then letters, digits, _ or -)'
+        )
+    mode = _text(raw, "mode", "polling")
+    if mode not in MODES:
+        _fail("mode", mode, "unknown mode", 'write "polling" (no public address) or "webhook"')
+
+    webhook_url = _text(raw, "webhook_url", "")
+    secret = _text(raw, "secret_token", "")
+    if webhook_url and not _URL.fullmatch(webhook_url):
+        _fail(
+            "webhook_url",
+            webhook_url,
+            "not a web address",
+            "write the public HTTPS address of this server's /telegram/webhook route, like "
+            '"https://repair.example.com/telegram/webhook"',
+        )
+    if mode == "webhook":
+        if not webhook_url:
+            raise ConfigError(
+                f"{SECTION}.webhook_url: missing — webhook mode needs the public HTTPS address "
+                'Telegram posts to, like "https://repair.example.com/telegram/webhook"'
+            )
+        if not secret:
+            raise ConfigError(
+                f"{SECTION}.secret_token: missing — webhook mode needs one; {_SECRET_FIX}"
+            )
+    if secret and not _SECRET.fullmatch(secret):
+        # The value is a secret: name the problem without printing it.
+        raise ConfigError(f"{SECTION}.secret_token: not a valid secret — {_SECRET_FIX}")
+
+    api = _url(raw, "api_base_url", DEFAULT_API)
+    default_files = DEFAULT_FILES
+    if "api_base_url" in raw and api.endswith("/bot"):
+        default_files = api[: -len("bot")] + "file/bot"  # a self-hosted server serves both
+    files = _url(raw, "file_base_url", default_files)
+
+    allowed = raw.get("allowed_updates", list(UPDATE_TYPES))
+    if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
+        _fail(
+            "allowed_updates",
+            allowed,
+            "must be a list of texts",
+            'write allowed_updates = ["message", "callback_query"]',
+        )
+    for kind in allowed:
+        if kind not in UPDATE_TYPES:
+            _fail(
+                "allowed_updates",
+                kind,
+                "not an update kind this bot uses",
+                f"use some of: {', '.join(UPDATE_TYPES)}",
+            )
+    for needed in ("message", "callback_query"):
+        if needed not in allowed:
+            _fail(
+                "allowed_updates",
+                allowed,
+                f'"{needed}" is missing',
+                f'keep "{needed}": without it residents or buttons get no answer',
+            )
+
+    return TelegramSettings(
+        token=token,
+        mode=mode,
+        webhook_url=webhook_url,
+        secret_token=secret,
+        api_base_url=api,
+        file_base_url=files,
+        local_mode=_flag(raw, "local_mode", False),
+        allowed_updates=tuple(dict.fromkeys(allowed)),
+        max_rate=_number(raw, "max_rate", 30, 1000),
+        group_max_rate=_number(raw, "group_max_rate", 20, 1000),
+        album_seconds=_number(raw, "album_seconds", 1.0, 10),
+        max_file_mb=int(_number(raw, "max_file_mb", 20, 2000)),
+        drop_pending_updates=_flag(raw, "drop_pending_updates", False),
+        proxy_url=_proxy(raw),
+    )
+
+
+def _proxy(raw: Mapping[str, Any]) -> str:
+    if "proxy_url" not in raw:
+        return ""
+    value = _text(raw, "proxy_url", "")
+    if value and not re.fullmatch(r"https?://\S+", value):
+        _fail(
+            "proxy_url",
+            value,
+            "not an HTTP proxy address",
+            'write it like "http://127.0.0.1:7890" (SOCKS proxies are not supported)',
+        )
+    return value

@@ -1,0 +1,147 @@
+"""The Telegram adapter's own tables, in the store's database file.
+
+- ``telegram_inbox``: updates accepted (their id recorded in ``processed_updates`` in the
+  same transaction) but not yet run through the engine. A row is removed in the
+  transaction that handles it, so an update answered with 200 and then interrupted by a
+  crash is handled after the restart instead of being lost.
+- ``telegram_messages``: the offers posted to team groups and members (chat, message id,
+  ticket number), so that a claimed job's offers can be edited to "claimed by NAME".
+
+Only storage: no Telegram calls, no ticket rules.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from tickets.store import Store
+
+CHANNEL = "telegram"
+MIGRATIONS = Migrations("baoxiu.telegram")
+OFFER = "offer"
+OFFER_CLOSED = "offer_closed"
+
+
+@MIGRATIONS(name="0001_telegram_inbox")
+def _inbox(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE telegram_inbox (
+            update_id INTEGER PRIMARY KEY,
+            body TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@MIGRATIONS(name="0002_telegram_messages")
+def _messages(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE telegram_messages (
+            chat TEXT NOT NULL,
+            message_id INTEGER NOT NULL,
+            number TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            locale TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (chat, message_id)
+        );
+        CREATE INDEX telegram_messages_number ON telegram_messages (number, kind);
+        """
+    )
+
+
+@dataclass(frozen=True)
+class Offer:
+    chat: str
+    message_id: int
+    number: str
+    locale: str
+    text: str
+
+
+class TelegramTables:
+    """Writes go through ``store.transaction()``; reads are single statements, which need
+    no transaction of their own."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        with store.transaction():
+            MIGRATIONS.apply(store.db)
+
+    # -- inbox ------------------------------------------------------------------------
+    def accept(self, update_id: int, body: dict[str, Any]) -> bool:
+        """Record the update and keep it until handled; False if it was seen before."""
+        with self.store.transaction():
+            if not self.store.record_update(CHANNEL, update_id):
+                return False
+            self.store.db.execute(
+                "INSERT INTO telegram_inbox (update_id, body, received_at) VALUES (?, ?, ?)",
+                [update_id, json.dumps(body, ensure_ascii=False), _now()],
+            )
+            return True
+
+    def done(self, *update_ids: int) -> None:
+        """The updates were handled (call inside the transaction that handled them)."""
+        marks = ", ".join("?" for _ in update_ids)
+        with self.store.transaction():
+            self.store.db.execute(
+                f"DELETE FROM telegram_inbox WHERE update_id IN ({marks})", list(update_ids)
+            )
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Bodies of accepted updates never handled (a crash came between), oldest first."""
+        sql = "SELECT body FROM telegram_inbox ORDER BY update_id"
+        rows = self.store.db.execute(sql).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    # -- offers -----------------------------------------------------------------------
+    def remember_offer(
+        self, chat: str, message_id: int, number: str, locale: str, text: str
+    ) -> None:
+        with self.store.transaction():
+            self.store.db.execute(
+                "INSERT INTO telegram_messages"
+                " (chat, message_id, number, kind, locale, text, sent_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat, message_id) DO NOTHING",
+                [chat, message_id, number, OFFER, locale, text, _now()],
+            )
+
+    def has_open_offers(self, number: str) -> bool:
+        row = self.store.db.execute(
+            "SELECT 1 FROM telegram_messages WHERE number = ? AND kind = ? LIMIT 1", [number, OFFER]
+        ).fetchone()
+        return row is not None
+
+    def take_open_offers(self, number: str) -> list[Offer]:
+        """Mark the ticket's open offers closed and return them; a concurrent caller gets
+        none of the same rows, so each offer is edited once."""
+        with self.store.transaction():
+            rows = self.store.db.execute(
+                "UPDATE telegram_messages SET kind = ? WHERE number = ? AND kind = ?"
+                " RETURNING chat, message_id, number, locale, text",
+                [OFFER_CLOSED, number, OFFER],
+            ).fetchall()
+        return [Offer(str(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+    def offers(self, number: str) -> list[tuple[str, int, str]]:
+        """(chat, message id, kind) of every offer of a ticket; for tests and status."""
+        rows = self.store.db.execute(
+            "SELECT chat, message_id, kind FROM telegram_messages WHERE number = ?"
+            " ORDER BY chat, message_id",
+            [number],
+        ).fetchall()
+        return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
