@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 import click
 
+from bots.cli_telegram import telegram_group
 from bots.engine import open_store
 from config.loader import check as check_config
 from config.loader import load, starter_text
@@ -118,7 +119,7 @@ pass_session = click.make_pass_decorator(Session, ensure=True)
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (overrides [channels.web] port).")
 @pass_session
 def serve(session: Session, host: str | None, port: int | None) -> None:
-    """Run the service: web chat, web console, webhooks and notice delivery."""
+    """Run the service: the web chat, the chat bots (Telegram) and notice delivery."""
     from bots.server import run  # the web stack is needed by this command only
 
     config = session.config
@@ -446,7 +447,5 @@ def table(rows: Sequence[Sequence[str]]) -> list[str]:
 if __name__ == "__main__":
     main()
 
-
-from bots.cli_telegram import telegram_group  # noqa: E402  (it imports this module)
 
 main.add_command(telegram_group)

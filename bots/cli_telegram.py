@@ -1,10 +1,17 @@
-"""``baoxiu telegram …``: operator commands for the Telegram channel."""
+"""``baoxiu telegram …``: operator commands for the Telegram channel.
+
+Attached to ``bots.cli.main``; it takes the CLI's session object through click's
+context rather than importing ``bots.cli``, so the two modules do not import each other.
+"""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
-from bots.cli import Session, fail, pass_session
+from conversation.i18n import translate
 from tickets.errors import ConfigError, DeliveryError
 
 
@@ -14,8 +21,8 @@ def telegram_group() -> None:
 
 
 @telegram_group.command("status")
-@pass_session
-def telegram_status_command(session: Session) -> None:
+@click.pass_obj
+def telegram_status_command(session: Any) -> None:
     """Show the bot (getMe) and its webhook (getWebhookInfo: pending updates, last error).
 
     Exits with status 1 when [channels.telegram] is missing or wrong, the token is
@@ -27,6 +34,11 @@ def telegram_status_command(session: Session) -> None:
     try:
         click.echo(telegram_status(config))
     except ConfigError as error:
-        fail(session.locale, "config_invalid", code=1, message=error.message)
+        _fail(session.locale, "cli.config_invalid", message=error.message)
     except DeliveryError as error:
-        fail(session.locale, "telegram_unreachable", code=1, reason=error.reason)
+        _fail(session.locale, "cli.telegram_unreachable", reason=error.reason)
+
+
+def _fail(locale: str, key: str, **params: Any) -> None:
+    click.echo(translate(locale, key, **params), err=True)
+    sys.exit(1)
