@@ -24,6 +24,8 @@ from typing import Any, NoReturn
 
 import click
 
+from bots.cli_dispatch import register as register_dispatch
+from bots.cli_outbox import delivery_lines, outbox_group
 from bots.cli_telegram import telegram_group
 from bots.engine import open_store
 from config.loader import check as check_config
@@ -299,8 +301,9 @@ def tickets_show(session: Session, number: str) -> None:
                 message=translate(loc, "errors.ticket_not_found", number=number),
             )
         events = store.timeline(ticket.number)
+        deliveries = delivery_lines(store, ticket.number, config)
     click.echo("\n".join(describe(config, ticket, loc)))
-    click.echo("")
+    click.echo("\n" + "\n".join(deliveries) + "\n")
     click.echo(say(loc, "timeline"))
     click.echo("\n".join(table([timeline_row(config, e, loc) for e in events])))
 
@@ -449,3 +452,5 @@ if __name__ == "__main__":
 
 
 main.add_command(telegram_group)
+main.add_command(outbox_group)
+register_dispatch(main)  # assign, transfer, merge, priority, incident, outage

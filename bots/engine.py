@@ -28,7 +28,15 @@ from datetime import datetime
 
 from config.model import Config
 from conversation import router
-from conversation.actions import Act, Bind, CreateTicket, SetLocale, TicketAction
+from conversation.actions import (
+    Act,
+    Bind,
+    CreateTicket,
+    Rule,
+    SetLocale,
+    SetPreference,
+    TicketAction,
+)
 from conversation.context import Ctx
 from conversation.events import InEvent
 from conversation.i18n import LOCALES
@@ -36,6 +44,7 @@ from conversation.replies import Reply
 from conversation.state import IDLE, DialogueState
 from tickets.errors import BaoxiuError, InvalidInput
 from tickets.model import Role, Ticket
+from tickets.outbox import save_preference
 from tickets.store import ChatRecord, Store
 
 BINDABLE = (Role.TECHNICIAN.value, Role.DISPATCHER.value)
@@ -170,6 +179,13 @@ class Engine:
                 data=action.data,
                 target=action.target,
             )
+        if isinstance(action, Rule):
+            return self.store.perform_rule(action.kind, action.params, ctx.actor, now)
+        if isinstance(action, SetPreference):
+            save_preference(
+                self.store, ctx.channel, ctx.chat, now, choice=action.choice, email=action.email
+            )
+            return None
         if isinstance(action, SetLocale):
             if action.locale not in LOCALES:
                 raise InvalidInput("errors.invalid_input")

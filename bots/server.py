@@ -208,7 +208,7 @@ def build_app(config: Config, *, store: Store | None = None) -> web.Application:
     """The application. A ``store`` given here stays open (its owner closes it); without
     one the app opens ``config.database`` on start-up and closes it on clean-up."""
     # Imported here: both read this module's AppKeys.
-    from bots import telegram, webchat
+    from bots import notify_workers, scheduler, telegram, webchat
 
     app = web.Application()
     app[CONFIG] = config
@@ -231,6 +231,8 @@ def build_app(config: Config, *, store: Store | None = None) -> web.Application:
     app.cleanup_ctx.append(_engine)
     app.cleanup_ctx.append(_inbox)
     app.cleanup_ctx.append(_web_delivery)
+    app.cleanup_ctx.append(scheduler.scheduler_ctx)  # reminders, escalations, auto-close
+    app.cleanup_ctx.append(notify_workers.delivery_ctx)  # sms, email
     app.on_response_prepare.append(_security_headers)
     app.on_shutdown.append(_release_pollers)
     app.router.add_get("/", _root)

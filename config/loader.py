@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from config import dispatch_config, notify_config, rules_config
 from config.model import (
     DEFAULT_LIMITS,
     Area,
@@ -53,23 +54,30 @@ _CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 # fmt: off
 SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "": ("service", "limits", "categories", "areas", "teams", "technicians", "dispatchers",
-         "channels"),
+         "channels", "repeats", "incidents", "delivery", "sms", "email",
+         *dispatch_config.ROOT_KEYS),
     "service": ("locale", "timezone", "database", "media_dir", "confirm_window_hours"),
     "limits": _PRIORITIES,
     "limits.<priority>": _LIMIT_KEYS,
-    "categories": ("code", "zh", "en", "team", "priority", "mode", "limits", "children"),
+    "categories": ("code", "zh", "en", "team", "priority", "mode", "limits", "children",
+                   *dispatch_config.CATEGORY_KEYS),
     "categories.limits": _LIMIT_KEYS,
-    "categories.children": ("code", "zh", "en", "keywords", "team", "priority", "mode", "limits"),
+    "categories.children": ("code", "zh", "en", "keywords", "team", "priority", "mode", "limits",
+                            *dispatch_config.CATEGORY_KEYS),
     "categories.children.limits": _LIMIT_KEYS,
     "areas": ("code", "zh", "en", "buildings"),
     "areas.buildings": ("code", "zh", "en"),
-    "teams": ("code", "name", "members", "groups"),
+    "teams": ("code", "name", "members", "groups", *dispatch_config.TEAM_KEYS),
     "teams.groups": CHANNELS,
     "technicians": ("id", "name", "phone", "skills", "areas"),
     "dispatchers": ("id", "name", "phone"),
     "channels": CHANNELS,
     "channels.web": ("enabled", "host", "port", "max_upload_mb", "public_url"),
     "channels.terminal": ("enabled",),
+    "repeats": rules_config.REPEAT_KEYS,
+    "incidents": rules_config.INCIDENT_KEYS,
+    **notify_config.SCHEMA,
+    **dispatch_config.SCHEMA,
 })
 """Allowed keys of every table, by its path with array indexes left out."""
 
@@ -347,6 +355,20 @@ def _build(doc: dict[str, Any], base: Path, source: str) -> Config:
         source=source,
         limits=limits,
         extra_channels=extra,
+        **notify_config.read(root, CHANNELS),
+        dispatch=dispatch_config.parse(
+            root,
+            groups=groups,
+            areas=[a.code for a in areas],
+            teams=teams,
+            technicians=[t.id for t in technicians],
+            dispatchers=[d.id for d in dispatchers],
+            timezone=timezone,
+            limits=limits,
+        ),
+        **rules_config.parse(
+            root.table("repeats", "repeats"), root.table("incidents", "incidents")
+        ),
     )
 
 

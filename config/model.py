@@ -8,6 +8,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from config.dispatch_config import DispatchConfig
+from config.notify_config import DeliverySettings, EmailSettings, SmsSettings
+from config.rules_config import IncidentRules, RepeatRules
 from tickets.model import Mode, Priority
 
 
@@ -139,6 +142,15 @@ class Config:
     extra_channels: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # [dispatch], [holidays], [[duty]], [[leave]] and the dispatch keys of teams/categories
+    dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    # [repeats] and [incidents]: the 112 repeat-report rules and large-area incidents
+    repeats: RepeatRules = field(default_factory=RepeatRules)
+    incidents: IncidentRules = field(default_factory=IncidentRules)
+    # [delivery], [sms], [email]: retries, rate limits, fallback and providers of notices
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
 
     # -- look-ups ---------------------------------------------------------------
     def category(self, code: str) -> Category | None:

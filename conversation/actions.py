@@ -44,4 +44,25 @@ class Bind:
     flow: str = "common"
 
 
-TicketAction = CreateTicket | Act | SetLocale | Bind
+@dataclass(frozen=True)
+class Rule:
+    """A rule command that is no single step of one ticket's life: a repeat report, joining
+    a large-area incident, opening or closing one, publishing or cancelling a planned
+    outage. The engine hands it to ``Store.perform_rule(kind, params, actor, now)``."""
+
+    kind: str  # e.g. "repeat.hurry", "incident.join", "outage.add" (tickets.rule_effects)
+    params: dict[str, Any] = field(default_factory=dict)
+    flow: str = "dispatcher"
+
+
+@dataclass(frozen=True)
+class SetPreference:
+    """How this chat's person wants notices about their reports (/notify): ``choice`` is
+    chat_only | chat_then_sms | sms_too; ``email`` an address for copies ("" clears it)."""
+
+    choice: str | None = None
+    email: str | None = None
+    flow: str = "preferences"
+
+
+TicketAction = CreateTicket | Act | SetLocale | Bind | Rule | SetPreference

@@ -1,8 +1,9 @@
 """The dispatcher's chat commands: /queue (tickets nobody holds), a ticket's details,
-assign (派工) or reassign (转派) it to a technician, and cancel it (撤单) with a reason.
+assign (派工) or reassign (转派) it to a technician, and cancel it (撤单) with a reason;
+/transfer, /merge, /priority, /incident and /outage are ``dispatch_rules``'.
 
 Only a chat bound to a configured dispatcher (``ctx.role is DISPATCHER``) may use it.
-The web console does the rest (merging, incidents, statistics). Steps never write:
+The web console does the rest (statistics). Steps never write:
 they ask for ``Act``s, the engine performs them and ``outcome`` describes the result;
 refusals are worded by ``common``.
 """
@@ -10,6 +11,7 @@ refusals are worded by ``common``.
 from __future__ import annotations
 
 from config.model import Technician
+from conversation import dispatch_rules
 from conversation.actions import Act, TicketAction
 from conversation.context import Ctx
 from conversation.events import Button, InEvent, Text
@@ -171,13 +173,15 @@ def ask_cancel(number: str, state: DialogueState, ctx: Ctx) -> Step:
 
 
 def command(name: str, arg: str, state: DialogueState, ctx: Ctx) -> Step | None:
-    if name not in ("queue", "assign", "status", "cancel"):
+    if name not in ("queue", "assign", "status", "cancel") and name not in dispatch_rules.COMMANDS:
         return None
     refused = _not_dispatcher(ctx)
     if refused:
         # Reporters' /status and /cancel NUMBER, and technicians' /status, were answered
         # by their own flows before this one is asked.
         return Step(state, (refused,))
+    if name in dispatch_rules.COMMANDS:
+        return dispatch_rules.command(name, arg, state, ctx)
     if name == "queue":
         return Step(state, queue(ctx))
     head, _, rest = arg.strip().partition(" ")
@@ -200,6 +204,8 @@ def button(data: str, state: DialogueState, ctx: Ctx) -> Step | None:
     refused = _not_dispatcher(ctx)
     if refused:
         return Step(state, (refused,))
+    if parts[1] in dispatch_rules.BUTTONS:
+        return dispatch_rules.button(parts[1], parts[2:], state, ctx)
     verb, number, rest = parts[1], normalize_number(parts[2]), parts[3:]
     if verb == "show" and not rest:
         return show(number, state, ctx)
@@ -226,8 +232,9 @@ def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
 
 
 def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Reply, ...]:
-    if not isinstance(action, Act):
-        return ()
+    ruled = dispatch_rules.outcome(action, ticket, ctx)
+    if ruled or not isinstance(action, Act):
+        return ruled
     n = ticket.number if ticket else action.number
     tech = ctx.config.technician(action.target or "")
     name = tech.name if tech else action.target or ""

@@ -2,18 +2,21 @@
 
 category (two levels, or a typed keyword) → where (area → building → spot, or a shared
 location) → phone → description and up to four photos → preferred visit time → summary
-(confirm / edit one field / cancel) → duplicate guard → ``CreateTicket``.
+(confirm / edit one field / cancel) → the repeat rules (``known_faults``: hurry or reopen
+the reporter's ticket of the same fault, or join a known large-area incident) →
+``CreateTicket``. A known fault in the chosen area (incident, planned outage) is told as
+soon as the category and the area are known.
 
 The step to ask next is always derived from what ``state.data`` still lacks (``_settle``),
 so a deep-link pre-fill, an edit from the summary and a configuration that changed in
 the middle of a dialogue all take the same path. ``state.data`` holds JSON values only:
 ``category`` (leaf code), ``area``/``building`` (codes, "" when skipped), ``spot``,
 ``latitude``/``longitude``, ``phone`` (E.164), ``description``, ``photos`` (refs),
-``photos_done``, ``time`` ("" = any time); and, while their step lasts, ``group``
-(level-2 category group), ``hits`` (keyword matches) and ``dup`` (the open duplicate).
+``photos_done``, ``time`` ("" = any time), ``known`` (the known fault already told); and,
+while their step lasts, ``group`` (level-2 category group) and ``hits`` (keyword matches).
 
-Pure: no store, no network, no clock; the one question about tickets (an open
-duplicate) goes through ``ctx.lookup``.
+Pure: no store, no network, no clock; questions about tickets, incidents and outages go
+through ``ctx.lookup``.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import phonenumbers
 
-from conversation.actions import Act, CreateTicket, TicketAction
+from conversation import known_faults
+from conversation.actions import Act, CreateTicket, Rule, TicketAction
 from conversation.context import Ctx
 from conversation.events import Button, Contact, InEvent, Location, Photo, Text
 from conversation.i18n import local_phone, local_time
@@ -52,7 +55,6 @@ MIN_DESCRIPTION = 4
 MAX_SPOT = 100
 MAX_TIME = 100
 MAX_HITS = 8
-DUPLICATE_WINDOW = timedelta(hours=24)
 
 EDITABLE: dict[str, tuple[str, ...]] = {
     "category": ("category",),
@@ -64,7 +66,7 @@ EDITABLE: dict[str, tuple[str, ...]] = {
 }
 """Summary fields a reporter may re-enter, and the data keys each one clears."""
 
-_TRANSIENT = ("group", "hits", "dup")
+_TRANSIENT = ("group", "hits")
 _CATEGORY_STEPS = ("category", "category_leaf", "category_hits")
 
 # Mobile only: the number also receives SMS notices when chat delivery fails, and a
@@ -151,6 +153,8 @@ def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Repl
         return (Say("\n".join(lines)),)
     if isinstance(action, Act) and action.action is Action.HURRY:
         return (Say(ctx.t("intake.hurried", number=action.number)),)
+    if isinstance(action, Rule):
+        return known_faults.outcome(action, ticket, ctx)
     return ()
 
 
@@ -189,7 +193,8 @@ def _settle(data: dict[str, Any], ctx: Ctx) -> str:
 def _advance(state: DialogueState, ctx: Ctx, lead: str = "") -> Step:
     data = {k: v for k, v in state.data.items() if k not in _TRANSIENT}
     nxt = DialogueState(NAME, _settle(data, ctx), data)
-    return Step(nxt, _prompt(nxt, ctx, lead))
+    known = known_faults.announce(data, ctx)  # an incident or outage there: told once
+    return Step(nxt, _prompt(nxt, ctx, "\n".join(x for x in (lead, known) if x)))
 
 
 def _go(state: DialogueState, step_name: str, ctx: Ctx, lead: str = "", **updates: Any) -> Step:
@@ -242,11 +247,6 @@ def _chosen(state: DialogueState, data: str, ctx: Ctx) -> Step:
         return _go(state, "edit", ctx)
     if kind == "confirm":
         return _confirm(state, ctx)
-    if kind == "dup_hurry":
-        number = _dup_params(state.data.get("dup"), ctx)["number"]
-        return Step(IDLE, (), (Act(number, Action.HURRY, flow=NAME),))
-    if kind == "dup_new":
-        return _create(state, ctx)
     return Step(IDLE, (RemoveKeyboard(ctx.t("intake.cancelled")),))  # i:cancel
 
 
@@ -258,18 +258,8 @@ def _take_category(state: DialogueState, code: str, ctx: Ctx) -> Step:
 def _confirm(state: DialogueState, ctx: Ctx) -> Step:
     if _settle(dict(state.data), ctx) != "summary":  # the configuration changed meanwhile
         return _advance(state, ctx)
-    dup = ctx.lookup.open_duplicate(
-        ctx.channel,
-        ctx.chat,
-        state.data["category"],
-        state.data["spot"],
-        since=ctx.now - DUPLICATE_WINDOW,
-    )
-    if dup is None:
-        return _create(state, ctx)
-    at = local_time(dup.created_at, ctx.config.timezone, "%m-%d %H:%M")
-    found = {"number": dup.number, "state": dup.state.value, "at": at}
-    return _go(state, "duplicate", ctx, dup=found)
+    # A fault already reported (by this reporter, or as a large-area incident) is no new job.
+    return known_faults.at_confirm(state.data, ctx) or _create(state, ctx)
 
 
 def _create(state: DialogueState, ctx: Ctx) -> Step:
@@ -447,7 +437,6 @@ _HANDLERS: dict[str, Callable[[DialogueState, InEvent, Ctx], Step]] = {
     "time": _on_time,
     "summary": _only_choices,
     "edit": _only_choices,
-    "duplicate": _only_choices,
 }
 
 
@@ -508,9 +497,6 @@ def _question(state: DialogueState, ctx: Ctx) -> tuple[str, tuple[Choice, ...], 
     if s == "edit":
         fields = [Choice(t(f"intake.field_{f}"), f"i:edit:{f}") for f in EDITABLE]
         return t("intake.ask_edit"), (*fields, back), True
-    if s == "duplicate":
-        text = t("intake.ask_duplicate", **_dup_params(d.get("dup"), ctx))
-        return text, _buttons(ctx, "dup_hurry", "dup_new", "cancel"), True
     return t(f"intake.ask_{s}", min=MIN_DESCRIPTION), (), False  # spot, description
 
 
@@ -547,13 +533,6 @@ def _prompt(state: DialogueState, ctx: Ctx, lead: str = "") -> tuple[Reply, ...]
         where = RequestLocation(ctx.t("intake.ask_location"), ctx.t("intake.share_location"))
         return (Ask(text, choices, inline), where)
     return (Ask(text, choices, inline),)
-
-
-def _dup_params(dup: Any, ctx: Ctx) -> dict[str, str]:
-    dup = dup if isinstance(dup, dict) else {}
-    state = str(dup.get("state", ""))
-    shown = ctx.t(f"states.{state}") if state else ""
-    return {"number": str(dup.get("number", "")), "state": shown, "at": str(dup.get("at", ""))}
 
 
 def _category_name(code: str, ctx: Ctx) -> str:

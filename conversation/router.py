@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from conversation import common, dispatcher, followup, intake, technician
+from conversation import common, dispatcher, followup, intake, preferences, technician
 from conversation.actions import TicketAction
 from conversation.context import Ctx
 from conversation.events import Button, Command, InEvent, Photo, Text, Unsupported
@@ -27,6 +27,7 @@ FLOWS: dict[str, ModuleType] = {
     followup.NAME: followup,
     technician.NAME: technician,
     dispatcher.NAME: dispatcher,
+    preferences.NAME: preferences,
 }
 BY_PREFIX: dict[str, ModuleType] = {m.PREFIX: m for m in (*FLOWS.values(), common)}
 

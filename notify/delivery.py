@@ -10,6 +10,15 @@ Notices of one chat go out in the order they were queued. When one fails, the la
 notices of that chat wait for it (until it is sent or given up on) rather than arrive
 before it; other chats are not held up.
 
+A worker leases the rows it is about to send (``tickets.outbox.lease``), so a second
+worker on the same file skips them and a chat's order holds across workers; a stopped or
+cancelled worker gives its leases back, a dead one's run out after ``lease_seconds``.
+Every try is recorded (``outbox_attempts``). The channel's ``RateLimiter`` (shared with
+the adapter's dialogue replies, which take lane 0) paces sending; a chat that must wait
+for its own pace is set aside while other chats go on. Up to ``concurrency`` notices (of
+different chats) are in flight at once. What to do after a notice is sent or given up on
+— SMS copies, alerts to the dispatchers — is ``notify.fallback``'s.
+
 This module knows no platform: a Sender (bots/ adapters, SMS gateways) translates
 vendor errors into ``DeliveryError``. It must not import from ``bots``.
 """
@@ -18,14 +27,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from config.model import Config
 from conversation.replies import Reply
+from notify.fallback import Fallback
+from notify.limits import RateLimiter, limiter_for
 from notify.render import render_notice
+from tickets import outbox
 from tickets.errors import DeliveryError
 from tickets.store import OutboxRow, Store
 
@@ -62,30 +77,43 @@ class DeliveryWorker:
         sender: Sender,
         *,
         chat: str | None = None,
-        max_attempts: int = 8,
-        base_backoff: float = 2.0,
+        max_attempts: int | None = None,
+        base_backoff: float | None = None,
         clock: Callable[[], datetime] = utcnow,
-        max_backoff: float = MAX_BACKOFF,
-        jitter: float = 0.2,
+        max_backoff: float | None = None,
+        jitter: float | None = None,
         batch: int = 100,
         rng: random.Random | None = None,
+        limiter: RateLimiter | None = None,
+        fallback: Fallback | None = None,
+        concurrency: int | None = None,
+        lease_seconds: float | None = None,
     ) -> None:
+        # Unset numbers come from [delivery] and [delivery.limits.<channel>].
+        settings = config.delivery
         self.store = store
         self.config = config
         self.channel = channel
         self.sender = sender
         self.chat = chat
-        self.max_attempts = max(1, max_attempts)
-        self.base_backoff = base_backoff
-        self.max_backoff = max_backoff
-        self.jitter = jitter
+        self.max_attempts = max(1, max_attempts or settings.max_attempts)
+        self.base_backoff = base_backoff if base_backoff is not None else settings.base_backoff
+        self.max_backoff = max_backoff if max_backoff is not None else settings.max_backoff
+        self.jitter = jitter if jitter is not None else settings.jitter
         self.batch = batch
+        self.concurrency = max(1, concurrency or settings.limits_of(channel).concurrency)
+        self.lease = timedelta(seconds=lease_seconds or settings.lease_seconds)
+        self.limiter = limiter
+        self.fallback = fallback or Fallback(store, config)
+        self.name = f"{channel}@{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._groups = frozenset(g for t in config.teams for g in t.groups.get(channel, ()))
         self._clock = clock
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         # chat -> (id of its failed notice, when it is retried). Later notices of the
         # chat wait until then. Only in memory: after a restart the failed notice is
-        # simply due again, and order is at worst as good as the platform's.
+        # simply due again, and order is at worst as good as the platform's. A chat set
+        # aside for its rate limit is held the same way, with id 0.
         self._held: dict[str, tuple[int, datetime]] = {}
 
     def wake(self) -> None:
@@ -105,20 +133,40 @@ class DeliveryWorker:
                 log.exception(
                     "delivery pass on %s failed; retrying in %ss", self.channel, poll_interval
                 )
-            await _first(stop, self._wake, poll_interval)
+            await _first(stop, self._wake, self._next_wait(poll_interval))
+
+    def _next_wait(self, poll_interval: float) -> float:
+        """The poll interval, or less when a held chat is due sooner."""
+        now = self._clock()
+        coming = [until for _, until in self._held.values() if until > now]
+        if not coming:
+            return poll_interval
+        return max(0.01, min(poll_interval, (min(coming) - now).total_seconds()))
 
     async def run_once(self) -> int:
         """Deliver every due notice once; return how many were sent."""
         sent = 0
         seen: set[int] = set()
+        skip: set[str] = set()  # chats this pass cannot serve (held, or older rows elsewhere)
         while True:
             now = self._clock()
-            rows = self.store.due_notices(self.channel, now, chat=self.chat, limit=self.batch)
+            skip.update(chat for chat, (_, until) in self._held.items() if until > now)
+            rows = self.store.due_notices(
+                self.channel, now, chat=self.chat, limit=self.batch, skip_chats=sorted(skip)
+            )
             fresh = [row for row in rows if row.id not in seen]
             if not fresh:
                 return sent
             seen.update(row.id for row in fresh)
-            sent += await self._deliver(fresh, now)
+            leased = outbox.lease(
+                self.store, [r.id for r in fresh], self.name, now, now + self.lease
+            )
+            skip.update(row.chat for row in fresh if row.id not in leased)
+            try:
+                sent += await self._deliver([r for r in fresh if r.id in leased], now)
+            finally:
+                # Sent and dead rows are done; the rest (held, set aside) are free again.
+                outbox.release(self.store, leased, self.name)
             # A full batch may hide more due rows. Rows left waiting are due again on the
             # next fetch but already seen, so this ends when only those remain.
             if len(rows) < self.batch:
@@ -129,14 +177,41 @@ class DeliveryWorker:
         by_chat: dict[str, list[OutboxRow]] = {}
         for row in rows:  # chats in the store's order (priority first), ...
             by_chat.setdefault(row.chat, []).append(row)
+        if self.concurrency == 1:
+            return sum(
+                [await self._deliver_chat(chat, queue, now) for chat, queue in by_chat.items()]
+            )
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one_chat(chat: str, queue: list[OutboxRow]) -> int:
+            async with slots:
+                return await self._deliver_chat(chat, queue, now)
+
+        # A TaskGroup: if one chat's task fails, the others stop before the leases go back.
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one_chat(c, q)) for c, q in by_chat.items()]
+        return sum(task.result() for task in tasks)
+
+    async def _deliver_chat(self, chat: str, queue: list[OutboxRow], now: datetime) -> int:
         sent = 0
-        for chat, queue in by_chat.items():
-            for row in sorted(queue, key=lambda r: r.id):  # ... each chat in queue order
-                if self._is_held(chat, row, now):
-                    break
-                if await self._deliver_one(row):
-                    sent += 1
+        limiter = self._limiter()
+        group = chat in self._groups or (self.channel == "telegram" and chat.startswith("-"))
+        for row in sorted(queue, key=lambda r: r.id):  # ... each chat in queue order
+            if self._is_held(chat, row, now):
+                break
+            pace = limiter.chat_wait(chat, group=group)
+            if pace > 0:  # the chat's own pace: other chats go on meanwhile
+                self._held[chat] = (0, self._clock() + timedelta(seconds=pace))
+                break
+            await limiter.acquire(chat, lane=row.priority, group=group)
+            if await self._deliver_one(row):
+                sent += 1
         return sent
+
+    def _limiter(self) -> RateLimiter:
+        if self.limiter is None:
+            self.limiter = limiter_for(self.config, self.channel)
+        return self.limiter
 
     def _is_held(self, chat: str, row: OutboxRow, now: datetime) -> bool:
         held = self._held.get(chat)
@@ -152,12 +227,18 @@ class DeliveryWorker:
 
     async def _deliver_one(self, row: OutboxRow) -> bool:
         """Render and send one notice, record the outcome; True when it was sent."""
+        started = time.monotonic()
         try:
             replies = render_notice(row, self.config)
             provider_id = await self.sender.send(row.chat, replies, row)
         except DeliveryError as exc:
             self._failed(row, exc.reason, retry=exc.retry, retry_after=exc.retry_after)
             return False
+        except asyncio.CancelledError:
+            # Stopped mid-send: whether the platform has it is unknown. The row stays
+            # pending (sent again later: at least once); the attempt says what happened.
+            self._attempt(row, "interrupted", "cancelled while sending", started=started)
+            raise
         except Exception as exc:
             log.warning(
                 "sender of %s raised on notice %s (%s to %s); will retry",
@@ -169,8 +250,35 @@ class DeliveryWorker:
             )
             self._failed(row, f"{type(exc).__name__}: {exc}", retry=True, retry_after=None)
             return False
-        self.store.mark_sent(row.id, self._clock(), provider_id or "")
+        now = self._clock()
+        with self.store.transaction():
+            self.store.mark_sent(row.id, now, provider_id or "")
+            self._attempt(row, "sent", provider_id=provider_id or "", started=started)
+        self._after(self.fallback.after_sent, row, now)
         return True
+
+    def _attempt(
+        self,
+        row: OutboxRow,
+        outcome: str,
+        error: str = "",
+        *,
+        provider_id: str = "",
+        started: float | None = None,
+    ) -> None:
+        seconds = time.monotonic() - started if started is not None else None
+        attempt = outbox.Attempt(
+            row.id, self._clock(), outcome, error, provider_id, self.name, seconds
+        )
+        outbox.record(self.store, attempt)
+
+    def _after(self, hook: Callable[..., None], *args: object) -> None:
+        """Run a fallback hook; its failure must not undo or repeat the delivery."""
+        try:
+            hook(*args)
+        except Exception:
+            notice = args[0].id if isinstance(args[0], OutboxRow) else args[0]
+            log.exception("after delivering notice %s: %s failed", notice, hook.__name__)
 
     def _failed(
         self, row: OutboxRow, reason: str, *, retry: bool, retry_after: float | None
@@ -188,8 +296,11 @@ class DeliveryWorker:
                 attempts,
                 error,
             )
-            self.store.mark_failed(row.id, error, None)
+            with self.store.transaction():
+                self.store.mark_failed(row.id, error, None)
+                self._attempt(row, "dead", error)
             self._held.pop(row.chat, None)  # later notices need not wait for a dead one
+            self._after(self.fallback.after_dead, row, error, now)
             return
         retry_at = now + timedelta(seconds=self.backoff(row.attempts, retry_after))
         log.info(
@@ -202,7 +313,9 @@ class DeliveryWorker:
             error,
             retry_at.isoformat(),
         )
-        self.store.mark_failed(row.id, error, retry_at)
+        with self.store.transaction():
+            self.store.mark_failed(row.id, error, retry_at)
+            self._attempt(row, "retry", error)
         self._held[row.chat] = (row.id, retry_at)
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:

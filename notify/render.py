@@ -22,6 +22,7 @@ from typing import Any
 from config.model import Config
 from conversation.i18n import local_phone, local_time, mask_phone, normalize, translate
 from conversation.replies import Ask, Choice, Reply, Say, ShowPhotos
+from notify import render_dispatch, render_rules
 from tickets.store import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,11 @@ class _View:
 def render_notice(row: OutboxRow, config: Config) -> tuple[Reply, ...]:
     """The replies for ``row`` in ``row.locale``; never raises."""
     view = _View(row, config, normalize(row.locale))
-    renderer = _KINDS.get(row.kind)
+    renderer = _KINDS.get(row.kind) or _DELIVERY_KINDS.get(row.kind)
+    if renderer is None and render_dispatch.handles(row.kind):
+        return render_dispatch.render(row, config) or _generic(view)  # not among kinds()
+    if renderer is None and render_rules.handles(row.kind):
+        return render_rules.render(row, config) or _generic(view)  # not among kinds() either
     if renderer is None:
         log.warning(
             "no template for notice kind %r (outbox id %s): sent as generic text", row.kind, row.id
@@ -336,3 +341,23 @@ _KINDS: dict[str, Callable[[_View], tuple[Reply, ...]]] = {
     "team.offer": _team_offer,
     "dispatcher.manual": _dispatcher_manual,
 }
+
+
+def _dead_letter(view: _View) -> tuple[Reply, ...]:
+    where = " ".join(p for p in (view.text("channel"), view.text("to")) if p)
+    text = _lines(
+        view,
+        "dispatcher.dead_letter",
+        ("line.notice", view.text("notice")),
+        ("line.to", where),
+        ("line.error", view.text("error")),
+        ("line.attempts", view.text("attempts")),
+    )
+    return (_ask(view, text, ("show", "d:show")),) if view.number else (Say(text),)
+
+
+_DELIVERY_KINDS: dict[str, Callable[[_View], tuple[Reply, ...]]] = {
+    "dispatcher.dead_letter": _dead_letter,
+}
+"""Kinds the delivery queues itself (``notify.fallback``), not ``tickets.notices``:
+rendered like the others, but not among ``kinds()``, the domain's."""

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conversation import intake
-from conversation.actions import Act, CreateTicket
+from conversation.actions import Act, CreateTicket, Rule
 from conversation.events import (
     Button,
     Command,
@@ -555,7 +555,7 @@ def test_cancel_at_the_summary(locale: str, press: InEvent | str, said: str) -> 
     assert d.actions == []
 
 
-# -- duplicate guard -------------------------------------------------------------------------
+# -- repeat reports (the 112 rules: tickets.repeats; the store side in test_repeats.py) ------
 
 
 def dup_dialogue(locale: str = "zh_CN", **ticket_kw: Any) -> Dialogue:
@@ -565,67 +565,39 @@ def dup_dialogue(locale: str = "zh_CN", **ticket_kw: Any) -> Dialogue:
     return to_step("summary", d)
 
 
-def test_duplicate_guard_hurry_the_open_one() -> None:
-    d = dup_dialogue()
-    d.run(
-        [
-            (
-                Button("i:confirm"),
-                (
-                    "已经报过同一地点的同类故障",
-                    NUMBER,
-                    "已受理（待派工）",
-                    "11-23 09:00",
-                    "催一下这张单",
-                ),
-            ),
-            (Button("i:dup_hurry"), ("已为您催单", NUMBER)),
-        ]
-    )
+@pytest.mark.parametrize("age", [timedelta(hours=1), timedelta(hours=25)])
+def test_a_report_of_an_open_fault_hurries_it_and_files_nothing(age: timedelta) -> None:
+    # Within 24 h a plain hurry, after it a hurry and a complaint: the store decides which
+    # (test_repeats.py); either way there is no question and no new ticket.
+    d = dup_dialogue(age=age)
+    d.run([(Button("i:confirm"), Not("受理成功"))])
     assert d.state == IDLE
-    assert d.actions == [Act(NUMBER, Action.HURRY, flow="intake")]
-    assert d.lookup.tickets[NUMBER].hurry_count == 1
+    assert d.actions == [Rule("repeat.hurry", {"number": NUMBER}, flow="intake")]
 
 
-def test_duplicate_guard_file_a_new_one_anyway() -> None:
-    d = dup_dialogue("en")
-    d.run(
-        [
-            (Button("i:confirm"), ("already reported", NUMBER, "File a new report anyway")),
-            ("写点别的", "hurry the earlier ticket, or file a new report"),
-            (Button("i:dup_new"), f"Report accepted, ticket number BX{NOW:%Y%m%d}-0002"),
-        ]
-    )
-    assert created(d).category == "water.leak"
-
-
-def test_duplicate_guard_cancel() -> None:
-    d = dup_dialogue()
-    d.run([(Button("i:confirm"), None), ("3", "已取消本次报修")])
-    assert d.actions == [] and d.state == IDLE
+def test_a_report_of_a_fault_fixed_yesterday_reopens_it() -> None:
+    fixed = NOW - timedelta(days=1)
+    d = dup_dialogue("en", state=State.RESOLVED, resolved_at=fixed)
+    d.send(Button("i:confirm"))
+    (action,) = d.actions
+    assert isinstance(action, Rule) and action.kind == "repeat.reopen"
+    assert action.params["number"] == NUMBER and action.params["note"]
 
 
 @pytest.mark.parametrize(
     "ticket_kw",
     [
-        {"age": timedelta(hours=25)},
         {"spot": "5楼"},
         {"category": "water.drain"},
-        {"state": State.RESOLVED},
+        {"state": State.RESOLVED},  # resolved, but when is unknown: not a repeat
+        {"state": State.CLOSED, "resolved_at": NOW - timedelta(days=4)},
+        {"state": State.CANCELLED},
         {"reporter_chat": "someone-else"},
     ],
 )
-def test_no_duplicate_when_old_elsewhere_other_or_done(ticket_kw: dict[str, Any]) -> None:
+def test_no_repeat_when_elsewhere_other_long_ago_or_not_theirs(ticket_kw: dict[str, Any]) -> None:
     d = dup_dialogue(**ticket_kw)
     d.run([(Button("i:confirm"), f"受理成功，工单号 BX{NOW:%Y%m%d}-0002")])
-
-
-def test_refused_hurry_ends_the_dialogue_with_the_reason() -> None:
-    d = dup_dialogue()
-    d.send(Button("i:confirm"))
-    d.lookup.add(replace(d.lookup.tickets[NUMBER], state=State.CLOSED))  # closed meanwhile
-    d.run([(Button("i:dup_hurry"), ("催单", "已结单", Not("已为您催单")))])
-    assert d.state == IDLE  # the engine ends a flow whose last action is refused by the ticket
 
 
 # -- unexpected input at every step ---------------------------------------------------------
@@ -637,10 +609,6 @@ _PHOTO_STEPS = ("description", "photos")
 def _reach_any(step: str, locale: str) -> Dialogue:
     if step == "category_hits":
         return reach(begin(locale), ["水管漏水还停水"])
-    if step == "duplicate":
-        d = dup_dialogue(locale)
-        d.send(Button("i:confirm"))
-        return d
     if step == "category":
         return begin(locale)
     return to_step(step, begin(locale))
@@ -667,7 +635,7 @@ def _unexpected(step: str) -> list[InEvent]:
     return events
 
 
-STEPS = [*(s for s, _ in BY_BUTTONS), "category", "category_hits", "duplicate"]
+STEPS = [*(s for s, _ in BY_BUTTONS), "category", "category_hits"]
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -863,7 +831,6 @@ GOOD: dict[str, list[InEvent]] = {
     "time": [Button("i:time:any"), Text("明天上午")],
     "summary": [Button("i:confirm"), Button("i:edit"), Text("1"), Button("i:cancel")],
     "edit": [*(Button(f"i:edit:{f}") for f in intake.EDITABLE), Button("i:back")],
-    "duplicate": [Button("i:dup_hurry"), Button("i:dup_new"), Button("i:cancel")],
 }
 
 
@@ -889,7 +856,7 @@ class Good:
         [{}, {"area": "east"}, {"area": "east", "building": "b2"}, {"area": "x"}]
     ),
     duplicate=st.booleans(),
-    target=st.sampled_from([None, "phone", "photos", "time", "summary", "edit", "duplicate"]),
+    target=st.sampled_from([None, "phone", "photos", "time", "summary", "edit"]),
 )
 def test_random_events_never_raise_and_state_stays_json(
     events: list[InEvent | Good],

@@ -181,6 +181,8 @@ def test_auto_mode_counts_only_open_jobs(store: Store) -> None:
     qian = Actor(Role.TECHNICIAN, "qian", "钱师傅", frozenset({"net"}))
     first = store.create_ticket(draft("net.broadband"), NOW)
     assert first.holder == "qian"
+    # zhao has waited longer (never had a job), so the tie of two empty hands goes to him
+    assert store.create_ticket(draft("net.broadband"), NOW).holder == "zhao"
     store.apply(first.number, Action.SIGN_IN, qian, LATER)
     store.apply(first.number, Action.RESOLVE, qian, LATER, note="换了光猫")
     assert store.create_ticket(draft("net.broadband"), LATER).holder == "qian"

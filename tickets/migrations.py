@@ -184,3 +184,146 @@ def _processed_updates(db: Database) -> None:
         );
         """,
     )
+
+
+@MIGRATIONS(name="0007_outbox_delivery")
+def _outbox_delivery(db: Database) -> None:
+    # lease_*: the worker that took a notice and until when, so two workers (processes)
+    # never send one notice at once. outbox_attempts: every try and its outcome, for the
+    # operator. notify_preferences: how a reporter wants to hear (/notify).
+    _script(
+        db,
+        """
+        ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+        ALTER TABLE outbox ADD COLUMN lease_until TEXT;
+        CREATE INDEX outbox_chat_order ON outbox (channel, chat, status, id);
+        CREATE TABLE outbox_attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            outbox_id INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            error TEXT NOT NULL DEFAULT '',
+            provider_id TEXT NOT NULL DEFAULT '',
+            worker TEXT NOT NULL DEFAULT '',
+            seconds REAL
+        );
+        CREATE INDEX outbox_attempts_row ON outbox_attempts (outbox_id, id);
+        CREATE TABLE notify_preferences (
+            channel TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            preference TEXT,
+            email TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (channel, chat)
+        );
+        """,
+    )
+
+
+@MIGRATIONS(name="rules_0001_incidents_outages_flags")
+def _incidents_outages_flags(db: Database) -> None:
+    # Large-area incidents and their linked reporters (a reporter is linked once per
+    # incident, which is what makes "told once" hold), planned outages, and the flags
+    # the repeat rules put on tickets (repeat, complaint, duplicate suggestions).
+    _script(
+        db,
+        """
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            state TEXT NOT NULL,
+            category TEXT NOT NULL,
+            area TEXT NOT NULL DEFAULT '',
+            latitude REAL,
+            longitude REAL,
+            master TEXT,
+            note TEXT NOT NULL DEFAULT '',
+            expected_at TEXT,
+            created_at TEXT NOT NULL,
+            opened_at TEXT,
+            closed_at TEXT,
+            opened_by TEXT NOT NULL DEFAULT '',
+            closed_by TEXT NOT NULL DEFAULT '',
+            resolution TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX incidents_state ON incidents (state, area, category);
+        CREATE TABLE incident_reports (
+            incident_id INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            locale TEXT NOT NULL,
+            joined_at TEXT NOT NULL,
+            number TEXT,
+            spot TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (incident_id, channel, chat)
+        );
+        CREATE INDEX incident_reports_number ON incident_reports (number);
+        CREATE TABLE outages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            state TEXT NOT NULL DEFAULT 'active',
+            area TEXT NOT NULL,
+            category TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT '',
+            cancelled_at TEXT
+        );
+        CREATE INDEX outages_window ON outages (state, area, ends_at);
+        CREATE TABLE ticket_flags (
+            number TEXT NOT NULL,
+            flag TEXT NOT NULL,
+            other TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            PRIMARY KEY (number, flag, other)
+        );
+        CREATE INDEX tickets_master ON tickets (master);
+        CREATE INDEX tickets_category_area ON tickets (category, area, created_at);
+        """,
+    )
+
+
+@MIGRATIONS(name="dispatch_0001_timers")
+def _dispatch_timers(db: Database) -> None:
+    # timers: one row per (ticket, clock cycle, kind, limit, threshold); the unique key
+    # is what makes a fired reminder impossible to fire again after a restart.
+    # workload: when each technician last got a job (auto mode: who waited longest).
+    # follow_ups: satisfaction calls the dispatchers owe after a bad rating.
+    _script(
+        db,
+        """
+        ALTER TABLE tickets ADD COLUMN overdue TEXT NOT NULL DEFAULT '';
+        CREATE TABLE timers (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            number TEXT NOT NULL,
+            cycle TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            limit_name TEXT NOT NULL,
+            threshold INTEGER NOT NULL,
+            due_at TEXT NOT NULL,
+            fired_at TEXT,
+            outcome TEXT NOT NULL DEFAULT '',
+            event_id INTEGER,
+            UNIQUE (number, cycle, kind, limit_name, threshold)
+        );
+        CREATE INDEX timers_pending ON timers (due_at) WHERE fired_at IS NULL;
+        CREATE INDEX timers_number ON timers (number);
+        CREATE TABLE workload (
+            technician TEXT PRIMARY KEY,
+            last_job_at TEXT NOT NULL
+        );
+        CREATE TABLE follow_ups (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            number TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            event_id INTEGER NOT NULL UNIQUE,
+            status TEXT NOT NULL DEFAULT 'open',
+            outcome TEXT NOT NULL DEFAULT '',
+            done_at TEXT,
+            done_by TEXT
+        );
+        CREATE INDEX follow_ups_status ON follow_ups (status, opened_at);
+        """,
+    )

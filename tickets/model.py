@@ -151,6 +151,9 @@ class Ticket:
     hurry_count: int = 0
     reopen_count: int = 0
     master: str | None = None
+    # The limits it broke ("claim", "arrive", "resolve", comma-separated): kept after the
+    # job is done, for the statistics. Set by the store, not by the workflow.
+    overdue: str = ""
     version: int = 1
 
     @property

@@ -16,7 +16,8 @@ card rather than news: the technician's ``technician.assigned`` job card after a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +54,15 @@ class Dispatchers:
     """Every chat bound to a configured dispatcher."""
 
 
-Recipient = Reporter | Person | Team | Dispatchers
+@dataclass(frozen=True)
+class Follower:
+    """The reporter of ticket ``number``, a duplicate merged into the ticket that changed:
+    from the merge on, they hear what the master's reporter hears."""
+
+    number: str
+
+
+Recipient = Reporter | Person | Team | Dispatchers | Follower
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,32 @@ def notices_for(
         case Action.MERGE:
             tell_reporter("reporter.merged", master=ticket.master or "")
     return out
+
+
+def follower_notices(
+    ticket: Ticket,
+    event: Event,
+    config: Config,
+    followers: Sequence[str],
+    *,
+    before: Ticket | None = None,
+) -> list[Notice]:
+    """What ``ticket``'s reporter is told about ``event``, told also to the reporters of
+    the duplicates merged into it (kind ``follower.<kind>``, with ``own`` = their ticket).
+    They are told even when the master's reporter acted himself, since they did not."""
+    if not followers:
+        return []
+    as_system = replace(event, actor_role=Role.SYSTEM, actor_id="system")
+    told = [
+        n
+        for n in notices_for(ticket, as_system, config, before=before)
+        if n.recipient == Reporter()
+    ]
+    return [
+        Notice(Follower(number), f"follower.{n.kind}", {**n.params, "own": number}, n.priority)
+        for number in followers
+        for n in told
+    ]
 
 
 def _offer(ticket: Ticket, base: dict[str, Any], config: Config, *, reason: str) -> list[Notice]:

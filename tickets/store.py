@@ -26,16 +26,19 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from config.model import Config
-from tickets import migrations, workflow
+from tickets import dispatch_store, migrations, workflow
+from tickets.dispatch_notices import revise
 from tickets.errors import BaoxiuError, InvalidInput, TicketNotFound
-from tickets.model import OPEN_STATES, Action, Actor, Draft, Event, Mode, State, Ticket
+from tickets.incident_store import RuleStore
+from tickets.model import OPEN_STATES, Action, Actor, Draft, Event, State, Ticket
 from tickets.notices import (
     Dispatchers,
+    Follower,
     Notice,
     Person,
     Reporter,
     Team,
-    auto_candidates,
+    follower_notices,
     notices_for,
 )
 from tickets.rows import (
@@ -63,7 +66,7 @@ _OPEN = tuple(sorted(s.value for s in OPEN_STATES))
 _OPEN_SQL = f"state IN ({', '.join(repr(s) for s in _OPEN)})"
 
 
-class Store:
+class Store(RuleStore):
     """One connection to the database file. Safe to share between threads (calls are
     serialized by a lock); several processes may open the same file at once."""
 
@@ -159,23 +162,21 @@ class Store:
                 arrive_due=now + timedelta(minutes=limits.arrive),
                 resolve_due=now + timedelta(minutes=limits.resolve),
             )
+            ticket, routed = dispatch_store.prepare(self, ticket, now)
             self._insert("tickets", ticket_row(ticket))
             by = actor or Actor.reporter(draft.reporter_channel, draft.reporter_chat)
-            accept = Event(ticket.number, now, by.role, by.id, Action.ACCEPT, None, State.NEW)
-            self._record(None, ticket, accept)
+            accept = Event(
+                ticket.number, now, by.role, by.id, Action.ACCEPT, None, State.NEW, data=routed
+            )
+            accept = self._record(None, ticket, accept)
             self.db.execute(
                 "INSERT INTO chats (channel, chat, last_phone, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (channel, chat) DO UPDATE SET "
                 "last_phone = excluded.last_phone, updated_at = excluded.updated_at",
                 [draft.reporter_channel, draft.reporter_chat, draft.phone, iso(now)],
             )
-            if ticket.mode is Mode.AUTO:
-                technician = self._least_busy(ticket)
-                if technician is not None:
-                    ticket = self._change(
-                        ticket, Action.ASSIGN, Actor.system(), now, target=technician
-                    )
-            return ticket
+            self.after_accept(ticket, accept, now)  # repeats, duplicates, incidents
+            return dispatch_store.accepted(self, ticket, accept)
 
     def apply(
         self,
@@ -215,6 +216,7 @@ class Store:
                 raise TicketNotFound(number=target or "")
             if master.state is State.DUPLICATE:
                 raise InvalidInput("errors.master_is_duplicate", number=master.number)
+        after, event = dispatch_store.before_write(self, before, after, event)
         after = replace(after, version=before.version + 1)
         row = ticket_row(after)
         del row["number"]
@@ -226,14 +228,24 @@ class Store:
         if cursor.rowcount != 1:
             # Only reachable if someone wrote the row outside our transactions.
             raise BaoxiuError("errors.generic", number=before.number, reason="changed meanwhile")
-        self._record(before, after, event)
-        return after
+        event = self._record(before, after, event)
+        return dispatch_store.after_write(self, before, after, event)
+
+    def set_priority(
+        self, number: str, priority: str, actor: Actor, now: datetime, note: str = ""
+    ) -> Ticket:
+        """Action.PRIORITY, with the due times counted again and the timers replanned."""
+        return dispatch_store.set_priority(self, number, priority, actor, now, note)
 
     def _record(self, before: Ticket | None, after: Ticket, event: Event) -> Event:
         """Append ``event`` and queue the notices it causes; returns it with its id."""
         event_id = self._insert("events", event_row(event))
         event = replace(event, id=event_id)
-        for notice in notices_for(after, event, self.config, before=before):
+        notices = notices_for(after, event, self.config, before=before)
+        notices = revise(notices, after, event, self.config, before=before)
+        followers = self.followers(after.number)  # merged duplicates hear what it hears
+        notices += follower_notices(after, event, self.config, followers, before=before)
+        for notice in notices:
             self._queue(after, event, notice)
         return event
 
@@ -269,6 +281,11 @@ class Store:
         if isinstance(recipient, Reporter):
             where = (ticket.reporter_channel, ticket.reporter_chat)
             found[where] = self._locale_of(*where, default=ticket.reporter_locale)
+        elif isinstance(recipient, Follower):
+            duplicate = self.ticket(recipient.number)
+            if duplicate is not None:
+                where = (duplicate.reporter_channel, duplicate.reporter_chat)
+                found[where] = self._locale_of(*where, default=duplicate.reporter_locale)
         elif isinstance(recipient, Person):
             for chat in self.chats_of_person(recipient.id):
                 found[(chat.channel, chat.chat)] = chat.locale or self.config.locale
@@ -303,20 +320,6 @@ class Store:
             [day],
         ).fetchone()
         return f"BX{day}-{row[0]:04d}"
-
-    def _least_busy(self, ticket: Ticket) -> str | None:
-        candidates = auto_candidates(ticket, self.config)
-        if not candidates:
-            return None
-        load = {c: 0 for c in candidates}
-        marks = ", ".join("?" for _ in candidates)
-        for row in self.query(
-            f"SELECT holder, COUNT(*) AS n FROM tickets WHERE {_OPEN_SQL} "
-            f"AND holder IN ({marks}) GROUP BY holder",
-            candidates,
-        ):
-            load[row["holder"]] = row["n"]
-        return min(candidates, key=lambda c: (load[c], c))
 
     def ticket(self, number: str) -> Ticket | None:
         rows = self.query("SELECT * FROM tickets WHERE number = ?", [number])
@@ -442,14 +445,27 @@ class Store:
 
     # outbox -------------------------------------------------------------------------
     def due_notices(
-        self, channel: str, now: datetime, *, chat: str | None = None, limit: int = 100
+        self,
+        channel: str,
+        now: datetime,
+        *,
+        chat: str | None = None,
+        limit: int = 100,
+        skip_chats: Sequence[str] = (),
     ) -> list[OutboxRow]:
         """Pending notices of ``channel`` whose time has come: most urgent first, then
-        oldest first (so one chat's notices arrive in the order they happened)."""
+        oldest first (so one chat's notices arrive in the order they happened). Rows
+        another worker holds (``tickets.outbox.lease``) and those of ``skip_chats`` are
+        left out."""
         where, params = "status = 'pending' AND channel = ? AND next_at <= ?", [channel, iso(now)]
+        where += " AND (lease_until IS NULL OR lease_until <= ?)"
+        params.append(iso(now))
         if chat is not None:
             where += " AND chat = ?"
             params.append(chat)
+        if skip_chats:
+            where += " AND chat NOT IN (SELECT value FROM json_each(?))"
+            params.append(to_json(list(skip_chats)))
         rows = self.query(
             f"SELECT * FROM outbox WHERE {where} ORDER BY priority, id LIMIT ?", [*params, limit]
         )

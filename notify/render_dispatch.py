@@ -1,0 +1,231 @@
+"""Render the dispatch and time-limit notices (``tickets.dispatch_notices.KINDS``):
+reminders, overdue alerts, re-offers, follow-up tasks, auto-close.
+
+``notify.render.render_notice`` hands these kinds here; like it, this is pure (the
+``notices_dispatch`` catalog is the only thing read) and never raises: a template or
+params that do not fit give ``None`` so the caller falls back to its generic text.
+Codes are shown by their configured names, stored UTC times in the service's zone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from config.model import Config
+from conversation.i18n import local_phone, local_time, mask_phone, normalize, translate
+from conversation.replies import Ask, Choice, Reply, Say
+from tickets.dispatch_notices import KINDS
+from tickets.rows import OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+def handles(kind: str) -> bool:
+    return kind in KINDS
+
+
+def render(row: OutboxRow, config: Config) -> tuple[Reply, ...] | None:
+    """The replies for ``row``, or ``None`` if they cannot be made (logged)."""
+    view = _View(row, config, normalize(row.locale))
+    try:
+        return _RENDERERS[row.kind](view)
+    except Exception:
+        log.exception("dispatch notice %s of kind %r could not be rendered", row.id, row.kind)
+        return None
+
+
+class _View:
+    def __init__(self, row: OutboxRow, config: Config, locale: str) -> None:
+        self.row, self.config, self.locale = row, config, locale
+        self.params: Mapping[str, Any] = row.params if isinstance(row.params, Mapping) else {}
+
+    def t(self, key: str, **params: Any) -> str:
+        return translate(self.locale, f"notices_dispatch.{key}", **params)
+
+    def text(self, name: str) -> str:
+        value = self.params.get(name)
+        return "" if value is None else str(value).strip()
+
+    @property
+    def number(self) -> str:
+        return self.text("number") or (self.row.number or "")
+
+    def time(self, name: str) -> str:
+        raw = self.text(name)
+        if not raw:
+            return ""
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            return raw
+        return local_time(
+            moment if moment.tzinfo else moment.replace(tzinfo=UTC), self.config.timezone
+        )
+
+    def limit(self) -> str:
+        name = self.text("limit")
+        return self.t(f"limit.{name}") if name in ("claim", "arrive", "resolve") else name
+
+    def category(self) -> str:
+        code = self.text("category")
+        leaf = self.config.category(code)
+        if leaf is None:
+            return code
+        group = self.config.group(leaf.group)
+        name = leaf.name(self.locale)
+        return f"{group.name(self.locale)} / {name}" if group else name
+
+    def place(self) -> str:
+        area = self.config.area(self.text("area"))
+        parts = [area.name(self.locale) if area else self.text("area")]
+        building = area.building(self.text("building")) if area else None
+        parts.append(building.name(self.locale) if building else self.text("building"))
+        parts.append(self.text("spot"))
+        return " ".join(p for p in parts if p)
+
+    def priority(self) -> str:
+        value = self.text("priority")
+        return (
+            self.t(f"priority.{value}") if value in ("urgent", "high", "normal", "low") else value
+        )
+
+    def lines(self, head: str, *optional: tuple[str, str], **params: Any) -> str:
+        out = [self.t(head, number=self.number, **params)]
+        out.extend(self.t(f"line.{key}", value=value) for key, value in optional if value)
+        return "\n".join(out)
+
+    def details(self, *, phone: str) -> tuple[tuple[str, str], ...]:
+        return (
+            ("category", self.category()),
+            ("priority", self.priority()),
+            ("place", self.place()),
+            ("phone", phone),
+            ("description", self.text("description")),
+        )
+
+    def holder(self) -> tuple[str, str]:
+        return ("holder", self.text("holder_name") or self.t("nobody"))
+
+    def ask(self, text: str, *buttons: tuple[str, str]) -> Ask:
+        choices = tuple(
+            Choice(self.t(f"button.{label}"), f"{prefix}:{self.number}")
+            for label, prefix in buttons
+        )
+        return Ask(text, choices, inline=True)
+
+
+def _reminder(v: _View) -> tuple[Reply, ...]:
+    text = v.lines(
+        "technician.reminder",
+        *v.details(phone=local_phone(v.text("phone"))),
+        limit=v.limit(),
+        percent=v.text("percent"),
+        due=v.time("due"),
+    )
+    return (v.ask(text, ("show", "t:show")),)
+
+
+def _priority(v: _View) -> tuple[Reply, ...]:
+    text = v.lines(
+        "technician.priority",
+        ("arrive_due", v.time("arrive_due")),
+        ("resolve_due", v.time("resolve_due")),
+        priority=v.priority(),
+    )
+    return (v.ask(text, ("show", "t:show")),)
+
+
+def _overdue(v: _View) -> tuple[Reply, ...]:
+    text = v.lines(
+        "dispatcher.overdue",
+        v.holder(),
+        *v.details(phone=local_phone(v.text("phone"))),
+        limit=v.limit(),
+        due=v.time("due"),
+    )
+    buttons = [("show", "d:show")]
+    if v.text("state") == "new":
+        buttons.insert(0, ("assign", "d:assign"))
+    return (v.ask(text, *buttons),)
+
+
+def _lead_overdue(v: _View) -> tuple[Reply, ...]:
+    text = v.lines(
+        "lead.overdue",
+        v.holder(),
+        *v.details(phone=local_phone(v.text("phone"))),
+        limit=v.limit(),
+        due=v.time("due"),
+        percent=v.text("percent"),
+    )
+    return (Say(text),)
+
+
+def _unclaimed(v: _View) -> tuple[Reply, ...]:
+    suggested = v.params.get("suggested")
+    names = "、" if v.locale == "zh_CN" else ", "
+    free = names.join(str(s) for s in suggested) if isinstance(suggested, list) else ""
+    text = v.lines(
+        "dispatcher.unclaimed",
+        ("suggested", free),
+        *v.details(phone=local_phone(v.text("phone"))),
+        minutes=v.text("minutes"),
+    )
+    return (v.ask(text, ("assign", "d:assign"), ("show", "d:show")),)
+
+
+def _reoffer(v: _View) -> tuple[Reply, ...]:
+    # A group sees it: never the reporter's full number, whatever the params hold.
+    phone = v.text("masked_phone") or v.text("phone")
+    text = v.lines(
+        "team.reoffer",
+        *v.details(phone=mask_phone(phone) if phone else ""),
+        minutes=v.text("minutes"),
+    )
+    return (v.ask(f"{text}\n{v.t('team.reoffer_tail')}", ("claim", "t:claim")),)
+
+
+def _unrouted(v: _View) -> tuple[Reply, ...]:
+    text = v.lines("dispatcher.unrouted", *v.details(phone=local_phone(v.text("phone"))))
+    return (v.ask(text, ("assign", "d:assign"), ("show", "d:show")),)
+
+
+def _follow_up(v: _View) -> tuple[Reply, ...]:
+    reason = "not_fixed" if v.text("reason") == "not_fixed" else "low_rating"
+    rating = v.params.get("rating")
+    stars = (
+        "★" * rating + "☆" * (5 - rating) if isinstance(rating, int) and 1 <= rating <= 5 else ""
+    )
+    text = v.lines(
+        f"dispatcher.follow_up_{reason}",
+        ("rating", stars),
+        ("comment", v.text("comment")),
+        v.holder(),
+        *v.details(phone=local_phone(v.text("phone"))),
+    )
+    return (v.ask(text, ("show", "d:show")),)
+
+
+def _auto_closed(v: _View) -> tuple[Reply, ...]:
+    text = v.t("reporter.auto_closed", number=v.number, hours=v.text("hours"))
+    choices = tuple(
+        Choice(v.t("button.rate", stars=k), f"r:rate:{v.number}:{k}") for k in range(1, 6)
+    )
+    return (Ask(text, choices, inline=True),)
+
+
+_RENDERERS: dict[str, Callable[[_View], tuple[Reply, ...]]] = {
+    "technician.reminder": _reminder,
+    "technician.priority": _priority,
+    "dispatcher.overdue": _overdue,
+    "lead.overdue": _lead_overdue,
+    "dispatcher.unclaimed": _unclaimed,
+    "team.reoffer": _reoffer,
+    "dispatcher.unrouted": _unrouted,
+    "dispatcher.follow_up": _follow_up,
+    "reporter.auto_closed": _auto_closed,
+}
+assert frozenset(_RENDERERS) == KINDS, "every dispatch notice kind needs a renderer"

@@ -1,0 +1,368 @@
+"""The store's side of dispatch and time limits: the hooks ``tickets.store`` calls around
+each change, the ``timers`` table, the load of each technician, and follow-up tasks.
+
+- ``prepare``/``accepted`` (creation): route the ticket to its team, raise its priority
+  on configured keywords, count its deadlines, plan its timers, and in auto mode assign
+  the technician ``tickets.routing`` picked.
+- ``before_write`` (every change, before the row is written): refuse a claim, assignment
+  or transfer beyond the cap on open jobs; record the hand-off; mark a limit broken as
+  overdue (for good); count the deadlines again after a priority change, resume, release
+  or reopen; pick the next technician of an auto-mode job released or reopened.
+- ``after_write`` (after the row, event and outbox): keep each technician's last job
+  time, open or close follow-up tasks, plan the timers again, and perform what the
+  change calls for (the next auto assignment, a keyword priority raise).
+- ``fire_due`` (the scheduler's tick): every timer whose time has come takes its action
+  through ``Store.apply`` and is marked fired in that same transaction, so the event,
+  its notices and the "fired" mark are written together or not at all.
+
+Rules live in the pure modules (``routing``, ``sla``, ``timers``, ``dispatch_notices``);
+this module only reads what they need and writes what they decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tickets import dispatch_notices, routing, sla, timers
+from tickets.errors import BaoxiuError, NotAllowed
+from tickets.model import OPEN_STATES, Action, Actor, Event, Mode, Priority, State, Ticket
+from tickets.rows import iso, when
+
+if TYPE_CHECKING:
+    from tickets.store import Store
+
+_OPEN = ", ".join(repr(s.value) for s in sorted(OPEN_STATES))
+_HOLDS = (Action.CLAIM, Action.ASSIGN, Action.TRANSFER)
+_RECOUNT = (Action.PRIORITY, Action.RESUME, Action.RELEASE, Action.REOPEN)
+_DONE_BY = {Action.SIGN_IN: "arrive", Action.RESOLVE: "resolve"}
+_QUIET = (Action.REMIND, Action.ESCALATE, Action.HURRY)  # nothing to plan again
+
+
+# -- load ---------------------------------------------------------------------------------
+
+
+def load_of(store: Store, technicians: Iterable[str]) -> routing.Load:
+    """Open jobs and last job time of ``technicians``."""
+    people = sorted(set(technicians))
+    if not people:
+        return routing.Load()
+    marks = ", ".join("?" for _ in people)
+    jobs = store.query(
+        f"SELECT holder, COUNT(*) AS n FROM tickets WHERE holder IN ({marks})"
+        f" AND state IN ({_OPEN}) GROUP BY holder",
+        people,
+    )
+    last = store.query(
+        f"SELECT technician, last_job_at FROM workload WHERE technician IN ({marks})", people
+    )
+    return routing.Load(
+        open_jobs={r["holder"]: r["n"] for r in jobs},
+        last_job={r["technician"]: datetime.fromisoformat(r["last_job_at"]) for r in last},
+    )
+
+
+def team_load(store: Store, team: str) -> routing.Load:
+    found = store.config.team(team)
+    return load_of(store, found.members if found else ())
+
+
+def open_jobs(store: Store, technician: str) -> int:
+    [row] = store.query(
+        f"SELECT COUNT(*) AS n FROM tickets WHERE holder = ? AND state IN ({_OPEN})",
+        [technician],
+    )
+    return int(row["n"])
+
+
+def decide(store: Store, ticket: Ticket, now: datetime, **kw: Any) -> routing.RoutingDecision:
+    """``routing.route`` with the load read from the store."""
+    team, _ = routing.team_for(ticket.category, ticket.area, store.config)
+    return routing.route(ticket, store.config, team_load(store, team), now, **kw)
+
+
+# -- creation -----------------------------------------------------------------------------
+
+
+def prepare(store: Store, ticket: Ticket, now: datetime) -> tuple[Ticket, dict[str, Any]]:
+    """The new ticket routed, its priority raised if its words call for it, its due
+    times counted; and what the acceptance event records of that."""
+    config = store.config
+    data: dict[str, Any] = {}
+    raised = sla.raised_priority(ticket.description, ticket.category, ticket.priority, config)
+    if raised is not None:
+        data["priority"] = raised[0].value
+        data["raised_by"] = raised[1]
+        ticket = replace(ticket, priority=raised[0])
+    decision = decide(store, ticket, now)
+    data["route"] = decision.data()
+    ticket = sla.recompute(replace(ticket, team=decision.team), config, now)
+    return ticket, data
+
+
+def accepted(store: Store, ticket: Ticket, accept: Event) -> Ticket:
+    """After the acceptance is written: the auto-mode assignment, or the timers."""
+    technician = accept.data.get("route", {}).get("technician")
+    if ticket.mode is Mode.AUTO and technician:
+        return store.apply(
+            ticket.number, Action.ASSIGN, Actor.system(), accept.at, target=technician
+        )
+    replan(store, ticket, [accept])
+    return ticket
+
+
+# -- around every change ---------------------------------------------------------------
+
+
+def before_write(store: Store, before: Ticket, after: Ticket, event: Event) -> tuple[Ticket, Event]:
+    config = store.config
+    action, now, data = event.action, event.at, dict(event.data)
+    cap = config.dispatch.max_open_jobs
+    taking = after.holder if action in _HOLDS and after.holder != before.holder else None
+    if taking and cap is not None and open_jobs(store, taking) >= cap:
+        tech = config.technician(taking)
+        raise NotAllowed("dispatch_errors.cap_reached", name=tech.name if tech else taking, cap=cap)
+    if action is Action.TRANSFER and before.holder:
+        data["from"] = before.holder  # the hand-off chain, readable from the timeline alone
+    broken = _broken(before, event)
+    if broken and broken not in after.overdue.split(","):
+        after = replace(after, overdue=",".join(filter(None, [after.overdue, broken])))
+    history: list[Event] | None = None
+    if action in _RECOUNT:
+        history = [*store.timeline(after.number), replace(event, data=data)]
+        after = sla.recompute(after, config, now, events=history)
+    if action is Action.ESCALATE and data.get("limit") == timers.UNCLAIMED:
+        data["suggested"] = _suggestions(store, after, now)
+    if action in (Action.RELEASE, Action.REOPEN) and after.mode is Mode.AUTO:
+        history = history or [*store.timeline(after.number), event]
+        start = sla.clock(after, config, history).start
+        gone = {e.actor_id for e in history if e.action is Action.RELEASE and e.at >= start}
+        data["route"] = decide(store, after, now, exclude=gone).data()
+    return after, replace(event, data=data)
+
+
+def _suggestions(store: Store, ticket: Ticket, now: datetime) -> list[str]:
+    """Names of the wider pool's best few: whom the dispatcher could assign instead."""
+    config = store.config
+    people = {
+        m for t in config.teams if routing.covers(t.code, ticket.area, config) for m in t.members
+    }
+    pool = routing.wider_pool(ticket, config, load_of(store, people), now)
+    return [t.name for m in pool[:5] if (t := config.technician(m)) is not None]
+
+
+def _broken(before: Ticket, event: Event) -> str:
+    """The limit ``event`` shows broken: met too late, or a timer saying it ran out."""
+    if event.action is Action.ESCALATE:
+        limit, percent = event.data.get("limit"), event.data.get("percent")
+        if limit in sla.LIMITS and isinstance(percent, int) and percent >= 100:
+            return str(limit)
+        return ""
+    limit = _DONE_BY.get(event.action)
+    if event.action in (Action.CLAIM, Action.ASSIGN) and before.state is State.NEW:
+        limit = "claim"
+    due = getattr(before, f"{limit}_due") if limit else None
+    return limit if limit and due is not None and event.at > due else ""
+
+
+def after_write(store: Store, before: Ticket, after: Ticket, event: Event) -> Ticket:
+    config = store.config
+    number, now = after.number, event.at
+    if event.action in _HOLDS and after.holder:
+        store.db.execute(
+            "INSERT INTO workload (technician, last_job_at) VALUES (?, ?) ON CONFLICT"
+            " (technician) DO UPDATE SET last_job_at = excluded.last_job_at",
+            [after.holder, iso(now)],
+        )
+    reason = dispatch_notices.follow_up_reason(after, event, config)
+    if reason is not None:
+        store.db.execute(
+            "INSERT INTO follow_ups (number, reason, opened_at, event_id) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (event_id) DO NOTHING",
+            [number, reason, iso(now), event.id],
+        )
+    if event.action is Action.FOLLOW_UP:
+        store.db.execute(
+            "UPDATE follow_ups SET status = 'done', outcome = ?, done_at = ?, done_by = ?"
+            " WHERE number = ? AND status = 'open'",
+            [event.note, iso(now), event.actor_id, number],
+        )
+    if event.action not in _QUIET:
+        replan(store, after)
+    technician = event.data.get("route", {}).get("technician")
+    if event.action in (Action.RELEASE, Action.REOPEN) and technician and after.state is State.NEW:
+        return store.apply(number, Action.ASSIGN, Actor.system(), now, target=technician)
+    if event.action is Action.ADD_INFO and after.is_open:
+        raised = sla.raised_priority(event.note, after.category, after.priority, config)
+        if raised is not None:
+            return store.apply(
+                number,
+                Action.PRIORITY,
+                Actor.system(),
+                now,
+                note=raised[1],
+                data={"priority": raised[0].value, "raised_by": raised[1]},
+            )
+    return after
+
+
+def set_priority(
+    store: Store, number: str, priority: Priority | str, actor: Actor, now: datetime, note: str = ""
+) -> Ticket:
+    """Action.PRIORITY: the due times are counted again (``before_write``), the timers
+    planned again (``after_write``) and the holder told."""
+    value = priority.value if isinstance(priority, Priority) else priority
+    return store.apply(number, Action.PRIORITY, actor, now, note=note, data={"priority": value})
+
+
+# -- timers -------------------------------------------------------------------------------
+
+
+def replan(store: Store, ticket: Ticket, events: Sequence[Event] | None = None) -> None:
+    """Replace the ticket's unfired timers by its plan; fired ones stay (and their keys
+    keep a planned timer of the same key from being inserted again)."""
+    history = list(events) if events is not None else store.timeline(ticket.number)
+    planned = timers.plan(ticket, store.config, history)
+    store.db.execute("DELETE FROM timers WHERE number = ? AND fired_at IS NULL", [ticket.number])
+    for t in planned:
+        store.db.execute(
+            "INSERT INTO timers (number, cycle, kind, limit_name, threshold, due_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [ticket.number, t.cycle, t.kind, t.limit, t.threshold, iso(t.at)],
+        )
+
+
+@dataclass(frozen=True)
+class Fired:
+    number: str
+    kind: str
+    limit: str
+    threshold: int
+    outcome: str  # fired | skipped | stale | refused
+    event_id: int | None = None
+
+
+def fire_due(store: Store, now: datetime, *, batch: int = 200) -> list[Fired]:
+    """Take the action of every timer due at ``now`` (at most ``batch`` tickets)."""
+    rows = store.query(
+        "SELECT DISTINCT number FROM timers WHERE fired_at IS NULL AND due_at <= ?"
+        " ORDER BY due_at LIMIT ?",
+        [iso(now), batch],
+    )
+    out: list[Fired] = []
+    for row in rows:
+        with store.transaction():
+            out.extend(_fire_ticket(store, row["number"], now))
+    return out
+
+
+def _fire_ticket(store: Store, number: str, now: datetime) -> list[Fired]:
+    pending = store.query(
+        "SELECT * FROM timers WHERE number = ? AND fired_at IS NULL AND due_at <= ? ORDER BY id",
+        [number, iso(now)],
+    )
+    ticket = store.ticket(number)
+    fired_keys = {
+        (r["cycle"], r["kind"], r["limit_name"], r["threshold"])
+        for r in store.query(
+            "SELECT * FROM timers WHERE number = ? AND fired_at IS NOT NULL", [number]
+        )
+    }
+    history = store.timeline(number)
+    planned = timers.plan(ticket, store.config, history) if ticket is not None else []
+    decided = timers.due(planned, fired_keys, now)
+    outcome = {t.key: "fired" for t in decided.fire} | {t.key: "skipped" for t in decided.skip}
+    by_key = {t.key: t for t in (*decided.fire, *decided.skip)}
+    results = []
+    # Every due row is marked first: the actions below plan the ticket's timers again,
+    # which replaces unfired rows only.
+    for row in pending:
+        key = (row["cycle"], row["kind"], row["limit_name"], row["threshold"])
+        result = outcome.get(key, "stale")  # the plan changed since: nothing to do
+        store.db.execute(
+            "UPDATE timers SET fired_at = ?, outcome = ? WHERE id = ?",
+            [iso(now), result, row["id"]],
+        )
+        results.append((row, key, result))
+    out: list[Fired] = []
+    for row, key, result in results:
+        event_id = None
+        if result == "fired":
+            action, note, data = timers.action_of(by_key[key])
+            try:
+                store.apply(number, action, Actor.system(), now, note=note, data=data)
+            except BaoxiuError:
+                result = "refused"  # e.g. an earlier timer of this tick closed it
+            else:
+                [last] = store.query("SELECT MAX(id) AS id FROM events WHERE number = ?", [number])
+                event_id = last["id"]
+            store.db.execute(
+                "UPDATE timers SET outcome = ?, event_id = ? WHERE id = ?",
+                [result, event_id, row["id"]],
+            )
+        out.append(
+            Fired(number, row["kind"], row["limit_name"], row["threshold"], result, event_id)
+        )
+    return out
+
+
+def backfill(store: Store, after: str = "", *, batch: int = 200) -> str | None:
+    """Plan the timers of open or resolved tickets that have none (filed before timers
+    existed, say), ``batch`` at a time in number order after ``after``; returns where to
+    go on from, or ``None`` when done."""
+    states = ", ".join(repr(s) for s in (*sorted(s.value for s in OPEN_STATES), "resolved"))
+    rows = store.query(
+        f"SELECT number FROM tickets WHERE state IN ({states}) AND number > ?"
+        " AND NOT EXISTS (SELECT 1 FROM timers WHERE timers.number = tickets.number)"
+        " ORDER BY number LIMIT ?",
+        [after, batch],
+    )
+    with store.transaction():
+        for row in rows:
+            ticket = store.ticket(row["number"])
+            if ticket is not None:
+                replan(store, ticket)
+    return rows[-1]["number"] if len(rows) == batch else None
+
+
+def next_due(store: Store) -> datetime | None:
+    [row] = store.query("SELECT MIN(due_at) AS at FROM timers WHERE fired_at IS NULL")
+    return when(row["at"])
+
+
+def timers_of(store: Store, number: str) -> list[dict[str, Any]]:
+    return store.query("SELECT * FROM timers WHERE number = ? ORDER BY due_at, id", [number])
+
+
+# -- follow-ups ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    id: int
+    number: str
+    reason: str  # low_rating | not_fixed
+    opened_at: datetime
+    status: str  # open | done
+    outcome: str = ""
+    done_by: str | None = None
+
+
+def follow_ups(store: Store, *, status: str | None = "open") -> list[FollowUp]:
+    """Satisfaction calls the dispatchers owe (``status=None``: all), oldest first."""
+    where, params = ("status = ?", [status]) if status else ("1", [])
+    rows = store.query(f"SELECT * FROM follow_ups WHERE {where} ORDER BY opened_at, id", params)
+    return [
+        FollowUp(
+            r["id"],
+            r["number"],
+            r["reason"],
+            datetime.fromisoformat(r["opened_at"]),
+            r["status"],
+            r["outcome"],
+            r["done_by"],
+        )
+        for r in rows
+    ]
