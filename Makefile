@@ -25,6 +25,9 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) bench/flow.py
+	$(PY) bench/dispatch.py
+	$(PY) bench/notify.py
+	$(PY) bench/telegram.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
