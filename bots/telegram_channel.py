@@ -56,6 +56,7 @@ from conversation.events import Button, Command, InEvent, Text
 from conversation.i18n import normalize, translate
 from conversation.replies import Reply, Say
 from notify.delivery import DeliveryWorker
+from notify.limits import REPLY, limiter_for
 from tickets.errors import ConfigError
 from tickets.store import Store
 
@@ -87,7 +88,7 @@ class TelegramChannel:
         self.application = build_application(settings)
         self.bot = self.application.bot
         self.tables = TelegramTables(store)
-        self.out = Outgoing(self.bot, config.media_dir)
+        self.out = Outgoing(self.bot, config.media_dir, limiter_for(config, CHANNEL))
         self.inbound = Inbound(self.bot, config.media_dir, settings.max_file_mb)
         self.offers = Offers(self.bot, store, self.tables, config)
         self.sender = TelegramSender(self.out, self.tables, self.offers)
@@ -297,7 +298,7 @@ class TelegramChannel:
             replies.append(Say(translate(locale, refusals[0].key, **refusals[0].params)))
         if events:
             replies.extend(self._engine(chat, events, [u.update_id for u in updates], first))
-        await self.out.send(first.chat.id, replies, retries=REPLY_RETRIES)
+        await self.out.send(first.chat.id, replies, retries=REPLY_RETRIES, lane=REPLY)
 
     def _engine(
         self, chat: str, events: Sequence[InEvent], update_ids: Sequence[int], message: Message
@@ -375,11 +376,11 @@ class TelegramChannel:
                 answered = True
                 if changed and replies:
                     try:
-                        await self.out.send(int(chat), replies, retries=REPLY_RETRIES)
+                        await self.out.send(int(chat), replies, retries=REPLY_RETRIES, lane=REPLY)
                     except TelegramError as exc:  # e.g. never started the bot privately
                         log.info("private answer to %s not sent: %s", chat, exc)
             elif replies:
-                await self.out.send(int(chat), replies, retries=REPLY_RETRIES)
+                await self.out.send(int(chat), replies, retries=REPLY_RETRIES, lane=REPLY)
             if number:
                 await self.offers.close(number)
         finally:

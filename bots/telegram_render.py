@@ -39,6 +39,7 @@ from conversation.replies import (
     RequestLocation,
     ShowPhotos,
 )
+from notify.limits import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -188,17 +189,34 @@ class Keyboards:
 class Outgoing:
     """Sends replies to one chat through the application's bot (rate limited)."""
 
-    def __init__(self, bot: ExtBot[Any], media_dir: Path) -> None:
+    def __init__(
+        self, bot: ExtBot[Any], media_dir: Path, limiter: RateLimiter | None = None
+    ) -> None:
         self.bot = bot
         self.media_dir = media_dir
         self.keyboards = Keyboards()
+        self.limiter = limiter
 
     async def send(
-        self, chat_id: int | str, replies: Sequence[Reply], *, retries: int | None = None
+        self,
+        chat_id: int | str,
+        replies: Sequence[Reply],
+        *,
+        retries: int | None = None,
+        lane: int | None = None,
     ) -> list[Message]:
         """Send ``replies`` in order; return every message sent. ``retries`` is how many
-        times the rate limiter waits out a 429 itself (None: its default, none)."""
+        times the rate limiter waits out a 429 itself (None: its default, none).
+
+        With ``lane`` (dialogue replies: ``notify.limits.REPLY``) each message first takes
+        its turn in the channel's shared limiter, ahead of queued notices, and is counted
+        there so the outbox leaves room for it; notices are paced by their worker."""
         sent: list[Message] = []
+        if lane is not None and self.limiter is not None:
+            for _ in replies:
+                await self.limiter.acquire(
+                    str(chat_id), lane=lane, group=str(chat_id).startswith("-")
+                )
         for reply in replies:
             if isinstance(reply, ShowPhotos):
                 sent.extend(await self._photos(chat_id, reply, retries))
