@@ -1,5 +1,6 @@
 """The dispatcher's commands on the command line: ``baoxiu assign``, ``transfer``,
-``merge``, ``priority``, ``incident open|close|list`` and ``outage add|list|cancel``.
+``merge``, ``priority``, ``incident open|close|list``, ``outage add|list|cancel`` and
+``followup list|done`` (回访).
 
 Each does what the same command does in a dispatcher's chat: the ticket actions go
 through ``Store.apply`` (the workflow's checks), incidents and outages through
@@ -22,7 +23,7 @@ from typing import Any, NoReturn
 import click
 
 from config.model import Config
-from conversation import dispatch_rules, dispatcher
+from conversation import dispatch_followup, dispatch_rules, dispatcher
 from conversation.actions import Act, Rule
 from conversation.common import describe_error
 from conversation.context import Ctx
@@ -45,7 +46,15 @@ def now() -> datetime:
 
 
 def register(group: click.Group) -> None:
-    for command in (assign, transfer, merge, priority, incident_group, outage_group):
+    for command in (
+        assign,
+        transfer,
+        merge,
+        priority,
+        incident_group,
+        outage_group,
+        followup_group,
+    ):
         group.add_command(command)
 
 
@@ -331,3 +340,30 @@ def outage_list(session: Any, everything: bool) -> None:
 def outage_cancel(session: Any, outage_id: int, as_: str | None) -> None:
     """Cancel a published outage."""
     _run(session, as_, Rule("outage.cancel", {"id": outage_id}))
+
+
+# -- follow-ups ---------------------------------------------------------------------------------
+
+
+@click.group("followup")
+def followup_group() -> None:
+    """Follow-up calls (回访) after a low rating or "not fixed": list, done."""
+
+
+@followup_group.command("list")
+@click.pass_obj
+def followup_list(session: Any) -> None:
+    """List the open follow-up tasks, oldest first."""
+    with _desk(session, None) as (_, ctx):
+        _echo(dispatch_followup.task_list(ctx))
+
+
+@followup_group.command("done")
+@click.argument("number")
+@click.argument("note", nargs=-1, required=True)
+@_as_option
+@click.pass_obj
+def followup_done(session: Any, number: str, note: tuple[str, ...], as_: str | None) -> None:
+    """Record the outcome NOTE of the follow-up call on ticket NUMBER."""
+    act = Act(number.strip().upper(), Action.FOLLOW_UP, note=" ".join(note).strip())
+    _run(session, as_, act)

@@ -1,6 +1,7 @@
 """The dispatcher's chat commands: /queue (tickets nobody holds), a ticket's details,
 assign (派工) or reassign (转派) it to a technician, and cancel it (撤单) with a reason;
-/transfer, /merge, /priority, /incident and /outage are ``dispatch_rules``'.
+/transfer, /merge, /priority, /incident and /outage are ``dispatch_rules``', /followup
+``dispatch_followup``'s.
 
 Only a chat bound to a configured dispatcher (``ctx.role is DISPATCHER``) may use it.
 The web console does the rest (statistics). Steps never write:
@@ -11,7 +12,7 @@ refusals are worded by ``common``.
 from __future__ import annotations
 
 from config.model import Technician
-from conversation import dispatch_rules
+from conversation import dispatch_followup, dispatch_rules
 from conversation.actions import Act, TicketAction
 from conversation.context import Ctx
 from conversation.events import Button, InEvent, Text
@@ -173,7 +174,9 @@ def ask_cancel(number: str, state: DialogueState, ctx: Ctx) -> Step:
 
 
 def command(name: str, arg: str, state: DialogueState, ctx: Ctx) -> Step | None:
-    if name not in ("queue", "assign", "status", "cancel") and name not in dispatch_rules.COMMANDS:
+    if name not in ("queue", "assign", "status", "cancel", "followup") and (
+        name not in dispatch_rules.COMMANDS
+    ):
         return None
     refused = _not_dispatcher(ctx)
     if refused:
@@ -184,6 +187,8 @@ def command(name: str, arg: str, state: DialogueState, ctx: Ctx) -> Step | None:
         return dispatch_rules.command(name, arg, state, ctx)
     if name == "queue":
         return Step(state, queue(ctx))
+    if name == "followup":
+        return dispatch_followup.command(arg, state, ctx)
     head, _, rest = arg.strip().partition(" ")
     number = normalize_number(head)
     if not number:
@@ -215,12 +220,17 @@ def button(data: str, state: DialogueState, ctx: Ctx) -> Step | None:
         return assign(number, rest[0], state, ctx)
     if verb == "cancel" and not rest:
         return ask_cancel(number, state, ctx)
+    if verb == "fu" and not rest:
+        return dispatch_followup.ask(number, state, ctx)
     return None
 
 
 def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
-    """The one pending question: why a ticket is cancelled."""
+    """The pending questions: why a ticket is cancelled, what a follow-up call found."""
     number = str(state.data.get("number", ""))
+    if state.step == dispatch_followup.STEP:
+        text = event.text.strip() if isinstance(event, Text) else ""
+        return dispatch_followup.step(state, text, ctx)
     if state.step == "cancel":
         text = event.text.strip() if isinstance(event, Text) else ""
         if text:
@@ -232,7 +242,9 @@ def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
 
 
 def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Reply, ...]:
-    ruled = dispatch_rules.outcome(action, ticket, ctx)
+    ruled = dispatch_rules.outcome(action, ticket, ctx) or dispatch_followup.outcome(
+        action, ticket, ctx
+    )
     if ruled or not isinstance(action, Act):
         return ruled
     n = ticket.number if ticket else action.number

@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from conversation.actions import Act, TicketAction
+from conversation.actions import Act, Rule, TicketAction
 from conversation.context import Ctx
 from conversation.events import Button, InEvent, Photo, Text
 from conversation.i18n import local_phone, local_time
@@ -330,11 +330,14 @@ def rate(number: str, stars: str, skip: bool, state: DialogueState, ctx: Ctx) ->
 
 @_own
 def ask_reopen(found: Ticket, state: DialogueState, ctx: Ctx) -> Step:
-    refused = refusal(found, Action.REOPEN, ctx, note=_PROBE_NOTE)
+    # Closed is too late to reopen: the answer becomes a follow-up task (``step``).
+    closed = found.state is State.CLOSED
+    refused = None if closed else refusal(found, Action.REOPEN, ctx, note=_PROBE_NOTE)
     if refused:
         return Step(state, (refused,))
     asked = Say(ctx.t("followup.reopen_ask", number=found.number))
-    return Step(DialogueState(NAME, "reopen", {"number": found.number}), (asked,))
+    data = {"number": found.number, **({"closed": True} if closed else {})}
+    return Step(DialogueState(NAME, "reopen", data), (asked,))
 
 
 # -- the flow shape -------------------------------------------------------------------
@@ -407,6 +410,9 @@ def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
         return Step(state, (Say(ctx.t("followup.comment_hint")),))
     if state.step == "reopen":
         said = text or (event.caption.strip() if isinstance(event, Photo) else "")
+        if said and state.data.get("closed"):  # asked of a closed ticket (``ask_reopen``)
+            request = Rule("followup.request", {"number": number, "note": said}, NAME)
+            return Step(IDLE, (), (request,))
         if said:
             return conclude(_act(number, Action.REOPEN, said), ctx)
         return Step(state, (Say(ctx.t("followup.reopen_hint", number=number)),))
@@ -416,6 +422,8 @@ def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
 
 
 def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Reply, ...]:
+    if isinstance(action, Rule) and action.kind == "followup.request":
+        return (Say(ctx.t("followup.follow_up_requested", number=action.params["number"])),)
     if not isinstance(action, Act):
         return ()
     n = ticket.number if ticket else action.number

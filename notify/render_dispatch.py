@@ -194,7 +194,8 @@ def _unrouted(v: _View) -> tuple[Reply, ...]:
 
 
 def _follow_up(v: _View) -> tuple[Reply, ...]:
-    reason = "not_fixed" if v.text("reason") == "not_fixed" else "low_rating"
+    # "not_fixed_after_close" (the reporter's words come as the comment) reads the same.
+    reason = "not_fixed" if v.text("reason").startswith("not_fixed") else "low_rating"
     rating = v.params.get("rating")
     stars = (
         "★" * rating + "☆" * (5 - rating) if isinstance(rating, int) and 1 <= rating <= 5 else ""

@@ -27,8 +27,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tickets import dispatch_notices, routing, sla, timers
-from tickets.errors import BaoxiuError, NotAllowed
-from tickets.model import OPEN_STATES, Action, Actor, Event, Mode, Priority, State, Ticket
+from tickets.errors import BaoxiuError, InvalidInput, InvalidTransition, NotAllowed
+from tickets.incident_store import BROADCAST, Host, dispatcher_chats, tell
+from tickets.model import OPEN_STATES, Action, Actor, Event, Mode, Priority, Role, State, Ticket
 from tickets.rows import iso, when
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ _HOLDS = (Action.CLAIM, Action.ASSIGN, Action.TRANSFER)
 _RECOUNT = (Action.PRIORITY, Action.RESUME, Action.RELEASE, Action.REOPEN)
 _DONE_BY = {Action.SIGN_IN: "arrive", Action.RESOLVE: "resolve"}
 _QUIET = (Action.REMIND, Action.ESCALATE, Action.HURRY)  # nothing to plan again
+NOT_FIXED_AFTER_CLOSE = "not_fixed_after_close"
 
 
 # -- load ---------------------------------------------------------------------------------
@@ -177,12 +179,8 @@ def after_write(store: Store, before: Ticket, after: Ticket, event: Event) -> Ti
             [after.holder, iso(now)],
         )
     reason = dispatch_notices.follow_up_reason(after, event, config)
-    if reason is not None:
-        store.db.execute(
-            "INSERT INTO follow_ups (number, reason, opened_at, event_id) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (event_id) DO NOTHING",
-            [number, reason, iso(now), event.id],
-        )
+    if reason is not None and event.id is not None:
+        open_follow_up(store, number, reason, now, event.id)
     if event.action is Action.FOLLOW_UP:
         store.db.execute(
             "UPDATE follow_ups SET status = 'done', outcome = ?, done_at = ?, done_by = ?"
@@ -343,11 +341,56 @@ def timers_of(store: Store, number: str) -> list[dict[str, Any]]:
 class FollowUp:
     id: int
     number: str
-    reason: str  # low_rating | not_fixed
+    reason: str  # low_rating | not_fixed | not_fixed_after_close
     opened_at: datetime
     status: str  # open | done
     outcome: str = ""
     done_by: str | None = None
+
+
+def open_follow_up(store: Host, number: str, reason: str, now: datetime, event_id: int) -> bool:
+    """Open a follow-up task for the event that called for it; ``False`` when that event
+    already has one (a retried command opens nothing twice)."""
+    cursor = store.db.execute(
+        "INSERT INTO follow_ups (number, reason, opened_at, event_id) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        [number, reason, iso(now), event_id],
+    )
+    return bool(cursor.rowcount)
+
+
+def request_follow_up(
+    store: Host, params: dict[str, Any], actor: Actor, now: datetime
+) -> Ticket | None:
+    """The rule command ``followup.request``: the reporter of a closed ticket says it is
+    still not fixed. Too late to reopen it, so the dispatchers get a follow-up task with
+    the reporter's words, keyed to the ticket's last event."""
+    ticket = store.get(str(params.get("number", "")))
+    if actor.role is not Role.REPORTER or ticket.reporter != actor.id:
+        raise NotAllowed("errors.not_owner", number=ticket.number)
+    if ticket.state is not State.CLOSED:
+        raise InvalidTransition(
+            "errors.invalid_transition", action=Action.REOPEN.value, state=ticket.state.value
+        )
+    note = str(params.get("note", "")).strip()[:1000]
+    if not note:
+        raise InvalidInput("errors.reason_required", action=Action.REOPEN.value)
+    [last] = store.query("SELECT MAX(id) AS id FROM events WHERE number = ?", [ticket.number])
+    if open_follow_up(store, ticket.number, NOT_FIXED_AFTER_CLOSE, now, int(last["id"])):
+        holder = store.config.technician(ticket.holder or "")
+        task = {
+            **{k: getattr(ticket, k) for k in ("number", "category", "area", "building")},
+            **{k: getattr(ticket, k) for k in ("spot", "team", "phone", "description")},
+            "priority": ticket.priority.value,
+            "holder_name": holder.name if holder else ticket.holder or "",
+            "reason": NOT_FIXED_AFTER_CLOSE,
+            "rating": ticket.rating,
+            "comment": note,
+        }
+        chats = dispatcher_chats(store)
+        scope, kind = f"fu{last['id']}", "dispatcher.follow_up"
+        tell(store, scope, kind, chats, task, now, number=ticket.number, priority=BROADCAST)
+    return ticket
 
 
 def follow_ups(store: Store, *, status: str | None = "open") -> list[FollowUp]:

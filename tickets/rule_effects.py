@@ -9,7 +9,8 @@ people's reports of the same fault close by are suggested as duplicates.
 ``COMMANDS`` are the rule commands ``Store.perform_rule`` runs (from a dialogue through
 the engine, or from the CLI): a repeat report (hurry, with a complaint once the ticket has
 waited too long; or reopen, flagged as a repeat), joining an incident, opening and
-closing one, publishing and cancelling a planned outage.
+closing one, publishing and cancelling a planned outage, and a reporter's "not fixed"
+on a closed ticket (a follow-up task for the dispatchers, ``dispatch_store``).
 
 Decisions come from the pure modules (``tickets.repeats``, ``tickets.incidents``,
 ``tickets.outages``); the ticket workflow is reached only through ``Store.apply``.
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from tickets.dispatch_store import request_follow_up
 from tickets.incident_effects import (
     add_outage,
     cancel_outage,
@@ -245,4 +247,5 @@ COMMANDS: dict[str, Command] = {
     "incident.close": close_incident,
     "outage.add": add_outage,
     "outage.cancel": cancel_outage,
+    "followup.request": request_follow_up,
 }

@@ -369,6 +369,10 @@ class Store(RuleStore):
     def queue(self, limit: int = 20) -> Sequence[Ticket]:
         return self._tickets(f"holder IS NULL AND {_OPEN_SQL}", [], limit=limit)
 
+    def follow_ups(self, *, status: str | None = "open") -> list[dispatch_store.FollowUp]:
+        """Follow-up tasks (回访) the dispatchers owe, oldest first (for ``ctx.lookup``)."""
+        return dispatch_store.follow_ups(self, status=status)
+
     def open_tickets(
         self,
         *,
