@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bots.engine import Engine, open_store
+from bots.media import IMAGE_EXTENSIONS, image_type
 from config.model import Config
 from conversation.events import Button, InEvent, Location, Photo, Text, parse_text
 from conversation.i18n import translate
@@ -58,19 +59,6 @@ QUIT = "/quit"
 _COORDS = re.compile(r"^\s*([-+]?\d{1,3}(?:\.\d+)?)\s*[,，]\s*([-+]?\d{1,3}(?:\.\d+)?)\s*$")
 
 
-def image_kind(head: bytes) -> str | None:
-    """The file extension for an image's first bytes, or None if it is not one we take."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
 def save_photo(path: Path, media_dir: Path, max_mb: int) -> str:
     """Copy the image at ``path`` into the media folder; return its ref (a relative path).
 
@@ -82,10 +70,10 @@ def save_photo(path: Path, media_dir: Path, max_mb: int) -> str:
     if path.stat().st_size > max_mb * 1024 * 1024:
         raise InvalidInput("terminal.photo_too_big", path=str(path), limit=max_mb)
     with path.open("rb") as fh:
-        kind = image_kind(fh.read(16))
+        kind = image_type(fh.read(16))
     if kind is None:
         raise InvalidInput("terminal.photo_not_image", path=str(path))
-    ref = f"{CHANNEL}/{uuid.uuid4().hex}.{kind}"
+    ref = f"{CHANNEL}/{uuid.uuid4().hex}{IMAGE_EXTENSIONS[kind]}"
     target = media_dir / ref
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, target)

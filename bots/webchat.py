@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import jinja2
 from aiohttp import BodyPartReader, web
 
+from bots.media import IMAGE_EXTENSIONS, image_type
 from bots.server import CONFIG, ENGINE, INBOX, PAGE, STORE, WORKER, WebInbox, payload
 from conversation.events import Button, Command, InEvent, Location, Photo, parse_text
 from conversation.i18n import LOCALES, translate
@@ -46,12 +47,6 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 _MEDIA_REF = re.compile(rf"(?:{_SEGMENT}/)?{_SEGMENT}\.[a-z0-9]{{2,5}}")
-_IMAGE_TYPES = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-}
 _HERE = Path(__file__).parent
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(_HERE / "templates"),
@@ -258,19 +253,6 @@ async def send(request: web.Request, chat: str, locale: str) -> web.StreamRespon
     return web.json_response({"ok": True, "last": await _run(request, chat, event, echo)})
 
 
-def image_kind(head: bytes) -> str | None:
-    """The image type the first bytes prove (JPEG, PNG, GIF, WebP), else None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
 async def _read_part(part: BodyPartReader, limit: int) -> bytes | None:
     data = bytearray()
     while chunk := await part.read_chunk(65536):
@@ -312,10 +294,10 @@ async def photo(request: web.Request, chat: str, locale: str) -> web.StreamRespo
         raise Refused(400, "error_bad_type", field="multipart") from None
     if not image:
         raise Refused(400, "error_no_photo")
-    proven = image_kind(image[:16])
-    if proven is None or declared not in _IMAGE_TYPES or _CONTROL.search(caption):
+    proven = image_type(image[:16])
+    if proven is None or declared not in IMAGE_EXTENSIONS or _CONTROL.search(caption):
         raise Refused(400, "error_not_image")
-    ref = f"web/{secrets.token_hex(16)}{_IMAGE_TYPES[proven]}"
+    ref = f"web/{secrets.token_hex(16)}{IMAGE_EXTENSIONS[proven]}"
     await asyncio.to_thread(_save, config.media_dir / ref, image)
     echo = ("user", {"text": caption, "photos": [ref]})
     last = await _run(request, chat, Photo(ref, caption), echo)
@@ -359,7 +341,7 @@ async def media(request: web.Request, chat: str, locale: str) -> web.StreamRespo
         raise web.HTTPNotFound()
     root = request.app[CONFIG].media_dir.resolve()
     path = (root / ref).resolve()
-    kind = {ext: kind for kind, ext in _IMAGE_TYPES.items()}.get(path.suffix)
+    kind = {ext: kind for kind, ext in IMAGE_EXTENSIONS.items()}.get(path.suffix)
     if kind is None or not path.is_relative_to(root) or not path.is_file():
         raise web.HTTPNotFound()
     return web.FileResponse(

@@ -12,7 +12,8 @@ import pytest
 from conftest import make_config
 
 from bots import terminal
-from bots.terminal import Screen, TerminalSender, image_kind, save_photo
+from bots.media import image_type
+from bots.terminal import Screen, TerminalSender, save_photo
 from config.model import Config
 from conversation.events import Button, Command, Location, Photo, Text
 from conversation.i18n import translate
@@ -153,17 +154,18 @@ def test_coordinates_are_a_location_only_when_one_was_asked_for(screen: Screen) 
 
 
 @pytest.mark.parametrize(
-    ("head", "kind"), [(JPEG, "jpg"), (PNG, "png"), (GIF, "gif"), (WEBP, "webp")]
+    ("head", "kind"),
+    [(JPEG, "image/jpeg"), (PNG, "image/png"), (GIF, "image/gif"), (WEBP, "image/webp")],
 )
 def test_images_are_known_by_their_bytes(head: bytes, kind: str) -> None:
-    assert image_kind(head[:16]) == kind
+    assert image_type(head[:16]) == kind
 
 
 @pytest.mark.parametrize(
     "head", [b"%PDF-1.7", b"RIFF\x00\x00\x00\x00WAVEfmt ", b"hello world", b""]
 )
 def test_other_files_are_not_images(head: bytes) -> None:
-    assert image_kind(head) is None
+    assert image_type(head) is None
 
 
 def test_photo_command_copies_the_image_into_the_media_folder(
