@@ -14,15 +14,14 @@ the renderer would block its chat's outbox forever.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from config.model import Config
-from conversation.i18n import local_phone, local_time, mask_phone, normalize, translate
+from conversation.i18n import local_phone, mask_phone, normalize
 from conversation.replies import Ask, Choice, Reply, Say, ShowPhotos
 from notify import render_dispatch, render_rules
+from notify.view import NoticeView
 from tickets.store import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -35,69 +34,8 @@ TECHNICIAN_BUTTONS = (
 )
 
 
-@dataclass(frozen=True)
-class _View:
-    """The row's params made presentable: strings, names instead of codes, local times."""
-
-    row: OutboxRow
-    config: Config
-    locale: str
-
-    def t(self, key: str, **params: Any) -> str:
-        return translate(self.locale, f"notices.{key}", **params)
-
-    @property
-    def params(self) -> Mapping[str, Any]:
-        return self.row.params if isinstance(self.row.params, Mapping) else {}
-
-    def text(self, name: str) -> str:
-        value = self.params.get(name)
-        if value is None:
-            return ""
-        return str(value).strip()
-
-    @property
-    def number(self) -> str:
-        return self.text("number") or (self.row.number or "")
-
-    def category(self) -> str:
-        code = self.text("category")
-        leaf = self.config.category(code) if code else None
-        if leaf is None:
-            return self.text("category_name") or code
-        group = self.config.group(leaf.group)
-        if group is None:
-            return leaf.name(self.locale)
-        return f"{group.name(self.locale)} / {leaf.name(self.locale)}"
-
-    def place(self) -> str:
-        """Area, building and spot as one line; unknown codes are shown as given."""
-        area_code, building_code = self.text("area"), self.text("building")
-        area = self.config.area(area_code) if area_code else None
-        parts: list[str] = []
-        if area_code:
-            parts.append(area.name(self.locale) if area else area_code)
-        if building_code:
-            areas = [area] if area else list(self.config.areas)
-            building = next(
-                (b for a in areas for b in a.buildings if b.code == building_code), None
-            )
-            parts.append(building.name(self.locale) if building else building_code)
-        if spot := self.text("spot"):
-            parts.append(spot)
-        return self.t("place_separator").join(parts)
-
-    def time(self, name: str) -> str:
-        raw = self.params.get(name)
-        if not raw:
-            return ""
-        try:
-            moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
-        except ValueError:
-            return str(raw)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)  # the store writes UTC
-        return local_time(moment, self.config.timezone)
+class _View(NoticeView):
+    """The core notices' view: ``notices.*`` keys, priorities and photos."""
 
     def priority(self) -> str:
         value = self.text("priority")

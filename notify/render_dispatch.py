@@ -10,13 +10,13 @@ Codes are shown by their configured names, stored UTC times in the service's zon
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 from config.model import Config
-from conversation.i18n import local_phone, local_time, mask_phone, normalize, translate
+from conversation.i18n import local_phone, mask_phone, normalize
 from conversation.replies import Ask, Choice, Reply, Say
+from notify.view import NoticeView
 from tickets.dispatch_notices import KINDS
 from tickets.rows import OutboxRow
 
@@ -29,7 +29,7 @@ def handles(kind: str) -> bool:
 
 def render(row: OutboxRow, config: Config) -> tuple[Reply, ...] | None:
     """The replies for ``row``, or ``None`` if they cannot be made (logged)."""
-    view = _View(row, config, normalize(row.locale))
+    view = _View(row, config, normalize(row.locale), prefix="notices_dispatch")
     try:
         return _RENDERERS[row.kind](view)
     except Exception:
@@ -37,54 +37,12 @@ def render(row: OutboxRow, config: Config) -> tuple[Reply, ...] | None:
         return None
 
 
-class _View:
-    def __init__(self, row: OutboxRow, config: Config, locale: str) -> None:
-        self.row, self.config, self.locale = row, config, locale
-        self.params: Mapping[str, Any] = row.params if isinstance(row.params, Mapping) else {}
-
-    def t(self, key: str, **params: Any) -> str:
-        return translate(self.locale, f"notices_dispatch.{key}", **params)
-
-    def text(self, name: str) -> str:
-        value = self.params.get(name)
-        return "" if value is None else str(value).strip()
-
-    @property
-    def number(self) -> str:
-        return self.text("number") or (self.row.number or "")
-
-    def time(self, name: str) -> str:
-        raw = self.text(name)
-        if not raw:
-            return ""
-        try:
-            moment = datetime.fromisoformat(raw)
-        except ValueError:
-            return raw
-        return local_time(
-            moment if moment.tzinfo else moment.replace(tzinfo=UTC), self.config.timezone
-        )
+class _View(NoticeView):
+    """The dispatch notices' view: ``notices_dispatch.*`` keys."""
 
     def limit(self) -> str:
         name = self.text("limit")
         return self.t(f"limit.{name}") if name in ("claim", "arrive", "resolve") else name
-
-    def category(self) -> str:
-        code = self.text("category")
-        leaf = self.config.category(code)
-        if leaf is None:
-            return code
-        group = self.config.group(leaf.group)
-        name = leaf.name(self.locale)
-        return f"{group.name(self.locale)} / {name}" if group else name
-
-    def place(self) -> str:
-        area = self.config.area(self.text("area"))
-        parts = [area.name(self.locale) if area else self.text("area")]
-        building = area.building(self.text("building")) if area else None
-        parts.append(building.name(self.locale) if building else self.text("building"))
-        parts.append(self.text("spot"))
-        return " ".join(p for p in parts if p)
 
     def priority(self) -> str:
         value = self.text("priority")

@@ -10,14 +10,13 @@ a row it cannot render gives ``()`` and the caller sends the generic text instea
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
 
 from config.model import Config
-from conversation.i18n import local_time, normalize, translate
+from conversation.i18n import normalize
 from conversation.replies import Ask, Choice, Reply, Say
+from notify.view import NoticeView
 from tickets.rows import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -26,61 +25,16 @@ FOLLOWER = "follower."
 SHORT = "%m-%d %H:%M"
 
 
-@dataclass(frozen=True)
-class _Row:
-    row: OutboxRow
-    config: Config
-    locale: str
-
-    @property
-    def params(self) -> Mapping[str, Any]:
-        return self.row.params if isinstance(self.row.params, Mapping) else {}
-
-    def t(self, key: str, **params: Any) -> str:
-        return translate(self.locale, key, **params)
-
-    def text(self, name: str) -> str:
-        value = self.params.get(name)
-        return "" if value is None else str(value).strip()
-
-    @property
-    def number(self) -> str:
-        return self.text("number") or (self.row.number or "")
-
-    def category(self) -> str:
-        code = self.text("category")
-        leaf = self.config.category(code)
-        group = self.config.group(leaf.group if leaf else code)
-        if leaf is None:
-            return group.name(self.locale) if group else code
-        return f"{group.name(self.locale)} / {leaf.name(self.locale)}" if group else code
+class _Row(NoticeView):
+    """The rule notices' view: full catalog keys, short times, "-" for what is unknown."""
 
     def area(self) -> str:
         code = self.text("area")
         area = self.config.area(code) if code else None
         return area.name(self.locale) if area else code or "-"
 
-    def place(self) -> str:
-        area = self.config.area(self.text("area"))
-        building = area.building(self.text("building")) if area else None
-        parts = [
-            area.name(self.locale) if area else self.text("area"),
-            building.name(self.locale) if building else self.text("building"),
-            self.text("spot"),
-        ]
-        return " ".join(p for p in parts if p)
-
-    def time(self, name: str) -> str:
-        raw = self.params.get(name)
-        if not isinstance(raw, str) or not raw:
-            return "-"
-        try:
-            moment = datetime.fromisoformat(raw)
-        except ValueError:
-            return raw
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return local_time(moment, self.config.timezone, SHORT)
+    def time(self, name: str, fmt: str = SHORT) -> str:
+        return super().time(name, fmt) or "-"
 
     def numbers(self, name: str) -> str:
         value = self.params.get(name)
@@ -230,7 +184,7 @@ def handles(kind: str) -> bool:
 def render(row: OutboxRow, config: Config) -> tuple[Reply, ...]:
     """The replies for a rule notice or a follower notice; ``()`` if it cannot be
     rendered (the caller then sends its generic text)."""
-    view = _Row(row, config, normalize(row.locale))
+    view = _Row(row, config, normalize(row.locale), prefix="")
     try:
         if row.kind.startswith(FOLLOWER):
             return _follower(view)
