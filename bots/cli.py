@@ -15,8 +15,7 @@ import io
 import os
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +33,6 @@ from config.model import Config
 from conversation.i18n import DEFAULT_LOCALE, local_time, normalize, translate
 from tickets.errors import BaoxiuError, ConfigError
 from tickets.model import Event, State, Ticket
-from tickets.store import Store
 
 CONFIG_ENV = "BAOXIU_CONFIG"
 DEFAULT_INIT_PATH = "baoxiu.toml"
@@ -244,15 +242,6 @@ def tickets() -> None:
     """Look at tickets and export them."""
 
 
-@contextmanager
-def opened(config: Config) -> Iterator[Store]:
-    store = open_store(config)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 @tickets.command("list")
 @config_option
 @click.option("--state", type=click.Choice([s.value for s in State]), help="Only this state.")
@@ -261,7 +250,7 @@ def opened(config: Config) -> Iterator[Store]:
 def tickets_list(session: Session, state: str | None, limit: int) -> None:
     """List tickets, newest first."""
     config = session.config
-    with opened(config) as store:
+    with open_store(config) as store:
         found = store.all_tickets(state=state, limit=limit)
     loc = config.locale
     if not found:
@@ -291,7 +280,7 @@ def tickets_show(session: Session, number: str) -> None:
     """Show one ticket: its fields and its timeline, in local time."""
     config = session.config
     loc = config.locale
-    with opened(config) as store:
+    with open_store(config) as store:
         ticket = store.ticket(number.strip().upper())
         if ticket is None:
             fail(
@@ -321,7 +310,7 @@ def tickets_show(session: Session, number: str) -> None:
 def tickets_export(session: Session, as_csv: bool, output: Path | None) -> None:
     """Export every ticket, one row each, as CSV in UTF-8 with a BOM (opens in Excel)."""
     config = session.config
-    with opened(config) as store:
+    with open_store(config) as store:
         found = store.all_tickets()
     data = export_csv(config, found).encode("utf-8-sig")
     if output is None:

@@ -12,8 +12,7 @@ from the ``outbox`` catalog in the configuration's language; the work is
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
@@ -49,15 +48,6 @@ def fail(locale: str, message: str) -> NoReturn:
     sys.exit(1)
 
 
-@contextmanager
-def opened(config: Config) -> Iterator[Store]:
-    store = open_store(config)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 @click.group("outbox")
 def outbox_group() -> None:
     """Look at the notices waiting, sent and given up on; retry or purge them."""
@@ -75,7 +65,7 @@ def outbox_list(
     """Counts by channel and status, then the newest notices."""
     config = session.config
     loc = config.locale
-    with opened(config) as store:
+    with open_store(config) as store:
         counts = outbox.counts(store)
         found = outbox.rows(
             store,
@@ -131,7 +121,7 @@ def outbox_show(session: Any, notice_id: int) -> None:
     """One notice: its fields and every delivery attempt."""
     config = session.config
     loc = config.locale
-    with opened(config) as store:
+    with open_store(config) as store:
         row = store.outbox_row(notice_id)
         if row is None:
             fail(loc, t(loc, "not_found", id=notice_id))
@@ -184,7 +174,7 @@ def outbox_retry(session: Any, notice_id: int) -> None:
     """Queue a dead (or waiting) notice again, due now; a running worker sends it."""
     config = session.config
     loc = config.locale
-    with opened(config) as store:
+    with open_store(config) as store:
         row = store.outbox_row(notice_id)
         if row is None:
             fail(loc, t(loc, "not_found", id=notice_id))
@@ -209,7 +199,7 @@ def outbox_purge(session: Any, sent_before: str) -> None:
     moment = parse_moment(sent_before, config.timezone)
     if moment is None:
         fail(loc, t(loc, "bad_date", given=sent_before))
-    with opened(config) as store:
+    with open_store(config) as store:
         count = outbox.purge(store, moment)
     click.echo(t(loc, "purged", count=count, date=shown(config, moment)))
 
