@@ -212,10 +212,9 @@ def _merged(view: _View) -> tuple[Reply, ...]:
 
 
 def _technician_assigned(view: _View) -> tuple[Reply, ...]:
-    # After a claim the technician asked for it; after assign/transfer it was given.
-    head = "technician.claimed" if view.text("by") == "claim" else "technician.assigned"
+    # Only assign/transfer send this card: a claimer's card is his claim's reply.
     phone = view.text("phone")
-    text = _lines(view, head, *_details(view, phone=local_phone(phone)))
+    text = _lines(view, "technician.assigned", *_details(view, phone=local_phone(phone)))
     card = _ask(view, text, *TECHNICIAN_BUTTONS)
     return (*_photos(view, "photos", "photos.reported"), card)
 

@@ -188,7 +188,8 @@ async def test_report_claim_sign_in_complete_rate(start: Start, env: dict[str, s
         t("technician.btn_claim_number", number=number),
         after=first_line(t("technician.offered_title", count=1)),
     )
-    await tech.expect(t("technician.claimed", number=number))
+    # The claim's reply is his job card: he signs in from it, typing where he is.
+    await tech.choose(t("technician.btn_signin"), after=t("technician.claimed", number=number))
     assigned = t(
         "notices.reporter.assigned_phone",
         number=number,
@@ -197,8 +198,6 @@ async def test_report_claim_sign_in_complete_rate(start: Start, env: dict[str, s
     )
     await resident.expect(first_line(assigned))
 
-    # His own job card arrives as a notice too; sign in from it, typing where he is.
-    await tech.choose(t("notices.button.signin"), after=t("terminal.notice"))
     await tech.expect(t("terminal.location"))
     await tech.type("31.2304,121.4737")
     await tech.choose(t("technician.btn_done"), after=t("technician.signed_in", number=number))
@@ -251,5 +250,6 @@ async def test_report_claim_sign_in_complete_rate(start: Start, env: dict[str, s
         ("alice", "reporter.on_site"),
         ("alice", "reporter.resolved"),
         ("tech-zhang", "team.offer"),
-        ("tech-zhang", "technician.assigned"),
     } <= sent
+    # ... and no second job card after his own claim
+    assert not any(n.kind == "technician.assigned" for n in notices)

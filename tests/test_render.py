@@ -158,7 +158,6 @@ TABLE: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
             "Resolve by: 2026-11-24 00:00",
         ],
     ),
-    ("technician.assigned", {**JOB, "by": "claim"}, ["【抢单成功】"], ["[Claimed]"]),
     ("technician.released", {}, ["转派他人"], ["transferred to someone else"]),
     (
         "technician.reopened",

@@ -219,11 +219,18 @@ def test_claim_writes_one_event_and_the_right_notices(store: Store) -> None:
     )
     new_rows = [r for r in store.notices_of(number) if r.event_id == claim.id]
     assert count(store, "outbox") == before + len(new_rows)
-    assert {(r.kind, r.chat) for r in new_rows} == {
-        ("reporter.assigned", "alice"),
-        ("technician.assigned", "7001"),  # his job card, even though he acted
-    }
-    card = next(r for r in new_rows if r.kind == "technician.assigned")
+    # the claimer's job card is the claim's reply, not a notice
+    assert {(r.kind, r.chat) for r in new_rows} == {("reporter.assigned", "alice")}
+
+
+def test_an_assignment_sends_the_holder_his_job_card(store: Store) -> None:
+    bind(store, "zhang", "7001")
+    number = store.create_ticket(draft(), NOW).number
+
+    store.apply(number, Action.ASSIGN, WANG, LATER, target="zhang")
+
+    [card] = [r for r in store.notices_of(number) if r.kind == "technician.assigned"]
+    assert card.chat == "7001"
     assert card.params["phone"] == "+8613812345678"  # the holder sees the full number
     assert card.params["description"] == "卫生间水管漏水"
 

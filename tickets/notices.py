@@ -10,8 +10,9 @@ Rules: the actor is not told about his own action (his dialogue reply does that)
 reporter who files in his own dialogue gets no ``reporter.accepted``: the intake reply
 (number, category, expected arrival) is his acceptance, and a second message would be the
 same news twice. Someone else creating a ticket on his behalf (a dispatcher, the system, a
-phone or Open311 source) does queue it, since nothing else tells him. One exception is a
-card rather than news: the technician's ``technician.assigned`` job card after a claim.
+phone or Open311 source) does queue it, since nothing else tells him. Likewise a
+technician who claims gets no ``technician.assigned``: the claim's reply is his job card
+(on Telegram a claim pressed in the team group answers him in his private chat).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def notices_for(
             out.append(Notice(Reporter(), kind, {**base, **params}, PERSONAL))
 
     def tell_person(person: str | None, kind: str, **params: Any) -> None:
-        if person and (person != event.actor_id or kind == "technician.assigned"):
+        if person and person != event.actor_id:
             out.append(Notice(Person(person), kind, {**base, **params}, PERSONAL))
 
     match event.action:
