@@ -80,20 +80,7 @@ class Engine:
         with self.store.transaction():
             record = self.store.chat(channel, chat)
             before = _dialogue(record.dialogue)
-            role, person = self._identity(record)
-            ctx = Ctx(
-                config=self.config,
-                now=now,
-                channel=channel,
-                chat=chat,
-                locale=self._locale(record),
-                lookup=self.store,
-                role=role,
-                person=person,
-                last_phone=record.last_phone,
-                can_share_contact=can_share_contact,
-                can_share_location=can_share_location,
-            )
+            ctx = self._ctx(record, now, can_share_contact, can_share_location)
             step = router.step(before, event, ctx)
 
             said: list[Reply] = []
@@ -145,7 +132,34 @@ class Engine:
         """The language this chat is spoken to in."""
         return self._locale(self.store.chat(channel, chat))
 
+    def opening(self, channel: str, chat: str, now: datetime) -> list[Reply]:
+        """What to show when a person opens a chat that has no history on screen (a new
+        terminal): the menu of their role when no dialogue is going on, else nothing —
+        a half-finished dialogue goes on with their next message."""
+        record = self.store.chat(channel, chat)
+        if _dialogue(record.dialogue).flow is not None:
+            return []
+        return list(router.menu(self._ctx(record, now, False, False)))
+
     # -- internals ----------------------------------------------------------------------
+    def _ctx(
+        self, record: ChatRecord, now: datetime, can_share_contact: bool, can_share_location: bool
+    ) -> Ctx:
+        role, person = self._identity(record)
+        return Ctx(
+            config=self.config,
+            now=now,
+            channel=record.channel,
+            chat=record.chat,
+            locale=self._locale(record),
+            lookup=self.store,
+            role=role,
+            person=person,
+            last_phone=record.last_phone,
+            can_share_contact=can_share_contact,
+            can_share_location=can_share_location,
+        )
+
     def _locale(self, record: ChatRecord) -> str:
         return record.locale if record.locale in LOCALES else self.config.locale
 

@@ -271,6 +271,7 @@ async def chat(
 
         screen.locale = engine.locale_of(CHANNEL, chat_id)
         write([_banner(screen, config, chat_id, role, person)])
+        write(screen.show(engine.opening(CHANNEL, chat_id, datetime.now(UTC))))
 
         def interrupt(lines: list[str]) -> None:
             """A notice arrives while the person may be typing: start on a fresh line and

@@ -79,6 +79,11 @@ def _menu_choice(text: str, ctx: Ctx) -> str | None:
     return None
 
 
+def menu(ctx: Ctx) -> tuple[Reply, ...]:
+    """The idle menu of the person's role (shown when a chat is opened)."""
+    return common.menu(ctx)
+
+
 def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Reply, ...]:
     """Replies describing an action the engine performed."""
     module = FLOWS.get(action.flow, common)

@@ -338,3 +338,11 @@ def test_a_corrupt_saved_dialogue_starts_afresh(engine: Engine, store: Store) ->
     replies = engine.handle(CHANNEL, CHAT, Command("report"), NOW)
     assert dialogue(store).flow == "intake"
     assert any(isinstance(r, Ask) for r in replies)
+
+
+def test_opening_shows_the_menu_only_when_no_dialogue_is_going_on(engine: Engine) -> None:
+    [menu] = engine.opening("terminal", "carol", NOW)
+    assert isinstance(menu, Ask)
+    assert [c.data for c in menu.choices] == ["c:report", "c:my", "c:help"]
+    engine.handle("terminal", "carol", Button("c:report"), NOW)
+    assert engine.opening("terminal", "carol", NOW) == []  # resumes with her next message
