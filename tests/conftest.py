@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import pytest
 
@@ -21,13 +22,37 @@ from config.model import (
     Technician,
     TimeLimits,
 )
-from tickets.model import Draft, Mode, Priority
+from tickets.model import Draft, Mode, Priority, State, Ticket
 from tickets.store import Store
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 """16:00 in Asia/Shanghai, the configured time zone."""
 
 LIMITS = TimeLimits(claim=30, arrive=120, resolve=480)
+
+
+def make_ticket(**fields: Any) -> Ticket:
+    """A ticket record for pure tests: alice's water leak at east/b1/302, new, claim mode;
+    ``fields`` override any of it."""
+    base: dict[str, Any] = {
+        "number": "BX20261123-0001",
+        "state": State.NEW,
+        "category": "water.leak",
+        "team": "maint",
+        "priority": Priority.HIGH,
+        "mode": Mode.CLAIM,
+        "phone": "+8613812345678",
+        "description": "卫生间水管漏水",
+        "reporter_channel": "web",
+        "reporter_chat": "alice",
+        "reporter_locale": "zh_CN",
+        "created_at": NOW,
+        "updated_at": NOW,
+        "area": "east",
+        "building": "b1",
+        "spot": "302",
+    }
+    return Ticket(**{**base, **fields})
 
 
 def leaf(code: str, zh: str, en: str, team: str, priority: Priority, mode: Mode) -> Category:

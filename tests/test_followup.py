@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import make_ticket
 from dialogue import FakeLookup
 
 from config.model import (
@@ -77,27 +78,19 @@ def ticket(
     chat: str = "alice",
     **kw: object,
 ) -> Ticket:
-    base = Ticket(
-        number=number,
-        state=state,
-        category="water.leak",
-        team="maint",
-        priority=Priority.HIGH,
-        mode=Mode.CLAIM,
-        phone=ALICE_PHONE if chat == "alice" else BOB_PHONE,
-        description="卫生间水管漏水",
-        reporter_channel="web",
-        reporter_chat=chat,
-        reporter_locale="zh_CN",
-        created_at=NOW - timedelta(hours=2),
-        updated_at=NOW - timedelta(hours=2),
-        area="east",
-        building="b1",
-        spot="302",
-        holder=holder,
-        arrive_due=NOW + timedelta(hours=1),
+    return make_ticket(
+        **{
+            "number": number,
+            "state": state,
+            "holder": holder,
+            "phone": ALICE_PHONE if chat == "alice" else BOB_PHONE,
+            "reporter_chat": chat,
+            "created_at": NOW - timedelta(hours=2),
+            "updated_at": NOW - timedelta(hours=2),
+            "arrive_due": NOW + timedelta(hours=1),
+            **kw,
+        }
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
 
 
 def world(config: Config, *tickets: Ticket) -> FakeLookup:

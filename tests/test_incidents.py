@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import NOW
+from conftest import NOW, make_ticket
 from rules_support import bind, rendered, report, rows, say, set_locale
 
 from bots.engine import Engine
@@ -19,7 +19,7 @@ from config.rules_config import IncidentRules
 from conversation.events import Button
 from notify.render import render_notice
 from tickets.incidents import Incident, IncidentState, cluster, covering, covers
-from tickets.model import Mode, Priority, State, Ticket
+from tickets.model import State, Ticket
 from tickets.store import Store
 
 MINUTE = timedelta(minutes=1)
@@ -37,25 +37,16 @@ def engine(store: Store, config: Config) -> Engine:
 
 def ticket(number: str, chat: str, minutes_ago: int = 0, **kw: Any) -> Ticket:
     at = NOW - minutes_ago * MINUTE
-    base = Ticket(
-        number=number,
-        state=State.NEW,
-        category="water.leak",
-        team="maint",
-        priority=Priority.HIGH,
-        mode=Mode.CLAIM,
-        phone="+8613812345678",
-        description="漏水",
-        reporter_channel="web",
-        reporter_chat=chat,
-        reporter_locale="zh_CN",
-        created_at=at,
-        updated_at=at,
-        area="east",
-        building="b1",
-        spot="302",
+    return make_ticket(
+        **{
+            "number": number,
+            "description": "漏水",
+            "reporter_chat": chat,
+            "created_at": at,
+            "updated_at": at,
+            **kw,
+        }
     )
-    return replace(base, **kw)
 
 
 NEW = ticket("N", "carol")

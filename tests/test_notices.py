@@ -7,10 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import NOW
+from conftest import NOW, make_ticket
 
 from config.model import Config
-from tickets.model import Action, Actor, Event, Mode, Priority, Role, State, Ticket
+from tickets.model import Action, Actor, Event, Mode, Role, State, Ticket
 from tickets.notices import (
     BROADCAST,
     PERSONAL,
@@ -32,26 +32,7 @@ SYSTEM = Actor.system()
 
 
 def ticket(state: State = State.NEW, holder: str | None = None, **kw: Any) -> Ticket:
-    base = Ticket(
-        number="BX20261123-0001",
-        state=state,
-        category="water.leak",
-        team="maint",
-        priority=Priority.HIGH,
-        mode=Mode.CLAIM,
-        phone="+8613812345678",
-        description="卫生间水管漏水",
-        reporter_channel="web",
-        reporter_chat="alice",
-        reporter_locale="zh_CN",
-        created_at=NOW,
-        updated_at=NOW,
-        area="east",
-        building="b1",
-        spot="302",
-        holder=holder,
-    )
-    return replace(base, **kw)
+    return make_ticket(state=state, holder=holder, **kw)
 
 
 R, ZH, LI = Reporter(), Person("zhang"), Person("li")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import make_ticket
 
 from config.model import (
     Area,
@@ -311,23 +312,13 @@ WANG = Actor(Role.DISPATCHER, "wang", "王调度")
 
 
 def _accepted(mode: Mode, by: Actor) -> tuple[Ticket, Event]:
-    ticket = Ticket(
+    ticket = make_ticket(
         number=NUMBER,
-        state=State.NEW,
-        category="water.leak",
-        team="maint",
-        priority=Priority.HIGH,
         mode=mode,
         phone="+8613800001234",
         description="水管漏水",
         reporter_channel="telegram",
         reporter_chat="42",
-        reporter_locale="zh_CN",
-        created_at=NOW,
-        updated_at=NOW,
-        area="east",
-        building="b1",
-        spot="302",
         photos=("p1.jpg",),
         arrive_due=NOW + timedelta(hours=2),
     )

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import NOW
+from conftest import NOW, make_ticket
 from rules_support import bind, rendered, report, rows, set_locale
 
 from bots.engine import Engine
@@ -23,7 +23,7 @@ from conversation.i18n import catalog
 from conversation.replies import Ask, text_of
 from notify import render_rules
 from notify.render import render_notice
-from tickets.model import Action, Actor, Mode, Priority, Role, State, Ticket
+from tickets.model import Action, Actor, Role, State, Ticket
 from tickets.repeats import Hurry, Reopen, Repeat, distance_m, duplicates, judge, same_spot
 from tickets.rows import OutboxRow
 from tickets.store import Store
@@ -46,25 +46,7 @@ def engine(store: Store, config: Config) -> Engine:
 
 
 def ticket(number: str = "BX1", **kw: Any) -> Ticket:
-    base = Ticket(
-        number=number,
-        state=State.NEW,
-        category="water.leak",
-        team="maint",
-        priority=Priority.HIGH,
-        mode=Mode.CLAIM,
-        phone="+8613812345678",
-        description="漏水",
-        reporter_channel="web",
-        reporter_chat="alice",
-        reporter_locale="zh_CN",
-        created_at=NOW,
-        updated_at=NOW,
-        area="east",
-        building="b1",
-        spot="302",
-    )
-    return replace(base, **kw)
+    return make_ticket(**{"number": number, "description": "漏水", **kw})
 
 
 RULES = RepeatRules()

@@ -4,16 +4,16 @@ action sequences (hypothesis)."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import make_ticket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tickets.errors import BaoxiuError, InvalidInput, InvalidTransition, NotAllowed
-from tickets.model import Action, Actor, Event, Mode, Priority, Role, State, Ticket
+from tickets.model import Action, Actor, Event, Role, State, Ticket
 from tickets.workflow import RULES, advance, allowed_actions, replay
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -27,23 +27,16 @@ SYSTEM = Actor.system()
 
 
 def ticket(state: State = State.NEW, holder: str | None = None, **kw: object) -> Ticket:
-    base = Ticket(
-        number="BX20261123-0001",
+    return make_ticket(
         state=state,
-        category="water.leak",
-        team="maint",
-        priority=Priority.HIGH,
-        mode=Mode.CLAIM,
-        phone="+8613800000000",
-        description="卫生间水管漏水",
-        reporter_channel="web",
-        reporter_chat="abc",
-        reporter_locale="zh_CN",
-        created_at=NOW,
-        updated_at=NOW,
         holder=holder,
+        phone="+8613800000000",
+        reporter_chat="abc",
+        area="",
+        building="",
+        spot="",
+        **kw,
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
 
 
 HELD = {"holder": "zhang"}
