@@ -81,7 +81,7 @@ def serve_echo(port: int, api_port: int, transport: str = "httpx") -> None:
         .concurrent_updates(CONCURRENCY)
     )
     if transport == "aiohttp":
-        from bots.telegram_http import AiohttpRequest
+        from bots.telegram.http import AiohttpRequest
 
         builder = builder.request(AiohttpRequest(connections=CONCURRENCY))
     else:
@@ -125,7 +125,7 @@ def serve_echo(port: int, api_port: int, transport: str = "httpx") -> None:
 def serve_baoxiu(port: int, api_port: int, data: Path) -> None:
     from bots import telegram
     from bots.engine import Engine
-    from bots.server import CONFIG, ENGINE, STORE
+    from bots.keys import CONFIG, ENGINE, STORE
     from config.loader import default_text, load_text
     from tickets.store import Store
 

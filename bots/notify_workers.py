@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bots.keys import CONFIG, STORE
 from notify.delivery import DeliveryWorker
 from notify.email import CHANNEL as EMAIL
 from notify.email import EmailSender
@@ -26,8 +27,6 @@ WORKERS = web.AppKey("notify_workers", dict)
 
 
 async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
-    from bots.server import CONFIG, STORE
-
     config, store = app[CONFIG], app[STORE]
     sms = SmsSender(build_provider(config.sms), config)
     workers: dict[str, DeliveryWorker] = {SMS: DeliveryWorker(store, config, SMS, sms)}

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from bots.keys import CONFIG, STORE, WORKER
 from config.model import Config
 from tickets.dispatch_store import Fired, backfill, fire_due
 from tickets.store import Store
@@ -90,7 +91,6 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 
 async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: run the scheduler while the application runs."""
-    from bots.server import CONFIG, STORE, WORKER  # the server imports this module
 
     def wake() -> None:
         worker = app.get(WORKER)

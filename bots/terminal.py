@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from bots.channel.media import IMAGE_EXTENSIONS, image_type
 from bots.engine import Engine, open_store
-from bots.media import IMAGE_EXTENSIONS, image_type
 from config.model import Config
 from conversation.events import Button, InEvent, Location, Photo, Text, parse_text
 from conversation.i18n import translate

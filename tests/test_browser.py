@@ -19,7 +19,8 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 from test_webchat import NUMBER, png_bytes
 
-from bots.server import ENGINE, WORKER, build_app
+from bots.app import build_app
+from bots.keys import ENGINE, WORKER
 from config.model import Config
 from conversation.events import Button
 from conversation.i18n import translate

@@ -198,10 +198,10 @@ def test_subcommand_config_option_works_too(
 def test_serve_runs_the_server_with_host_and_port_overrides(
     runner: CliRunner, default: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bots.server
+    import bots.app
 
     served: list[Config] = []
-    monkeypatch.setattr(bots.server, "run", served.append)
+    monkeypatch.setattr(bots.app, "run", served.append)
     result = runner.invoke(main, ["serve", "--host", "0.0.0.0", "--port", "9090"])
     assert result.exit_code == 0, result.output
     [config] = served

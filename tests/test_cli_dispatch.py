@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import NOW, draft
 
-from bots import cli_dispatch
+from bots.cli import dispatch as cli_dispatch
 from bots.cli import main
 from config.loader import load
 from config.model import Config

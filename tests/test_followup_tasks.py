@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import NOW, draft
 from rules_support import bind, rendered, rows, say
 
-from bots import cli_dispatch
+from bots.cli import dispatch as cli_dispatch
 from bots.cli import main
 from bots.engine import Engine
 from config.loader import load

@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from conftest import NOW, draft
 from dispatch_helpers import with_dispatch
 
+from bots.app import build_app
 from bots.scheduler import SCHEDULER, Scheduler
-from bots.server import build_app
 from config.model import Config
 from tickets import dispatch_store
 from tickets.model import Action, Actor, Role

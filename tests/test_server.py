@@ -16,9 +16,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from conftest import draft
 from test_webchat import Resident, png_bytes
 
-from bots import server
-from bots.server import CSP, ENGINE, INBOX, STORE, WORKER, build_app
-from bots.webchat import COOKIE
+from bots import app as server
+from bots.app import CSP, build_app
+from bots.keys import ENGINE, INBOX, STORE, WORKER
+from bots.web.chat import COOKIE
 from config.model import Config
 from tickets.store import Store
 
@@ -177,7 +178,7 @@ def test_run_serves_on_the_configured_address(
     calls: list[tuple[web.Application, dict[str, Any]]] = []
     monkeypatch.setattr(web, "run_app", lambda app, **kw: calls.append((app, kw)))
     config = replace(config, web=replace(config.web, host="0.0.0.0", port=8123))
-    with caplog.at_level("INFO", logger="bots.server"):
+    with caplog.at_level("INFO", logger="bots.app"):
         server.run(config)
     ((app, options),) = calls
     assert isinstance(app, web.Application)

@@ -30,10 +30,10 @@ from fake_telegram import Call, FakeTelegram, group, user
 
 from bots import telegram
 from bots.engine import Engine
-from bots.server import CONFIG, ENGINE, STORE
+from bots.keys import CONFIG, ENGINE, STORE
 from bots.telegram import TELEGRAM, TelegramChannel
-from bots.telegram_render import rows
-from bots.telegram_settings import TelegramSettings
+from bots.telegram.render import rows
+from bots.telegram.settings import TelegramSettings
 from config.model import Config
 from conversation.i18n import translate
 from conversation.replies import Choice
@@ -303,7 +303,7 @@ async def test_the_whole_journey(rig: Rig) -> None:
 async def test_a_redelivered_update_creates_no_second_ticket(
     rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bots.telegram_channel")
+    caplog.set_level(logging.INFO, logger="bots.telegram.channel")
     fake = rig.fake
     await report_until_summary(rig, ALICE, "8613812340000")
     confirm = fake.press(ALICE, rig.last_with_buttons(ALICE["id"], "i:confirm"), "i:confirm")
@@ -683,7 +683,7 @@ def fake_update(body: dict[str, Any], channel: TelegramChannel) -> Any:
 
 
 def test_every_setting_is_documented() -> None:
-    from bots.telegram_settings import KEYS
+    from bots.telegram.settings import KEYS
 
     text = (Path(__file__).parents[1] / "docs" / "telegram.md").read_text(encoding="utf-8")
     missing = [key for key in KEYS if f"| `{key}` |" not in text]
@@ -703,7 +703,7 @@ async def test_a_failing_update_gets_an_apology_and_is_not_replayed(
 
 
 async def test_the_service_runs_the_bot_when_configured(tmp_path: Path) -> None:
-    from bots.server import build_app
+    from bots.app import build_app
 
     fake = await FakeTelegram().start()
     config = with_telegram(make_config(tmp_path), fake)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bots.telegram_render import Outgoing
+from bots.telegram.render import Outgoing
 from conversation.replies import Ask, Choice, Say
 from notify.limits import REPLY
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import make_config
 
 from bots import terminal
-from bots.media import image_type
+from bots.channel.media import image_type
 from bots.terminal import Screen, TerminalSender, save_photo
 from config.model import Config
 from conversation.events import Button, Command, Location, Photo, Text

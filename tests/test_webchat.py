@@ -24,8 +24,10 @@ from aiohttp import ClientSession, CookieJar, FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import draft
 
-from bots.server import ENGINE, INBOX, STORE, WORKER, InboxSender, build_app
-from bots.webchat import CHANNEL, COOKIE, chat_of
+from bots.app import build_app
+from bots.keys import ENGINE, INBOX, STORE, WORKER
+from bots.web.chat import CHANNEL, COOKIE, chat_of
+from bots.web.inbox import InboxSender
 from config.model import Config
 from conversation.events import Button, Text
 from conversation.i18n import translate

@@ -25,7 +25,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest, RequestData
 
-from bots.telegram_settings import TelegramSettings
+from bots.telegram.settings import TelegramSettings
 
 CONCURRENCY = 16  # chats handled at once; Telegram HTTP calls share a pool of this size
 

@@ -8,7 +8,7 @@ through ``Store.apply`` (the workflow's checks), incidents and outages through
 (``conversation.dispatcher.outcome``), in the configuration's language. A refusal is
 printed on stderr with exit status 1.
 
-Attached to ``bots.cli.main`` by ``register``; like ``bots.cli_telegram`` it takes the
+Attached to ``bots.cli.main`` by ``register``; like ``bots.cli.telegram`` it takes the
 CLI's session from click's context rather than importing ``bots.cli``.
 """
 

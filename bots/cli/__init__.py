@@ -23,9 +23,9 @@ from typing import Any, NoReturn
 
 import click
 
-from bots.cli_dispatch import register as register_dispatch
-from bots.cli_outbox import delivery_lines, outbox_group
-from bots.cli_telegram import telegram_group
+from bots.cli.dispatch import register as register_dispatch
+from bots.cli.outbox import delivery_lines, outbox_group
+from bots.cli.telegram import telegram_group
 from bots.engine import open_store
 from config.loader import check as check_config
 from config.loader import load, starter_text
@@ -120,7 +120,7 @@ pass_session = click.make_pass_decorator(Session, ensure=True)
 @pass_session
 def serve(session: Session, host: str | None, port: int | None) -> None:
     """Run the service: the web chat, the chat bots (Telegram) and notice delivery."""
-    from bots.server import run  # the web stack is needed by this command only
+    from bots.app import run  # the web stack is needed by this command only
 
     config = session.config
     web = replace(config.web, host=host or config.web.host, port=port or config.web.port)
@@ -201,7 +201,7 @@ def config_check(session: Session, path: Path | None) -> None:
 
 def _check_channels(config: Config) -> None:
     """Channel tables are validated by their adapters; refuse them here as serve would."""
-    from bots.telegram_settings import TelegramSettings
+    from bots.telegram.settings import TelegramSettings
 
     if TelegramSettings.configured(config):
         TelegramSettings.from_config(config)

@@ -3,7 +3,7 @@
 A random session token in a cookie names the chat (the chat id is a hash of it, so a chat
 id seen elsewhere — in a ticket, a log — cannot be turned back into a session). Events go
 through ``Engine.handle`` on channel ``web``; the replies, the resident's own messages and
-the notices the ``web`` delivery worker hands to ``bots.server.InboxSender`` are kept in
+the notices the ``web`` delivery worker hands to ``bots.web.inbox.InboxSender`` are kept in
 the inbox (``web_messages``, in the store's file), which the page long-polls, so a reload
 shows the whole conversation. Uploaded photos are checked by their bytes and saved under the
 media folder; a chat may fetch only media it uploaded or was shown.
@@ -30,8 +30,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import jinja2
 from aiohttp import BodyPartReader, web
 
-from bots.media import IMAGE_EXTENSIONS, image_type
-from bots.server import CONFIG, ENGINE, INBOX, PAGE, STORE, WORKER, WebInbox, payload
+from bots.channel.media import IMAGE_EXTENSIONS, image_type
+from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
+from bots.web.inbox import PAGE, WebInbox, payload
 from conversation.events import Button, Command, InEvent, Location, Photo, parse_text
 from conversation.i18n import LOCALES, translate
 from conversation.router import MAX_TEXT

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
-from bots.telegram_settings import TelegramSettings
+from bots.telegram.settings import TelegramSettings
 from conversation.i18n import translate
 from tickets.errors import ConfigError, DeliveryError
 

@@ -28,8 +28,8 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from bots.telegram_render import MAX_TEXT, Outgoing
-from bots.telegram_store import TelegramTables
+from bots.telegram.render import MAX_TEXT, Outgoing
+from bots.telegram.store import TelegramTables
 from config.model import Config
 from conversation.i18n import translate
 from conversation.replies import Reply

@@ -1,6 +1,6 @@
 """The Telegram adapter: residents, technicians and team groups on python-telegram-bot 22.
 
-``setup(app)`` — called by ``bots.server.build_app`` after its store and engine contexts
+``setup(app)`` — called by ``bots.app.build_app`` after its store and engine contexts
 when ``[channels.telegram]`` is configured — adds ``telegram_ctx``, which runs a
 ``TelegramChannel`` inside the aiohttp process (``initialize``/``start``, then
 ``updater.start_polling`` or ``setWebhook``; ``stop``/``shutdown`` on clean-up, never
@@ -8,7 +8,7 @@ when ``[channels.telegram]`` is configured — adds ``telegram_ctx``, which runs
 ``add_routes``' ``POST /telegram/webhook``. ``telegram_status(config)`` is what
 ``baoxiu telegram status`` prints.
 
-The work itself is in ``bots.telegram_channel``; the other ``bots.telegram_*`` modules
+The work itself is in ``bots.telegram.channel``; the other ``bots.telegram_*`` modules
 are its parts (settings, inbound translation, rendering, notices, tables, transport).
 """
 
@@ -19,10 +19,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bots.telegram_channel import TelegramChannel
-from bots.telegram_http import build_application
-from bots.telegram_settings import TelegramSettings
-from bots.telegram_status import status_lines
+from bots.keys import CONFIG, ENGINE, STORE
+from bots.telegram.channel import TelegramChannel
+from bots.telegram.http import build_application
+from bots.telegram.settings import TelegramSettings
+from bots.telegram.status import status_lines
 from config.model import Config
 
 WEBHOOK_PATH = "/telegram/webhook"
@@ -35,8 +36,6 @@ TELEGRAM = web.AppKey("telegram", TelegramChannel)
 def setup(app: web.Application) -> None:
     """Add the Telegram channel to the app if ``[channels.telegram]`` is configured; call
     it after the store and engine clean-up contexts are added."""
-    from bots.server import CONFIG
-
     config = app[CONFIG]
     if not TelegramSettings.configured(config):
         return
@@ -58,8 +57,6 @@ async def _webhook(request: web.Request) -> web.StreamResponse:
 
 
 async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
-    from bots.server import CONFIG, ENGINE, STORE
-
     config = app[CONFIG]
     channel = TelegramChannel(config, TelegramSettings.from_config(config), app[STORE], app[ENGINE])
     await channel.start()

@@ -5,9 +5,9 @@ Every update, polled or posted to the webhook, goes through ``accept``: its id i
 in the store together with a copy in ``telegram_inbox`` (one transaction), so a
 redelivery does nothing and an update answered with 200 is handled even after a crash.
 Handling runs per chat in arrival order (one FIFO lock per chat): a message becomes a
-conversation event (``bots.telegram_inbound``), ``Engine.handle`` runs it in the
+conversation event (``bots.telegram.inbound``), ``Engine.handle`` runs it in the
 transaction that drops the inbox copy, and the replies are sent
-(``bots.telegram_render``). An album (``media_group_id``) is collected for
+(``bots.telegram.render``). An album (``media_group_id``) is collected for
 ``album_seconds`` and handled as one message. A button pressed in a team group acts as
 the presser's private chat (where a technician bound by sharing their contact); its answer
 is a callback toast, or an alert when the ticket did not change (a refusal such as
@@ -44,13 +44,13 @@ from telegram.ext import (
 )
 
 from bots.engine import Engine
-from bots.telegram_album import Album, Albums, ChatLocks
-from bots.telegram_http import CONCURRENCY, build_application
-from bots.telegram_inbound import Inbound, NotTaken
-from bots.telegram_notify import Offers, TelegramSender
-from bots.telegram_render import Outgoing, alert_text
-from bots.telegram_settings import TelegramSettings
-from bots.telegram_store import CHANNEL, TelegramTables
+from bots.telegram.album import Album, Albums, ChatLocks
+from bots.telegram.http import CONCURRENCY, build_application
+from bots.telegram.inbound import Inbound, NotTaken
+from bots.telegram.notify import Offers, TelegramSender
+from bots.telegram.render import Outgoing, alert_text
+from bots.telegram.settings import TelegramSettings
+from bots.telegram.store import CHANNEL, TelegramTables
 from config.model import Config
 from conversation.events import Button, Command, InEvent, Text
 from conversation.i18n import normalize, translate
