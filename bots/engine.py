@@ -23,6 +23,7 @@ and submitted again rather than typed anew.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -72,10 +73,15 @@ class Engine:
         *,
         can_share_contact: bool = False,
         can_share_location: bool = False,
+        keep: Callable[[list[Reply]], None] | None = None,
     ) -> list[Reply]:
         """Run one event of one chat; return the replies to show in that chat.
 
-        Unexpected exceptions roll everything back (the dialogue included) and propagate.
+        ``keep`` is called with those replies inside the step's transaction, so a channel
+        that records what it shows (the web inbox, Telegram's reply rows in the outbox)
+        commits them together with the dialogue and the ticket: a crash leaves either the
+        whole step or none of it. Unexpected exceptions roll everything back (the
+        dialogue included) and propagate.
         """
         with self.store.transaction():
             record = self.store.chat(channel, chat)
@@ -103,6 +109,8 @@ class Engine:
             else:
                 after, replies = before, said
             self.store.save_chat(replace(record, dialogue=after.to_json()), now)
+            if keep is not None:
+                keep(replies)
             return replies
 
     def bind(self, channel: str, chat: str, role: str, person: str, now: datetime) -> None:
