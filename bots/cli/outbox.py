@@ -38,7 +38,7 @@ def shown(config: Config, moment: datetime | None) -> str:
 
 
 def table(rows: Sequence[Sequence[str]]) -> list[str]:
-    from bots.cli import table as aligned  # at call time: bots.cli imports this module
+    from bots.cli.base import table as aligned
 
     return aligned(rows)
 

@@ -1,0 +1,113 @@
+"""What every ``baoxiu`` command shares: the root group, the session (configuration
+and its language), localized messages and failures, aligned tables."""
+
+from __future__ import annotations
+
+import os
+import sys
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from config.loader import load
+from config.model import Config
+from conversation.i18n import DEFAULT_LOCALE, normalize, translate
+from tickets.errors import ConfigError
+
+CONFIG_ENV = "BAOXIU_CONFIG"
+DEFAULT_INIT_PATH = "baoxiu.toml"
+CONFIG_ERROR_EXIT = 2
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting with one of these is a formula to Excel: a reporter's text must not be."""
+
+
+@dataclass
+class Session:
+    """What the group's options leave for the subcommands; the configuration loads once."""
+
+    config_path: Path | None = None
+    _config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load(self.config_path)
+            except ConfigError as error:
+                fail(self.locale, "config_invalid", message=error.message)
+        return self._config
+
+    @property
+    def locale(self) -> str:
+        if self._config is not None:
+            return self._config.locale
+        shell = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+        return normalize(shell) if shell.lower().startswith("en") else DEFAULT_LOCALE
+
+
+def say(locale: str, key: str, /, **params: Any) -> str:
+    return translate(locale, f"cli.{key}", **params)
+
+
+def fail(locale: str, key: str, /, *, code: int = CONFIG_ERROR_EXIT, **params: Any) -> NoReturn:
+    click.echo(say(locale, key, **params), err=True)
+    sys.exit(code)
+
+
+def _use_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Session).config_path = value
+
+
+def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--config PATH`` on a subcommand too (``baoxiu serve --config x.toml``)."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        callback=_use_config,
+        expose_value=False,
+        is_eager=True,
+        help="Configuration file (TOML); default: $BAOXIU_CONFIG, else the built-in default.",
+    )(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=CONFIG_ENV,
+    help="Configuration file (TOML); default: $BAOXIU_CONFIG, else the built-in default.",
+)
+@click.version_option(package_name="baoxiu", message="%(prog)s %(version)s")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """baoxiu (报修): a chat-first repair desk."""
+    ctx.obj = Session(config_path)
+
+
+pass_session = click.make_pass_decorator(Session, ensure=True)
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as aligned columns; multi-line cells are flattened to one line."""
+    flat = [[" ".join(cell.split("\n")) for cell in row] for row in rows]
+    if not flat:
+        return []
+    widths = [max(width(row[i]) for row in flat) for i in range(len(flat[0]))]
+    return [
+        "  ".join(
+            cell + " " * (w - width(cell)) for cell, w in zip(row, widths, strict=True)
+        ).rstrip()
+        for row in flat
+    ]

@@ -1,0 +1,209 @@
+"""``baoxiu tickets list|show|export``: looking at tickets from the shell."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bots.cli.base import (
+    CSV_FORMULA_START,
+    Session,
+    config_option,
+    fail,
+    main,
+    pass_session,
+    say,
+    table,
+)
+from bots.cli.outbox import delivery_lines
+from bots.engine import open_store
+from config.model import Config
+from conversation.i18n import local_time, translate
+from tickets.model import Event, State, Ticket
+
+
+@main.group()
+def tickets() -> None:
+    """Look at tickets and export them."""
+
+
+@tickets.command("list")
+@config_option
+@click.option("--state", type=click.Choice([s.value for s in State]), help="Only this state.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@pass_session
+def tickets_list(session: Session, state: str | None, limit: int) -> None:
+    """List tickets, newest first."""
+    config = session.config
+    with open_store(config) as store:
+        found = store.all_tickets(state=state, limit=limit)
+    loc = config.locale
+    if not found:
+        click.echo(say(loc, "list_empty"))
+        return
+    columns = ("number", "state", "category", "place", "holder", "created_at")
+    rows = [[say(loc, f"field.{c}") for c in columns]]
+    rows += [
+        [
+            t.number,
+            translate(loc, f"states.{t.state.value}"),
+            category_name(config, t.category, loc),
+            place(config, t, loc),
+            holder_name(config, t.holder),
+            local_time(t.created_at, config.timezone),
+        ]
+        for t in found
+    ]
+    click.echo("\n".join(table(rows)))
+
+
+@tickets.command("show")
+@config_option
+@click.argument("number")
+@pass_session
+def tickets_show(session: Session, number: str) -> None:
+    """Show one ticket: its fields and its timeline, in local time."""
+    config = session.config
+    loc = config.locale
+    with open_store(config) as store:
+        ticket = store.ticket(number.strip().upper())
+        if ticket is None:
+            fail(
+                loc,
+                "refused",
+                code=1,
+                message=translate(loc, "errors.ticket_not_found", number=number),
+            )
+        events = store.timeline(ticket.number)
+        deliveries = delivery_lines(store, ticket.number, config)
+    click.echo("\n".join(describe(config, ticket, loc)))
+    click.echo("\n" + "\n".join(deliveries) + "\n")
+    click.echo(say(loc, "timeline"))
+    click.echo("\n".join(table([timeline_row(config, e, loc) for e in events])))
+
+
+@tickets.command("export")
+@config_option
+@click.option("--csv", "as_csv", is_flag=True, default=True, help="CSV (the only format).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output).",
+)
+@pass_session
+def tickets_export(session: Session, as_csv: bool, output: Path | None) -> None:
+    """Export every ticket, one row each, as CSV in UTF-8 with a BOM (opens in Excel)."""
+    config = session.config
+    with open_store(config) as store:
+        found = store.all_tickets()
+    data = export_csv(config, found).encode("utf-8-sig")
+    if output is None:
+        click.echo(data, nl=False)  # bytes go out as they are: the BOM included
+        return
+    output.write_bytes(data)
+    click.echo(say(config.locale, "export_written", count=len(found), path=output), err=True)
+
+
+# -- presentation -------------------------------------------------------------------------
+
+FIELDS = tuple(f.name for f in fields(Ticket))
+
+
+def category_name(config: Config, code: str, locale: str) -> str:
+    leaf = config.category(code)
+    if leaf is None:
+        return code
+    group = config.group(leaf.group)
+    return f"{group.name(locale)}/{leaf.name(locale)}" if group else leaf.name(locale)
+
+
+def place(config: Config, ticket: Ticket, locale: str) -> str:
+    area = config.area(ticket.area) if ticket.area else None
+    building = area.building(ticket.building) if area and ticket.building else None
+    parts = [
+        area.name(locale) if area else ticket.area,
+        building.name(locale) if building else ticket.building,
+        ticket.spot,
+    ]
+    return " ".join(p for p in parts if p)
+
+
+def holder_name(config: Config, holder: str | None) -> str:
+    if not holder:
+        return ""
+    tech = config.technician(holder)
+    return f"{tech.name} ({holder})" if tech else holder
+
+
+def value_text(config: Config, name: str, value: Any, locale: str) -> str:
+    """A ticket field as an operator reads it: local times, names, no None."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return local_time(value, config.timezone, "%Y-%m-%d %H:%M:%S")
+    if isinstance(value, tuple):
+        return " ".join(str(v) for v in value)
+    if name in ("state", "paused_from"):
+        return translate(locale, f"states.{value}")
+    if name == "category":
+        return f"{category_name(config, value, locale)} ({value})"
+    if name == "holder":
+        return holder_name(config, value)
+    if name in ("priority", "mode"):
+        return say(locale, f"{name}.{value}")
+    if name == "team" and (team := config.team(value)) is not None:
+        return f"{team.name} ({value})"
+    return str(value)
+
+
+def describe(config: Config, ticket: Ticket, locale: str) -> list[str]:
+    rows = [
+        [say(locale, f"field.{name}"), value_text(config, name, getattr(ticket, name), locale)]
+        for name in FIELDS
+    ]
+    rows.insert(
+        FIELDS.index("spot") + 1, [say(locale, "field.place"), place(config, ticket, locale)]
+    )
+    return table([r for r in rows if r[1] not in ("", "0")])
+
+
+def timeline_row(config: Config, event: Event, locale: str) -> list[str]:
+    moved = translate(locale, f"states.{event.to_state.value}")
+    if event.from_state is not None and event.from_state != event.to_state:
+        moved = f"{translate(locale, f'states.{event.from_state.value}')} → {moved}"
+    who = event.actor_id
+    person = config.technician(who) or config.dispatcher(who)
+    if person is not None:
+        who = f"{person.name} ({who})"
+    extra = " ".join(f"{k}={v}" for k, v in sorted(event.data.items()))
+    return [
+        local_time(event.at, config.timezone, "%Y-%m-%d %H:%M:%S"),
+        translate(locale, f"actions.{event.action.value}"),
+        moved,
+        f"{translate(locale, f'cli.role.{event.actor_role.value}')} {who}",
+        " ".join(p for p in (event.note, extra) if p),
+    ]
+
+
+def export_csv(config: Config, found: Sequence[Ticket]) -> str:
+    loc = config.locale
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([say(loc, f"field.{name}") for name in FIELDS])
+    for ticket in found:
+        writer.writerow(
+            [_cell(value_text(config, name, getattr(ticket, name), loc)) for name in FIELDS]
+        )
+    return buffer.getvalue()
+
+
+def _cell(text: str) -> str:
+    return f"'{text}" if text.startswith(CSV_FORMULA_START) else text
