@@ -9,17 +9,22 @@ the service's own (``/``, ``/healthz``); each channel adds its own.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
+import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from bots import notify_workers, scheduler, telegram
-from bots.engine import Engine
+from bots.engine import Engine, private_folder
+from bots.engine import open_store as open_config_store
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
 from bots.web import chat as webchat
 from bots.web.inbox import InboxSender, WebInbox
 from config.model import Config
+from conversation.i18n import translate
 from notify.delivery import DeliveryWorker
 from tickets.store import Store
 
@@ -44,13 +49,12 @@ def build_app(config: Config, *, store: Store | None = None) -> web.Application:
     app[CONFIG] = config
 
     async def open_store(app: web.Application) -> AsyncIterator[None]:
-        config.media_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(config.media_dir)
         if store is not None:
             app[STORE] = store
             yield
             return
-        config.database.parent.mkdir(parents=True, exist_ok=True)
-        opened = Store(config.database, config)
+        opened = open_config_store(config)
         app[STORE] = opened
         try:
             yield
@@ -109,17 +113,42 @@ async def _root(request: web.Request) -> web.StreamResponse:
 
 
 async def _healthz(request: web.Request) -> web.StreamResponse:
-    # The store is synchronous; a COUNT on the local file is quick enough for the loop.
-    [row] = request.app[STORE].query("SELECT COUNT(*) AS n FROM tickets")
-    return web.json_response({"ok": True, "tickets": int(row["n"])})
+    # Alive, and nothing more: how many tickets exist is nobody's business out there.
+    return web.json_response({"ok": True})
 
 
 def run(config: Config) -> None:
-    """Serve until interrupted on ``config.web.host``:``config.web.port``."""
+    """Serve until interrupted on ``config.web.host``:``config.web.port``.
+
+    The port is bound before anything is started, so a busy port is one clear line and
+    exit status 2 rather than "serving at …" followed by a traceback."""
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    try:
+        sock = _listen(config.web.host, config.web.port)
+    except OSError as error:
+        key = "cli.port_in_use" if error.errno == errno.EADDRINUSE else "cli.cannot_listen"
+        text = translate(
+            config.locale, key, host=config.web.host, port=config.web.port, reason=error.strerror
+        )
+        print(text, file=sys.stderr)
+        raise SystemExit(2) from None
     base = (config.web.public_url or f"http://{config.web.host}:{config.web.port}").rstrip("/")
     log.info("baoxiu is serving the web chat at %s/chat (health: %s/healthz)", base, base)
-    web.run_app(build_app(config), host=config.web.host, port=config.web.port, print=None)
+    web.run_app(build_app(config), sock=sock, print=None)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp's own sites
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock

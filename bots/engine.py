@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from config.model import Config
 from conversation import router
@@ -43,7 +44,7 @@ from conversation.events import InEvent
 from conversation.i18n import LOCALES
 from conversation.replies import Reply
 from conversation.state import IDLE, DialogueState
-from tickets.errors import BaoxiuError, InvalidInput
+from tickets.errors import BaoxiuError, InvalidInput, StoreMissing
 from tickets.model import Role, Ticket
 from tickets.outbox import save_preference
 from tickets.store import ChatRecord, Store
@@ -51,10 +52,21 @@ from tickets.store import ChatRecord, Store
 BINDABLE = (Role.TECHNICIAN.value, Role.DISPATCHER.value)
 
 
-def open_store(config: Config) -> Store:
-    """The configuration's store; its folder is made on first use (the loader must not)."""
-    config.database.parent.mkdir(parents=True, exist_ok=True)
+def open_store(config: Config, *, create: bool = True) -> Store:
+    """The configuration's store; its folder is made on first use (the loader must not),
+    readable by its owner only (it holds phone numbers). With ``create=False`` a missing
+    database raises ``StoreMissing`` instead of being made empty (read commands)."""
+    if not create and not config.database.is_file():
+        raise StoreMissing("errors.no_database", path=str(config.database))
+    private_folder(config.database.parent)
     return Store(config.database, config)
+
+
+def private_folder(folder: Path) -> None:
+    """Make ``folder`` (and missing parents) if needed; a folder made here is 0700."""
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)  # mkdir's mode is masked by the umask
 
 
 class Engine:

@@ -34,7 +34,7 @@ from typing import TextIO
 from bots.channel.media import IMAGE_EXTENSIONS, image_type
 from bots.engine import Engine, open_store
 from config.model import Config
-from conversation.events import Button, InEvent, Location, Photo, Text, parse_text
+from conversation.events import Button, InEvent, Location, Photo, Text, parse_text, typed_number
 from conversation.i18n import translate
 from conversation.replies import (
     Ask,
@@ -139,8 +139,9 @@ class Screen:
             return self._photo(typed.removeprefix("/photo").strip())
         if typed.startswith("/"):
             return parse_text(typed)
-        if typed.isdigit() and 1 <= int(typed) <= len(self.choices):
-            return Button(self.choices[int(typed) - 1].data)
+        picked_number = typed_number(typed)
+        if picked_number is not None and 1 <= picked_number <= len(self.choices):
+            return Button(self.choices[picked_number - 1].data)
         picked = {c.data for c in self.choices if c.label.strip() == typed}
         if len(picked) == 1:
             return Button(picked.pop())

@@ -138,17 +138,28 @@ def default_text() -> str:
     return resources.files("config").joinpath("default.toml").read_text("utf-8")
 
 
-def _load_default() -> Config:
-    config = load_text(default_text(), base=Path.cwd(), source="<default>")
+def default_data_dir() -> Path:
+    """Where the built-in default keeps its data: ``$BAOXIU_DATA_DIR``, else the XDG data
+    folder (``$XDG_DATA_HOME/baoxiu``, ``~/.local/share/baoxiu``) — never the current
+    folder, so every command finds the same database wherever it is run from."""
     data_dir = os.environ.get(DATA_DIR_ENV, "").strip()
     if data_dir:
-        folder = Path(data_dir).expanduser().absolute()
-        config = replace(
-            config,
-            database=folder / config.database.name,
-            media_dir=folder / config.media_dir.name,
-        )
-    return config
+        return Path(data_dir).expanduser().absolute()
+    xdg = os.environ.get("XDG_DATA_HOME", "").strip()
+    base = (
+        Path(xdg).expanduser() if xdg and Path(xdg).is_absolute() else Path.home() / ".local/share"
+    )
+    return (base / "baoxiu").absolute()
+
+
+def _load_default() -> Config:
+    config = load_text(default_text(), base=Path.cwd(), source="<default>")
+    folder = default_data_dir()
+    return replace(
+        config,
+        database=folder / config.database.name,
+        media_dir=folder / config.media_dir.name,
+    )
 
 
 # -- messages ---------------------------------------------------------------------

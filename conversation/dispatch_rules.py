@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 from config.model import Config
 from conversation.actions import Act, Rule, TicketAction
 from conversation.context import Ctx
+from conversation.events import typed_number
 from conversation.followup import not_found
 from conversation.i18n import local_time
 from conversation.known_faults import area_name, category_name
@@ -129,16 +130,16 @@ def command(name: str, arg: str, state: DialogueState, ctx: Ctx) -> Step:
             return Step(state, incident_list(ctx))
         if sub == "open" and len(words) >= 2:
             return _incident_open(words[1:], state, ctx)
-        if sub == "close" and len(words) >= 2 and words[1].lstrip("#").isdigit():
-            params = {"id": int(words[1].lstrip("#")), "note": " ".join(words[2:])}
+        if sub == "close" and len(words) >= 2 and (found := typed_number(words[1].lstrip("#"))):
+            params = {"id": found, "note": " ".join(words[2:])}
             return Step(state, (), (Rule("incident.close", params, flow=NAME),))
         return Step(state, (Say(ctx.t("incidents.usage")),))
     if sub == "list":
         return Step(state, outage_list(ctx))
     if sub == "add":
         return _outage_add(words[1:], state, ctx)
-    if sub == "cancel" and len(words) == 2 and words[1].lstrip("#").isdigit():
-        params = {"id": int(words[1].lstrip("#"))}
+    if sub == "cancel" and len(words) == 2 and (found := typed_number(words[1].lstrip("#"))):
+        params = {"id": found}
         return Step(state, (), (Rule("outage.cancel", params, flow=NAME),))
     return Step(state, (Say(ctx.t("outages.usage")),))
 
@@ -280,10 +281,11 @@ def outage_list(ctx: Ctx) -> tuple[Reply, ...]:
 def button(verb: str, rest: list[str], state: DialogueState, ctx: Ctx) -> Step | None:
     if verb == "merge" and len(rest) == 2 and all(rest):
         return merge(_number(rest[0]), _number(rest[1]), state, ctx)
-    if len(rest) != 1 or not rest[0].isdigit():
+    found = typed_number(rest[0]) if len(rest) == 1 else None
+    if found is None:
         return None
     kind = {"iopen": "incident.open", "iclose": "incident.close", "ocancel": "outage.cancel"}
-    return Step(state, (), (Rule(kind[verb], {"id": int(rest[0])}, flow=NAME),))
+    return Step(state, (), (Rule(kind[verb], {"id": found}, flow=NAME),))
 
 
 # -- outcomes ----------------------------------------------------------------------------------

@@ -66,3 +66,16 @@ def parse_text(text: str) -> InEvent:
         if name and name.replace("_", "").isalnum():
             return Command(name, arg.strip())
     return Text(text)
+
+
+_MAX_NUMBER_DIGITS = 9
+
+
+def typed_number(text: str) -> int | None:
+    """A number typed to pick a choice or name a record: plain ASCII digits of sane
+    length, else ``None``. ``str.isdigit`` accepts ``²`` and ``①``, which ``int`` refuses,
+    and ``int`` of 5,000 nines trips Python's digit limit: both are text, not numbers."""
+    text = text.strip()
+    if not text or len(text) > _MAX_NUMBER_DIGITS or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)

@@ -178,7 +178,9 @@ def _owned(number: str, ctx: Ctx) -> Ticket | Say:
     if ticket is None:
         return not_found(number, ctx)
     if ticket.reporter != ctx.actor.id:
-        return Say(ctx.t("errors.not_owner", number=ticket.number))
+        # Answered exactly like a number that does not exist: the answer must not tell
+        # a stranger which numbers are in use.
+        return not_found(number, ctx)
     return ticket
 
 

@@ -31,6 +31,16 @@ NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 LIMITS = TimeLimits(claim=30, arrive=120, resolve=480)
 
 
+def said(result: Any) -> str:
+    """What a CLI command printed, less the stderr line naming the database it opened
+    (every store command prints it first; tests/test_cli.py checks it)."""
+    first = result.stderr.splitlines(keepends=True)[:1]
+    out: str = result.output
+    if first and first[0].startswith(("数据库：", "Database: ")):
+        out = out.replace(first[0], "", 1)
+    return out
+
+
 def make_ticket(**fields: Any) -> Ticket:
     """A ticket record for pure tests: alice's water leak at east/b1/302, new, claim mode;
     ``fields`` override any of it."""

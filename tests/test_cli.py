@@ -240,7 +240,7 @@ def test_list_shows_tickets_newest_first(
 ) -> None:
     result = runner.invoke(main, ["tickets", "list"])
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[0].split()[0] == cli("zh_CN", "field.number")
     shown = [line.split()[0] for line in lines[1:]]
     assert sorted(shown) == sorted(tickets)
@@ -254,17 +254,35 @@ def test_list_filters_by_state_and_limit(
     runner: CliRunner, default: Config, tickets: list[str]
 ) -> None:
     result = runner.invoke(main, ["tickets", "list", "--state", "closed"])
-    assert [line.split()[0] for line in result.output.splitlines()[1:]] == [tickets[0]]
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == [tickets[0]]
     result = runner.invoke(main, ["tickets", "list", "--limit", "1"])
-    assert len(result.output.splitlines()) == 2
+    assert len(result.stdout.splitlines()) == 2
     result = runner.invoke(main, ["tickets", "list", "--state", "lost"])
     assert result.exit_code == 2  # click refuses a state that does not exist
 
 
 def test_list_of_nothing(runner: CliRunner, default: Config) -> None:
+    default.database.parent.mkdir(parents=True)
+    Store(default.database, default).close()
     result = runner.invoke(main, ["tickets", "list"])
     assert result.exit_code == 0
-    assert result.output.strip() == cli("zh_CN", "list_empty")
+    assert result.stdout.strip() == cli("zh_CN", "list_empty")
+    assert result.stderr.strip() == cli("zh_CN", "using_database", path=default.database)
+
+
+@pytest.mark.parametrize(
+    "command", [["tickets", "list"], ["tickets", "show", "1"], ["outbox", "list"]]
+)
+def test_a_read_command_never_makes_an_empty_database(
+    runner: CliRunner, default: Config, command: list[str]
+) -> None:
+    # Run with the wrong configuration (or from the wrong place), a read command used to
+    # create an empty database and show an empty desk.
+    result = runner.invoke(main, command)
+    assert result.exit_code == 2
+    missing = translate("zh_CN", "errors.no_database", path=default.database)
+    assert missing in result.stderr
+    assert not default.database.exists()
 
 
 def test_show_prints_fields_and_timeline_in_local_time(
@@ -286,7 +304,7 @@ def test_show_prints_fields_and_timeline_in_local_time(
     assert "2026-11-23 16:00:00" in timeline[0]  # 08:00 UTC in Asia/Shanghai
 
 
-def test_show_an_unknown_ticket(runner: CliRunner, default: Config) -> None:
+def test_show_an_unknown_ticket(runner: CliRunner, default: Config, tickets: list[str]) -> None:
     result = runner.invoke(main, ["tickets", "show", "BX20990101-0001"])
     assert result.exit_code == 1
     assert translate("zh_CN", "errors.ticket_not_found", number="BX20990101-0001") in result.output

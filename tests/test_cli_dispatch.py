@@ -15,6 +15,7 @@ from bots.cli import dispatch as cli_dispatch
 from bots.cli import main
 from config.loader import load
 from config.model import Config
+from tests.conftest import said
 from tickets.model import Action, Actor, Priority, Role, State
 from tickets.store import Store
 
@@ -56,7 +57,7 @@ def store(default: Config, numbers: list[str]) -> Iterator[Store]:
 
 def invoke(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.output
+    return result.exit_code, said(result)
 
 
 @pytest.mark.parametrize(

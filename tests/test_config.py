@@ -159,14 +159,23 @@ def test_default_areas_people_and_channels() -> None:
     assert config.source == "<default>"
 
 
-def test_default_paths_are_under_the_working_folder(
+def test_default_data_lives_in_one_place_wherever_a_command_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    # Once under the working folder: a CLI run from elsewhere used another database.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    found = set()
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        found.add(load(None).database)
+    assert found == {tmp_path / "home" / ".local" / "share" / "baoxiu" / "baoxiu.db"}
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     config = load(None)
-    assert config.database == tmp_path / "data" / "baoxiu.db"
-    assert config.media_dir == tmp_path / "data" / "media"
-    assert not (tmp_path / "data").exists()  # loading creates nothing
+    assert config.database == tmp_path / "xdg" / "baoxiu" / "baoxiu.db"
+    assert config.media_dir == tmp_path / "xdg" / "baoxiu" / "media"
+    assert not (tmp_path / "xdg").exists()  # loading creates nothing
 
 
 def test_data_dir_variable_moves_the_default_data(

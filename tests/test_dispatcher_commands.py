@@ -168,3 +168,22 @@ def test_a_forged_incident_button_from_a_resident_is_refused(
     engine, _ = desk
     assert "只有调度员" in say(engine, "web", "alice", Button("d:iopen:1"))
     assert engine.store.incidents() == []
+
+
+@pytest.mark.parametrize("typed", ["²", "①", "9" * 5000])
+def test_an_id_that_is_not_plain_digits_gets_the_usage(
+    desk: tuple[Engine, list[str]], typed: str
+) -> None:
+    # int() of '²' or of 5,000 nines raised out of the dialogue (issue 10, defect 3).
+    engine, numbers = desk
+    run(
+        engine,
+        "wang-chat",
+        "zh_CN",
+        [
+            (f"/incident close {typed}", "/incident close 编号"),
+            (f"/outage cancel {typed}", "/outage cancel 编号"),
+            (Button(f"d:iclose:{typed}"), ""),
+        ],
+        numbers,
+    )

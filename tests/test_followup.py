@@ -418,7 +418,9 @@ def test_reopen_en(config: Config) -> None:
 
 @pytest.mark.parametrize(
     ("locale", "refused"),
-    [("zh_CN", "不是您提交的"), ("en", "was not reported by you")],
+    # Answered exactly like a number that does not exist: a different answer told a
+    # stranger which numbers are in use (issue 10, defect 10).
+    [("zh_CN", f"没有找到工单 {A1}，请核对工单号。"), ("en", f"No ticket {A1}; please check")],
 )
 def test_not_your_ticket_and_no_phone_leak(config: Config, locale: str, refused: str) -> None:
     lookup = world(config, ticket(A1, State.RESOLVED, holder="zhang"))

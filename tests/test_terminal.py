@@ -124,6 +124,14 @@ def test_a_number_or_an_exact_label_picks_a_choice(screen: Screen) -> None:
     assert screen.read("网") == Text("网")
 
 
+@pytest.mark.parametrize("typed", ["²", "①", "٣", "9" * 5000, "1" * 10])
+def test_only_plain_ascii_digits_are_a_choice_number(screen: Screen, typed: str) -> None:
+    # int() refused '²' and '①' (str.isdigit accepts them) and 5,000 nines (the digit
+    # limit): each ended the terminal chat with a traceback.
+    screen.show([CATEGORIES])
+    assert screen.read(typed) == Text(typed)
+
+
 def test_the_same_label_twice_asks_for_the_number(screen: Screen) -> None:
     screen.show(
         [Ask("A", (Choice("签到", "t:signin:A"),)), Ask("B", (Choice("签到", "t:signin:B"),))]

@@ -174,7 +174,35 @@ async def test_cookie_is_secure_behind_an_https_public_url(config: Config, store
 async def test_a_forged_cookie_gets_a_fresh_session(client: TestClient[Any, Any]) -> None:
     client.session.cookie_jar.update_cookies({COOKIE: "../../etc"}, client.make_url("/chat"))
     resp = await client.get("/chat")
-    assert re.fullmatch(r"[A-Za-z0-9_-]{32,}", resp.cookies[COOKIE].value)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{22}", resp.cookies[COOKIE].value)
+
+
+async def test_a_token_the_client_made_up_is_no_session(client: TestClient[Any, Any]) -> None:
+    # Any 22-64 character string used to be taken as a session (and a chat of its own).
+    made_up = "a" * 40
+    client.session.cookie_jar.update_cookies({COOKIE: made_up}, client.make_url("/chat"))
+    refused = await client.post("/chat/api/send", json={"text": "hi"})
+    assert refused.status == 403
+    page = await client.get("/chat")
+    issued = page.cookies[COOKIE].value
+    assert issued != made_up and "." in issued
+    forged = issued[:-2] + ("AA" if not issued.endswith("AA") else "BB")
+    client.session.cookie_jar.clear()
+    client.session.cookie_jar.update_cookies({COOKIE: forged}, client.make_url("/chat"))
+    assert (await client.post("/chat/api/send", json={"text": "hi"})).status == 403
+
+
+async def test_message_numbers_count_this_chat_only(client: TestClient[Any, Any]) -> None:
+    # The page once saw the table's global sequence: how busy the whole desk was.
+    first, second = Resident(client), Resident(client)
+    await first.open()
+    await first.new()
+    first_last = first.seen
+    client.session.cookie_jar.clear()
+    await second.open()
+    got = await second.new()
+    assert [m["seq"] for m in got] == list(range(1, len(got) + 1))
+    assert first_last == len(got)  # both were greeted alike, each counted from 1
 
 
 async def test_api_without_a_session_is_refused(client: TestClient[Any, Any]) -> None:
@@ -536,3 +564,113 @@ async def test_a_notice_delivered_twice_is_shown_once(
     shown = await resident.new()
     assert [m["text"] for m in shown] == ["一", "二"]
     assert shown[1]["choices"] == [{"label": "好", "data": "c:help"}] and shown[1]["inline"]
+
+
+# -- what the hostile runs found (issue 10) -----------------------------------------------
+async def test_a_ticket_and_the_reply_with_its_number_commit_together(
+    client: TestClient[Any, Any], resident: Resident, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine used to commit the ticket and the inbox to keep the reply in a second
+    # transaction: a crash between them left a ticket whose number the page never showed,
+    # and pressing Submit again said the button had expired.
+    assert translate("zh_CN", "common.welcome_reporter") in texts(await resident.new())
+    for step in ("c:report", "i:cat:water", "i:area:east", "i:bld:b1"):
+        await resident.send(button=step)
+    for typed in ("3楼302室", "138 1234 5678", DESCRIPTION):
+        await resident.send(text=typed)
+    await resident.send(button="i:photos_done")
+    await resident.send(button="i:time:any")
+    assert "i:confirm" in choices(await resident.new())
+
+    inbox = app_of(client)[INBOX]
+
+    def crash(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(inbox, "append", crash)
+    status, _ = await resident.post({"button": "i:confirm"})
+    assert status == 500
+    assert store.query("SELECT COUNT(*) AS n FROM tickets")[0]["n"] == 0  # nothing half-made
+    monkeypatch.undo()
+
+    await resident.send(button="i:confirm")  # the same press again: the report goes in
+    accepted = texts(await resident.new())
+    [number] = set(NUMBER.findall(accepted))
+    assert store.get(number).state == State.NEW
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("after=" + "9" * 20, "after"),  # over 2^63: OverflowError in SQLite once
+        ("after=" + "9" * 5000, "after"),  # over Python's int digit limit
+        ("after=-1", "after"),
+        ("after=%C2%B2", "after"),  # '²' is a digit to str.isdigit, not to int()
+    ],
+)
+async def test_a_malformed_poll_is_a_400_not_a_500(
+    client: TestClient[Any, Any], resident: Resident, query: str, field: str
+) -> None:
+    resp = await client.get(f"/chat/api/messages?{query}")
+    assert resp.status == 400
+    assert (await resp.json())["error"] == translate("zh_CN", "web.error_bad_type", field=field)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"text": "\\ud800"}',  # a lone surrogate: UTF-8 cannot hold it
+        '{"button": "c:\\udfff"}',
+        '{"start": "area=\\ud800"}',
+    ],
+)
+async def test_a_lone_surrogate_is_refused_before_anything_is_written(
+    client: TestClient[Any, Any], resident: Resident, store: Store, body: str
+) -> None:
+    await resident.new()
+    before = store.chat(CHANNEL, resident.chat)
+    resp = await client.post(
+        "/chat/api/send", data=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 400 and (await resp.json())["code"] == "error_bad_type"
+    assert store.chat(CHANNEL, resident.chat) == before
+    assert await resident.new() == []
+
+
+@pytest.mark.parametrize("latitude", ["9" * 400, "-" + "9" * 400, "1e400"])
+async def test_an_absurd_latitude_is_a_bad_location(
+    client: TestClient[Any, Any], resident: Resident, latitude: str
+) -> None:
+    await resident.new()
+    body = f'{{"location": {{"lat": {latitude}, "lon": 116.4}}}}'
+    resp = await client.post(
+        "/chat/api/send", data=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 400
+    assert (await resp.json())["error"] == translate("zh_CN", "web.error_bad_location")
+
+
+async def test_a_nul_in_an_upload_filename_is_a_400(
+    client: TestClient[Any, Any], resident: Resident, caplog: pytest.LogCaptureFixture
+) -> None:
+    await resident.new()
+    boundary = "xyz"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="photo"; filename="\x00.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    resp = await client.post(
+        "/chat/api/photo",
+        data=body,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Origin": resident.origin,
+        },
+    )
+    assert resp.status == 400
+    assert "Traceback" not in caplog.text and "ERROR" not in caplog.text

@@ -43,6 +43,12 @@ class InvalidInput(BaoxiuError):
     default_key = "errors.invalid_input"
 
 
+class StoreMissing(BaoxiuError):
+    """A command that only reads found no database where the configuration says."""
+
+    default_key = "errors.no_database"
+
+
 class ConfigError(BaoxiuError):
     """The configuration file is invalid; the message names the key, the value and the fix."""
 

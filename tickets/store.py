@@ -13,6 +13,8 @@ order in SQL.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -78,6 +80,7 @@ class Store(RuleStore):
         self._depth = 0
         # isolation_level=None: the driver opens no transaction of its own; ours are
         # explicit (BEGIN IMMEDIATE / SAVEPOINT), see transaction().
+        _private_file(self.path)
         conn = sqlite3.connect(
             str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
@@ -538,3 +541,19 @@ class Store(RuleStore):
         marks = ", ".join(f":{c}" for c in row)
         cursor = self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
         return int(cursor.lastrowid or 0)
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file readable by its owner only (it holds phone numbers),
+    whatever the umask; SQLite gives its -wal and -shm files the same mode. An existing
+    file of ours is tightened too (older versions made it 0644)."""
+    if str(path) == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError:
+        return  # sqlite3.connect reports the real problem in its own words
+    os.close(fd)
+    with contextlib.suppress(OSError):  # a file owned by someone else stays as it is
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)

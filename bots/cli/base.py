@@ -13,10 +13,12 @@ from typing import Any, NoReturn
 
 import click
 
+from bots.engine import open_store
 from config.loader import load
 from config.model import Config
 from conversation.i18n import DEFAULT_LOCALE, normalize, translate
-from tickets.errors import ConfigError
+from tickets.errors import ConfigError, StoreMissing
+from tickets.store import Store
 
 CONFIG_ENV = "BAOXIU_CONFIG"
 DEFAULT_INIT_PATH = "baoxiu.toml"
@@ -111,3 +113,18 @@ def table(rows: Sequence[Sequence[str]]) -> list[str]:
         ).rstrip()
         for row in flat
     ]
+
+
+def store_of(config: Config) -> Store:
+    """The configuration's database for an operator's command: says which file it is (on
+    stderr, so piped output stays clean) and never makes an empty one — a command run
+    with the wrong configuration must say so rather than show an empty desk."""
+    click.echo(say(config.locale, "using_database", path=config.database), err=True)
+    try:
+        return open_store(config, create=False)
+    except StoreMissing as missing:
+        fail(
+            config.locale,
+            "refused",
+            message=translate(config.locale, missing.key, **missing.params),
+        )

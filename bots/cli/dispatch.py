@@ -75,13 +75,13 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 @contextmanager
 def _desk(session: Any, as_: str | None) -> Iterator[tuple[Store, Ctx]]:
     """The store and a dispatcher's context, as the chat flow would have them."""
-    from bots.engine import open_store
+    from bots.cli.base import store_of
 
     config: Config = session.config
     who = as_ or (config.dispatchers[0].id if config.dispatchers else "operator")
     if as_ is not None and config.dispatcher(as_) is None:
         _fail(_t(config, "dispatch.cli_no_dispatcher", who=as_))
-    store = open_store(config)
+    store = store_of(config)
     try:
         ctx = Ctx(
             config=config,

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bots.engine import open_store
+from bots.cli.base import store_of
 from config.model import Config
 from conversation.i18n import local_time, translate
 from tickets import outbox
@@ -65,7 +65,7 @@ def outbox_list(
     """Counts by channel and status, then the newest notices."""
     config = session.config
     loc = config.locale
-    with open_store(config) as store:
+    with store_of(config) as store:
         counts = outbox.counts(store)
         found = outbox.rows(
             store,
@@ -121,7 +121,7 @@ def outbox_show(session: Any, notice_id: int) -> None:
     """One notice: its fields and every delivery attempt."""
     config = session.config
     loc = config.locale
-    with open_store(config) as store:
+    with store_of(config) as store:
         row = store.outbox_row(notice_id)
         if row is None:
             fail(loc, t(loc, "not_found", id=notice_id))
@@ -174,7 +174,7 @@ def outbox_retry(session: Any, notice_id: int) -> None:
     """Queue a dead (or waiting) notice again, due now; a running worker sends it."""
     config = session.config
     loc = config.locale
-    with open_store(config) as store:
+    with store_of(config) as store:
         row = store.outbox_row(notice_id)
         if row is None:
             fail(loc, t(loc, "not_found", id=notice_id))
@@ -199,7 +199,7 @@ def outbox_purge(session: Any, sent_before: str) -> None:
     moment = parse_moment(sent_before, config.timezone)
     if moment is None:
         fail(loc, t(loc, "bad_date", given=sent_before))
-    with open_store(config) as store:
+    with store_of(config) as store:
         count = outbox.purge(store, moment)
     click.echo(t(loc, "purged", count=count, date=shown(config, moment)))
 

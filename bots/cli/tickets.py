@@ -20,10 +20,10 @@ from bots.cli.base import (
     main,
     pass_session,
     say,
+    store_of,
     table,
 )
 from bots.cli.outbox import delivery_lines
-from bots.engine import open_store
 from config.model import Config
 from conversation.i18n import local_time, translate
 from tickets.model import Event, State, Ticket
@@ -42,7 +42,7 @@ def tickets() -> None:
 def tickets_list(session: Session, state: str | None, limit: int) -> None:
     """List tickets, newest first."""
     config = session.config
-    with open_store(config) as store:
+    with store_of(config) as store:
         found = store.all_tickets(state=state, limit=limit)
     loc = config.locale
     if not found:
@@ -72,7 +72,7 @@ def tickets_show(session: Session, number: str) -> None:
     """Show one ticket: its fields and its timeline, in local time."""
     config = session.config
     loc = config.locale
-    with open_store(config) as store:
+    with store_of(config) as store:
         ticket = store.ticket(number.strip().upper())
         if ticket is None:
             fail(
@@ -102,7 +102,7 @@ def tickets_show(session: Session, number: str) -> None:
 def tickets_export(session: Session, as_csv: bool, output: Path | None) -> None:
     """Export every ticket, one row each, as CSV in UTF-8 with a BOM (opens in Excel)."""
     config = session.config
-    with open_store(config) as store:
+    with store_of(config) as store:
         found = store.all_tickets()
     data = export_csv(config, found).encode("utf-8-sig")
     if output is None:

@@ -14,10 +14,13 @@ This module must not decide anything about tickets or dialogues: that is the eng
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import hmac
 import json
 import logging
 import math
+import os
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -28,13 +31,17 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jinja2
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.streams import EofStream
 
 from bots.channel.media import IMAGE_EXTENSIONS, image_type
+from bots.engine import private_folder
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
 from bots.web.inbox import PAGE, WebInbox, payload
 from conversation.events import Button, Command, InEvent, Location, Photo, parse_text
 from conversation.i18n import LOCALES, translate
+from conversation.replies import Reply
 from conversation.router import MAX_TEXT
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,7 @@ POLL_SECONDS = 25
 MAX_JSON_BYTES = 16 * 1024
 MAX_BUTTON_BYTES = 64
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
+_SIGNED = re.compile(r"([A-Za-z0-9_-]{32})\.([A-Za-z0-9_-]{22})")
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 _MEDIA_REF = re.compile(rf"(?:{_SEGMENT}/)?{_SEGMENT}\.[a-z0-9]{{2,5}}")
@@ -61,9 +69,31 @@ def chat_of(token: str) -> str:
     return "w" + hashlib.sha256(token.encode()).hexdigest()[:24]
 
 
+def new_token(secret: bytes) -> str:
+    """A session token only this server can make: a random part and its HMAC."""
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{_mac(secret, nonce)}"
+
+
+def _mac(secret: bytes, nonce: str) -> str:
+    digest = hmac.new(secret, nonce.encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 def session_token(request: web.Request) -> str | None:
+    """The visitor's token if this server issued it; a string a client made up is none.
+
+    Tokens from before signing (plain random strings) are still honoured for chats that
+    already have a history, so nobody loses a conversation; no new one is accepted."""
     token = request.cookies.get(COOKIE, "")
-    return token if _TOKEN.fullmatch(token) else None
+    inbox = request.app[INBOX]
+    signed = _SIGNED.fullmatch(token)
+    if signed:
+        good = hmac.compare_digest(signed[2], _mac(inbox.secret, signed[1]))
+        return token if good else None
+    if _TOKEN.fullmatch(token) and inbox.last_seq(chat_of(token)) > 0:
+        return token
+    return None
 
 
 def browser_locale(header: str) -> str | None:
@@ -147,6 +177,12 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
             )
         except web.HTTPException:
             raise
+        except (ConnectionResetError, ClientPayloadError, EofStream) as dropped:
+            # The client went away mid-request (a dropped upload): nothing to answer.
+            log.warning(
+                "web chat %s %s: client went away (%s)", request.method, request.path, dropped
+            )
+            return web.json_response({"ok": False, "code": "error_bad_type"}, status=400)
         except Exception:
             log.exception("web chat %s %s failed", request.method, request.path)
             text = translate(locale, "web.error_server")
@@ -169,17 +205,25 @@ async def _run(
         accepted = browser_locale(request.headers.get("Accept-Language", ""))
         if accepted:
             store.save_chat(replace(record, locale=accepted), now)
+    inbox = app[INBOX]
+
+    def keep(replies: list[Reply]) -> None:
+        # Inside the step's transaction: the ticket a step made and the reply that gives
+        # its number are committed together or not at all.
+        messages = [*([echo] if echo else []), *(("reply", payload(r)) for r in replies)]
+        inbox.append(chat, messages, now)
+
     # Store calls are synchronous and fast (one local SQLite file); making them on the
     # loop thread keeps each chat's events strictly in order without locks of our own.
-    replies = app[ENGINE].handle(CHANNEL, chat, event, now, can_share_location=True)
-    messages = [*([echo] if echo else []), *(("reply", payload(r)) for r in replies)]
-    last = app[INBOX].append(chat, messages, now)
+    app[ENGINE].handle(CHANNEL, chat, event, now, can_share_location=True, keep=keep)
     app[WORKER].wake()  # the step may have queued notices, for this chat among others
-    return last
+    return inbox.last_seq(chat)
 
 
 # -- the API --------------------------------------------------------------------------
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+"""Control characters, and lone surrogates (JSON can escape them; UTF-8 cannot hold them)."""
+_SEQ = re.compile(r"[0-9]{1,15}")
 
 
 def _event_of(
@@ -214,7 +258,7 @@ def _event_of(
             raise Refused(400, "error_bad_location")
         text = translate(locale, "web.location_sent", lat=f"{lat:.5f}", lon=f"{lon:.5f}")
         return Location(lat, lon), ("user", {"text": text})
-    if not isinstance(value, str) or len(value) > 200:
+    if not isinstance(value, str) or len(value) > 200 or _CONTROL.search(value):
         raise Refused(400, "error_bad_type", field="start")
     kept = [(k, v) for k, v in parse_qsl(value) if k in ("area", "building") and _CODE.fullmatch(v)]
     return Command("start", urlencode(dict(kept))), None
@@ -224,7 +268,10 @@ def _coordinate(value: Any, name: str, limit: float) -> float | None:
     number = value.get(name) if isinstance(value, dict) else None
     if isinstance(number, bool) or not isinstance(number, int | float):
         return None
-    return float(number) if math.isfinite(number) and abs(number) <= limit else None
+    # Compared before any float(): a 400-digit integer overflows a float.
+    if not -limit <= number <= limit:
+        return None
+    return float(number) if math.isfinite(number) else None
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:
@@ -291,7 +338,8 @@ async def photo(request: web.Request, chat: str, locale: str) -> web.StreamRespo
                     raise Refused(400, "error_too_long", length=len(caption), limit=MAX_TEXT)
             else:
                 await part.release()
-    except (ValueError, AssertionError, UnicodeDecodeError):
+    except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError):
+        # aiohttp refuses malformed part headers (a NUL in a filename) with InvalidHeader.
         raise Refused(400, "error_bad_type", field="multipart") from None
     if not image:
         raise Refused(400, "error_no_photo")
@@ -306,20 +354,26 @@ async def photo(request: web.Request, chat: str, locale: str) -> web.StreamRespo
 
 
 def _save(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     partial = path.with_suffix(".part")
-    partial.write_bytes(data)
+    # Owner-only like the database: a reporter's photo may show their home.
+    fd = os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
     partial.replace(path)
 
 
 @api
 async def messages(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
     """GET /chat/api/messages?after=SEQ[&wait=S] — new messages, long-polled."""
+    raw_after = request.query.get("after", "0")
+    if not _SEQ.fullmatch(raw_after):
+        raise Refused(400, "error_bad_type", field="after")
+    after = int(raw_after)
     try:
-        after = max(0, int(request.query.get("after", "0")))
         wait = min(max(0.0, float(request.query.get("wait", POLL_SECONDS))), POLL_SECONDS)
     except ValueError:
-        raise Refused(400, "error_bad_type", field="after") from None
+        raise Refused(400, "error_bad_type", field="wait") from None
     inbox = request.app[INBOX]
     if after == 0 and inbox.last_seq(chat) == 0:
         await _run(request, chat, Command("start"), None)  # a new visitor is greeted
@@ -386,7 +440,7 @@ async def page(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
     token = session_token(request)
     known = token is not None
-    token = token or secrets.token_urlsafe(32)
+    token = token or new_token(request.app[INBOX].secret)
     locale = locale_for(request, chat_of(token) if known else None)
     texts = {key: translate(locale, f"web.{key}") for key in (*_CLIENT_TEXTS, *_PAGE_TEXTS)}
     texts["too_large"] = translate(locale, "web.error_too_large", limit=config.web.max_upload_mb)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -44,9 +45,30 @@ class WebInbox:
                 if_not_exists=True,
             )
             messages.create_index(["chat", "seq"], if_not_exists=True)
+            if "n" not in messages.columns_dict:
+                # What a page is told is the message's number within its own chat: the
+                # table's global seq would show everyone how busy the desk is.
+                store.db.execute("ALTER TABLE web_messages ADD COLUMN n INTEGER")
+                store.db.execute(
+                    "UPDATE web_messages SET n = numbered.n FROM (SELECT seq, ROW_NUMBER()"
+                    " OVER (PARTITION BY chat ORDER BY seq) AS n FROM web_messages) AS numbered"
+                    " WHERE web_messages.seq = numbered.seq"
+                )
+            messages.create_index(["chat", "n"], unique=True, if_not_exists=True)
             # A notice delivered twice (crash before mark_sent) is shown once.
             messages.create_index(["key"], unique=True, if_not_exists=True)
             media.create({"chat": str, "ref": str}, pk=("chat", "ref"), if_not_exists=True)
+            # The key that signs session tokens: made once, kept with the data it guards.
+            store.db.execute(
+                "CREATE TABLE IF NOT EXISTS web_secret (id INTEGER PRIMARY KEY CHECK (id = 1),"
+                " key BLOB NOT NULL)"
+            )
+            store.db.execute(
+                "INSERT OR IGNORE INTO web_secret (id, key) VALUES (1, ?)",
+                [secrets.token_bytes(32)],
+            )
+            [row] = store.query("SELECT key FROM web_secret WHERE id = 1")
+        self.secret: bytes = bytes(row["key"])
 
     def append(
         self,
@@ -61,14 +83,16 @@ class WebInbox:
         with self.store.transaction():
             for i, (kind, payload) in enumerate(payloads):
                 db.execute(
-                    "INSERT INTO web_messages (chat, at, kind, payload, key) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT(key) DO NOTHING",
+                    "INSERT INTO web_messages (chat, n, at, kind, payload, key)"
+                    " SELECT ?, COALESCE(MAX(n), 0) + 1, ?, ?, ?, ? FROM web_messages"
+                    " WHERE chat = ? ON CONFLICT(key) DO NOTHING",
                     [
                         chat,
                         now.isoformat(),
                         kind,
                         json.dumps(payload, ensure_ascii=False),
                         f"{key}#{i}" if key else None,
+                        chat,
                     ],
                 )
                 for ref in payload.get("photos", ()):
@@ -80,18 +104,18 @@ class WebInbox:
 
     def messages(self, chat: str, after: int, limit: int = PAGE) -> list[dict[str, Any]]:
         rows = self.store.query(
-            "SELECT seq, at, kind, payload FROM web_messages WHERE chat = ? AND seq > ?"
-            " ORDER BY seq LIMIT ?",
+            "SELECT n, at, kind, payload FROM web_messages WHERE chat = ? AND n > ?"
+            " ORDER BY n LIMIT ?",
             [chat, after, limit],
         )
         return [
-            {"seq": r["seq"], "at": r["at"], "kind": r["kind"], **json.loads(r["payload"])}
+            {"seq": r["n"], "at": r["at"], "kind": r["kind"], **json.loads(r["payload"])}
             for r in rows
         ]
 
     def last_seq(self, chat: str) -> int:
         [row] = self.store.query(
-            "SELECT COALESCE(MAX(seq), 0) AS seq FROM web_messages WHERE chat = ?", [chat]
+            "SELECT COALESCE(MAX(n), 0) AS seq FROM web_messages WHERE chat = ?", [chat]
         )
         return int(row["seq"])
 
