@@ -148,6 +148,10 @@ class Engine:
                 replace(record, role=role, person=person, dialogue=IDLE.to_json()), now
             )
 
+    def wants_photo(self, channel: str, chat: str) -> bool:
+        """Whether this chat's dialogue is at a step that takes a photo now."""
+        return router.wants_photo(_dialogue(self.store.chat(channel, chat).dialogue))
+
     def locale_of(self, channel: str, chat: str) -> str:
         """The language this chat is spoken to in."""
         return self._locale(self.store.chat(channel, chat))

@@ -32,6 +32,24 @@ FLOWS: dict[str, ModuleType] = {
 BY_PREFIX: dict[str, ModuleType] = {m.PREFIX: m for m in (*FLOWS.values(), common)}
 
 
+PHOTO_STEPS = frozenset(
+    {
+        (intake.NAME, "description"),
+        (intake.NAME, "photos"),
+        (technician.NAME, "done_note"),
+        (technician.NAME, "done_photos"),
+        (followup.NAME, "info"),
+        (followup.NAME, "reopen"),
+    }
+)
+"""The dialogue steps that take a photo; an adapter refuses an upload anywhere else
+before writing it to disk (an idle session once filled the disk with 120 photos)."""
+
+
+def wants_photo(state: DialogueState) -> bool:
+    return (state.flow, state.step) in PHOTO_STEPS
+
+
 def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
     text = (
         event.text if isinstance(event, Text) else event.caption if isinstance(event, Photo) else ""

@@ -362,10 +362,20 @@ async def test_no_html_response_carries_a_description_unescaped(
 
 
 # -- photos ------------------------------------------------------------------------------
+async def to_the_description(resident: Resident) -> None:
+    """Walk a report up to the step that asks for a description (and takes photos)."""
+    for step in ("c:report", "i:cat:water", "i:area:east", "i:bld:b1"):
+        await resident.send(button=step)
+    for typed in ("3楼302室", "138 1234 5678"):
+        await resident.send(text=typed)
+    await resident.new()
+
+
 async def test_photo_is_saved_and_only_its_chat_may_fetch_it(
     client: TestClient[Any, Any], resident: Resident, config: Config
 ) -> None:
     await resident.new()
+    await to_the_description(resident)
     status, answer = await resident.upload(png_bytes(), caption="漏水的位置")
     assert status == 200
     ref = answer["ref"]
@@ -516,6 +526,7 @@ async def test_an_upload_must_say_where_it_comes_from(
     form.add_field("photo", png_bytes(), filename="p.png", content_type="image/png")
     resp = await client.post("/chat/api/photo", data=form)  # neither Origin nor Sec-Fetch-Site
     assert resp.status == 403
+    await to_the_description(resident)
     ok = await resident.upload(png_bytes(), **{"Sec-Fetch-Site": "same-origin"})
     assert ok[0] == 200
 
@@ -674,3 +685,25 @@ async def test_a_nul_in_an_upload_filename_is_a_400(
     )
     assert resp.status == 400
     assert "Traceback" not in caplog.text and "ERROR" not in caplog.text
+
+
+async def test_no_photo_reaches_the_disk_when_no_step_wants_one(
+    resident: Resident, config: Config
+) -> None:
+    # An idle session once wrote 120 photos to disk.
+    await resident.new()
+    status, answer = await resident.upload(png_bytes())
+    assert (status, answer["error"]) == (409, translate("zh_CN", "web.error_photo_not_now"))
+    assert not (config.media_dir / "web").exists() or not any((config.media_dir / "web").iterdir())
+
+
+async def test_photos_per_hour_are_capped(
+    resident: Resident, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bots.web.chat.PHOTOS_PER_HOUR", 2)
+    await resident.new()
+    await to_the_description(resident)
+    assert (await resident.upload(png_bytes()))[0] == 200
+    assert (await resident.upload(png_bytes()))[0] == 200
+    status, answer = await resident.upload(png_bytes())
+    assert (status, answer["error"]) == (429, translate("zh_CN", "web.error_photo_quota", limit=2))

@@ -25,7 +25,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "web"
 COOKIE = "baoxiu_session"
 POLL_SECONDS = 25
+PHOTOS_PER_HOUR = 20
+"""Uploads one web chat may make in an hour (a report takes at most 4, a completion 4)."""
 MAX_JSON_BYTES = 16 * 1024
 MAX_BUTTON_BYTES = 64
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
@@ -346,6 +348,12 @@ async def photo(request: web.Request, chat: str, locale: str) -> web.StreamRespo
     proven = image_type(image[:16])
     if proven is None or declared not in IMAGE_EXTENSIONS or _CONTROL.search(caption):
         raise Refused(400, "error_not_image")
+    # Checked before anything is saved: nothing reaches the disk that no step will keep.
+    if not request.app[ENGINE].wants_photo(CHANNEL, chat):
+        raise Refused(409, "error_photo_not_now")
+    since = datetime.now(UTC) - timedelta(hours=1)
+    if request.app[INBOX].photos_since(chat, since) >= PHOTOS_PER_HOUR:
+        raise Refused(429, "error_photo_quota", limit=PHOTOS_PER_HOUR)
     ref = f"web/{secrets.token_hex(16)}{IMAGE_EXTENSIONS[proven]}"
     await asyncio.to_thread(_save, config.media_dir / ref, image)
     echo = ("user", {"text": caption, "photos": [ref]})

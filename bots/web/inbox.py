@@ -132,6 +132,15 @@ class WebInbox:
                     return str(choice.get("label", ""))
         return ""
 
+    def photos_since(self, chat: str, since: datetime) -> int:
+        """How many photos ``chat`` itself uploaded since ``since``."""
+        [row] = self.store.query(
+            "SELECT COUNT(*) AS n FROM web_messages WHERE chat = ? AND kind = 'user'"
+            " AND at >= ? AND payload LIKE '%\"photos\"%'",
+            [chat, since.isoformat()],
+        )
+        return int(row["n"])
+
     def may_see(self, chat: str, ref: str) -> bool:
         rows = self.store.query("SELECT 1 FROM web_media WHERE chat = ? AND ref = ?", [chat, ref])
         return next(iter(rows), None) is not None
