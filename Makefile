@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest
+
+# The crash and fuzz harnesses of the test suite, run long: 40 SIGKILLs, 20,000 requests.
+soak: $(STAMP)
+	BAOXIU_SOAK_ROUNDS=40 BAOXIU_FUZZ_REQUESTS=20000 $(PY) -m pytest tests/test_crash.py tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(PY) bench/flow.py
