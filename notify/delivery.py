@@ -284,8 +284,26 @@ class DeliveryWorker:
         self, row: OutboxRow, reason: str, *, retry: bool, retry_after: float | None
     ) -> None:
         now = self._clock()
-        attempts = row.attempts + 1
         error = reason[:500]
+        if retry and retry_after is not None:
+            # Rate limited: the platform said exactly when it takes messages again. That
+            # is no failure of this notice: it does not use up an attempt, and the chat
+            # moves on the moment the wait is over (not after a doubled backoff).
+            retry_at = now + timedelta(seconds=max(0.0, retry_after))
+            log.info(
+                "notice %s (%s to %s:%s) rate limited; retry at %s",
+                row.id,
+                row.kind,
+                row.channel,
+                row.chat,
+                retry_at.isoformat(),
+            )
+            with self.store.transaction():
+                self.store.mark_failed(row.id, error, retry_at, count=False)
+                self._attempt(row, "rate_limited", error)
+            self._held[row.chat] = (row.id, retry_at)
+            return
+        attempts = row.attempts + 1
         if not retry or attempts >= self.max_attempts:
             log.warning(
                 "notice %s (%s to %s:%s) given up after %d attempt(s): %s",
@@ -323,7 +341,8 @@ class DeliveryWorker:
 
         Exponential from ``base_backoff``, capped at ``max_backoff``, shortened by up to
         ``jitter`` of itself so that notices failed together are not retried together.
-        A platform's ``retry_after`` is a floor: retrying sooner only fails again.
+        A platform's ``retry_after`` is a floor: retrying sooner only fails again. (A
+        rate limit's ``retry_after`` is used exactly, see ``_failed``.)
         """
         delay = min(self.max_backoff, self.base_backoff * 2.0 ** min(attempts, 32))
         delay *= 1.0 - self.jitter * self._rng.random()

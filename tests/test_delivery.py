@@ -217,6 +217,25 @@ async def test_any_other_error_is_retried_and_logged(
     assert await delivery.run_once() == 1
 
 
+async def test_a_rate_limit_waits_exactly_and_uses_up_no_attempt(
+    store: Store, config: Config
+) -> None:
+    # After a 429 with retry_after = 3 s the outbox once retried 31 s and 59 s later (the
+    # backoff kept doubling) and a notice used 7 of its 8 attempts on rate limits alone.
+    a1, a2 = report(store, "alice"), report(store, "alice")
+    sender, clock = Recorder(), Clock()
+    sender.fail_next["alice"] = [DeliveryError("429", retry_after=3) for _ in range(10)]
+    delivery = worker(store, config, sender, clock, max_attempts=3, base_backoff=10.0)
+    for _ in range(10):
+        await delivery.run_once()
+        (row,) = web_rows(store, a1)
+        assert (row.status, row.attempts) == ("pending", 0)
+        assert row.next_at == clock.now + timedelta(seconds=3)
+        clock.advance(3)  # the platform is back exactly when it said
+    assert await delivery.run_once() == 2  # and the chat's queue moves on at once
+    assert sender.numbers("alice") == [a1, a2]
+
+
 def test_backoff_grows_exponentially_is_capped_and_jittered(store: Store, config: Config) -> None:
     exact = DeliveryWorker(store, config, "web", Recorder(), base_backoff=2.0, jitter=0.0)
     assert [exact.backoff(n) for n in range(5)] == [2.0, 4.0, 8.0, 16.0, 32.0]

@@ -495,8 +495,11 @@ class Store(RuleStore):
                 [iso(now), provider_id, notice_id],
             )
 
-    def mark_failed(self, notice_id: int, error: str, retry_at: datetime | None) -> None:
-        """Count a failed attempt; try again at ``retry_at``, or never (``None`` → dead)."""
+    def mark_failed(
+        self, notice_id: int, error: str, retry_at: datetime | None, *, count: bool = True
+    ) -> None:
+        """Count a failed attempt; try again at ``retry_at``, or never (``None`` → dead).
+        ``count=False``: a wait the platform asked for (a rate limit), not a failure."""
         with self.transaction():
             if retry_at is None:
                 self.db.execute(
@@ -506,9 +509,9 @@ class Store(RuleStore):
                 )
             else:
                 self.db.execute(
-                    "UPDATE outbox SET status = 'pending', attempts = attempts + 1,"
+                    "UPDATE outbox SET status = 'pending', attempts = attempts + ?,"
                     " last_error = ?, next_at = ? WHERE id = ?",
-                    [error, iso(retry_at), notice_id],
+                    [1 if count else 0, error, iso(retry_at), notice_id],
                 )
 
     def outbox_counts(self) -> dict[str, int]:
