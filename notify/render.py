@@ -293,8 +293,15 @@ def _dead_letter(view: _View) -> tuple[Reply, ...]:
     return (_ask(view, text, ("show", "d:show")),) if view.number else (Say(text),)
 
 
+def _unreachable(view: _View) -> tuple[Reply, ...]:
+    who = view.text("person") or view.text("team")
+    text = _lines(view, "dispatcher.unreachable", ("line.to", who))
+    return (_ask(view, text, ("assign", "d:assign"), ("show", "d:show")),)
+
+
 _DELIVERY_KINDS: dict[str, Callable[[_View], tuple[Reply, ...]]] = {
     "dispatcher.dead_letter": _dead_letter,
+    "dispatcher.unreachable": _unreachable,
 }
 """Kinds the delivery queues itself (``notify.fallback``), not ``tickets.notices``:
 rendered like the others, but not among ``kinds()``, the domain's."""

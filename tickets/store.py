@@ -253,7 +253,10 @@ class Store(RuleStore):
         return event
 
     def _queue(self, ticket: Ticket, event: Event, notice: Notice) -> None:
-        for channel, chat, locale in self._recipients(ticket, event, notice):
+        recipients = self._recipients(ticket, event, notice)
+        if not recipients and isinstance(notice.recipient, Team | Person):
+            self._unreachable(ticket, event, notice)
+        for channel, chat, locale in recipients:
             self.db.execute(
                 "INSERT INTO outbox (key, number, event_id, kind, channel, chat, locale, params,"
                 " priority, status, attempts, next_at, created_at)"
@@ -272,6 +275,33 @@ class Store(RuleStore):
                     iso(event.at),
                     iso(event.at),
                 ],
+            )
+
+    def _unreachable(self, ticket: Ticket, event: Event, notice: Notice) -> None:
+        """A job notice that no chat can receive (a team without a bound group or member,
+        a technician who never bound a chat) would tell nobody: the dispatchers are told
+        instead — in their chats, else by SMS to their configured phones."""
+        from tickets import outbox  # it builds on this module
+
+        params = {"number": ticket.number, "notice": notice.kind, "team": ticket.team}
+        if isinstance(notice.recipient, Person):
+            params["person"] = notice.recipient.id
+        targets = outbox.dispatcher_chats(self, self.config) or [
+            (outbox.SMS, d.phone, self.config.locale) for d in self.config.dispatchers if d.phone
+        ]
+        for channel, chat, locale in targets:
+            outbox.queue(
+                self,
+                key=f"{event.id}:{outbox.UNREACHABLE_KIND}:{notice.kind}:{channel}:{chat}",
+                number=ticket.number,
+                event_id=event.id,
+                kind=outbox.UNREACHABLE_KIND,
+                channel=channel,
+                chat=chat,
+                locale=locale,
+                params=params,
+                priority=notice.priority,
+                now=event.at,
             )
 
     def _recipients(
