@@ -256,7 +256,17 @@ def test_list_filters_by_state_and_limit(
     result = runner.invoke(main, ["tickets", "list", "--state", "closed"])
     assert [line.split()[0] for line in result.output.splitlines()[1:]] == [tickets[0]]
     result = runner.invoke(main, ["tickets", "list", "--limit", "1"])
-    assert len(result.output.splitlines()) == 2
+    _header, first, more = result.output.splitlines()
+    assert more.startswith("--after ")
+    result = runner.invoke(main, ["tickets", "list", "--limit", "1", *more.split()])
+    assert result.exit_code == 0, result.output
+    second = result.output.splitlines()[1]
+    assert second.split()[0] != first.split()[0]
+    assert second.split()[0] in tickets
+    result = runner.invoke(main, ["tickets", "list", "--after", "garbage"])
+    assert result.exit_code == 2
+    assert translate("zh_CN", "errors.invalid_input") in result.output
+    assert "--cursor" in result.output
     result = runner.invoke(main, ["tickets", "list", "--state", "lost"])
     assert result.exit_code == 2  # click refuses a state that does not exist
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -87,10 +87,28 @@ class Store(RuleStore):
         self.db = Database(conn, execute_plugins=False)
         with self.transaction():
             migrations.apply(self.db)
+        # As SQLite recommends for long-lived connections: a bounded ANALYZE where the
+        # statistics are missing or stale (the list indexes need them at 1M tickets).
+        conn.execute("PRAGMA analysis_limit = 400")
+        self._optimize("PRAGMA optimize = 0x10002")
 
     def close(self) -> None:
         with self._lock:
+            self._optimize("PRAGMA optimize")
             self.db.close()
+
+    def _optimize(self, pragma: str) -> None:
+        # Another process holding the write lock: the statistics can wait (and a store
+        # closed twice has nothing to optimize).
+        with suppress(sqlite3.OperationalError, sqlite3.ProgrammingError):
+            self.db.conn.execute(pragma)
+
+    @contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the store's lock, for reads with ``conn.execute`` (no
+        sqlite-utils SAVEPOINT/RELEASE around each read): tickets.queries uses it."""
+        with self._lock:
+            yield self.db.conn
 
     def __enter__(self) -> Store:
         return self

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,9 @@ from bots.cli.outbox import delivery_lines
 from bots.engine import open_store
 from config.model import Config
 from conversation.i18n import local_time, translate
-from tickets.model import Event, State, Ticket
+from tickets.errors import InvalidInput
+from tickets.model import OPEN_STATES, Event, State, Ticket
+from tickets.queries import MAX_LIMIT, SORTS, TicketFilter, page
 
 
 @main.group()
@@ -36,14 +38,66 @@ def tickets() -> None:
 
 @tickets.command("list")
 @config_option
-@click.option("--state", type=click.Choice([s.value for s in State]), help="Only this state.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in State]),
+    help="Only these states (repeat the option for several).",
+)
+@click.option("--open", "open_only", is_flag=True, help="Only open tickets (new … paused).")
+@click.option("--area", help="Area code.")
+@click.option("--building", help="Building code.")
+@click.option("--category", help="Category or category group code.")
+@click.option("--team", help="Team code.")
+@click.option("--technician", help="Holder (technician id).")
+@click.option("--priority", help="Priority code.")
+@click.option("--channel", help="Channel the reporter came from.")
+@click.option("--overdue", is_flag=True, help="Only tickets past their current time limit.")
+@click.option("--from", "created_from", type=click.DateTime(), help="Created at or after (UTC).")
+@click.option("--to", "created_to", type=click.DateTime(), help="Created before (UTC).")
+@click.option("--number", "number_prefix", help="Ticket number prefix.")
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="newest",
+    show_default=True,
+    help="newest: newest first; deadline: nearest time limit first.",
+)
+@click.option("--after", help="Cursor printed under the previous page.")
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True)
 @pass_session
-def tickets_list(session: Session, state: str | None, limit: int) -> None:
-    """List tickets, newest first."""
+def tickets_list(
+    session: Session,
+    states: tuple[str, ...],
+    open_only: bool,
+    sort: str,
+    after: str | None,
+    limit: int,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    number_prefix: str | None,
+    **filters: Any,
+) -> None:
+    """List tickets, newest first (or by deadline), one page at a time: the line
+    ``--after CURSOR`` under a full page is the option that shows the next one."""
     config = session.config
+    if open_only:
+        states = tuple(sorted({*states, *(s.value for s in OPEN_STATES)}))
+    flt = TicketFilter(
+        states=tuple(sorted(set(states))),
+        created_from=created_from and created_from.replace(tzinfo=UTC),
+        created_to=created_to and created_to.replace(tzinfo=UTC),
+        number_prefix=number_prefix.strip().upper() if number_prefix else None,
+        **filters,
+    )
     with open_store(config) as store:
-        found = store.all_tickets(state=state, limit=limit)
+        try:
+            got = page(store, flt, sort=sort, after=after, limit=limit, now=datetime.now(UTC))
+        except InvalidInput as error:
+            message = translate(config.locale, error.key, **error.params)
+            fail(config.locale, "refused", message=f"{message} (--{error.params['field']})")
+    found = got.tickets
     loc = config.locale
     if not found:
         click.echo(say(loc, "list_empty"))
@@ -62,6 +116,8 @@ def tickets_list(session: Session, state: str | None, limit: int) -> None:
         for t in found
     ]
     click.echo("\n".join(table(rows)))
+    if got.next_cursor is not None:
+        click.echo(f"--after {got.next_cursor}")
 
 
 @tickets.command("show")
