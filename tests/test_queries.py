@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from conftest import NOW, make_ticket
 
-from tests.conftest import NOW, make_ticket
 from tickets import queries
 from tickets.errors import InvalidInput
 from tickets.model import State, Ticket
@@ -142,7 +142,7 @@ def test_a_bad_cursor_is_invalid_input(store: Store, cursor: str) -> None:
 
 def test_an_unknown_sort_is_invalid_input(store: Store) -> None:
     with pytest.raises(InvalidInput):
-        page(store, TicketFilter(), sort="oldest")
+        page(store, TicketFilter(), sort="sideways")
 
 
 def test_due_key_follows_the_state(store: Store) -> None:
@@ -220,3 +220,28 @@ def test_the_plan_check_catches_a_sort_and_a_scan(store: Store) -> None:
     assert plan_problems(conn, "SELECT * FROM tickets WHERE description = ?", ["x"])
     assert plan_problems(conn, "SELECT * FROM tickets WHERE state = 'x' ORDER BY updated_at", [])
     assert not plan_problems(conn, *queries.statement(TicketFilter(states=("new",))))
+
+
+def test_every_store_list_reads_in_index_order(store: Store) -> None:
+    """The store's own lists (chats, dispatcher, technician, rules) pass the same check:
+    every SELECT on tickets they run, captured as it runs."""
+    insert(store, sample())
+    seen: list[str] = []
+    store.db.conn.set_trace_callback(seen.append)
+    try:
+        store.tickets_of("web", "alice")
+        store.open_duplicate("web", "alice", "water.leak", "302", NOW - timedelta(days=1))
+        store.jobs_of("li")
+        store.offered_to("li")
+        store.queue()
+        store.open_tickets()
+        store.open_tickets(team="maint", area="east", category="water", technician="li")
+        store.overdue(NOW)
+        store.all_tickets()
+        store.all_tickets(state="closed")
+    finally:
+        store.db.conn.set_trace_callback(None)
+    selects = [sql for sql in seen if sql.lstrip().upper().startswith(("SELECT", "WITH"))]
+    assert len(selects) >= 10
+    problems = [p for sql in selects for p in plan_problems(store.db.conn, sql, [])]
+    assert not problems, "\n".join(problems)

@@ -350,6 +350,11 @@ def _perf_list_indexes(db: Database) -> None:
             END, '~')
         ) VIRTUAL;
         DROP INDEX tickets_created;
+        DROP INDEX tickets_reporter;
+        DROP INDEX tickets_holder;
+        CREATE INDEX tickets_reporter_newest
+            ON tickets (reporter_channel, reporter_chat, created_at, number);
+        CREATE INDEX tickets_holder_state ON tickets (holder, state, created_at, number);
         CREATE INDEX tickets_newest ON tickets (created_at, number);
         CREATE INDEX tickets_state_newest ON tickets (state, created_at, number);
         CREATE INDEX tickets_area_newest ON tickets (area, created_at, number);

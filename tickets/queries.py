@@ -32,21 +32,24 @@ from tickets.rows import iso, ticket_from_row
 if TYPE_CHECKING:
     from tickets.store import Store
 
-__all__ = ["SORTS", "Page", "TicketFilter", "count", "page", "rows", "statement"]
+__all__ = ["SORTS", "Page", "TicketFilter", "count", "merged", "page", "rows", "statement"]
 
-Sort = Literal["newest", "deadline"]
+Sort = Literal["newest", "deadline", "oldest"]
 SORTS: tuple[Sort, ...] = ("newest", "deadline")
+"""The sorts a person picks; "oldest" is for the store's own lists (queues, jobs)."""
 MAX_LIMIT = 500
 
 # (key column, ORDER BY, keyset comparison) of each sort.
 _SORT_SQL: dict[str, tuple[str, str, str]] = {
     "newest": ("created_at", "created_at DESC, number DESC", "(created_at, number) < (?, ?)"),
     "deadline": ("due_key", "due_key, number", "(due_key, number) > (?, ?)"),
+    "oldest": ("created_at", "created_at, number", "(created_at, number) > (?, ?)"),
 }
 # Columns whose index delivers the sort's order (see the migration); others get "+".
 _INDEXED: dict[str, frozenset[str]] = {
     "newest": frozenset({"state", "area", "holder", "created_at"}),
     "deadline": frozenset({"state", "holder", "due_key"}),
+    "oldest": frozenset({"state", "area", "holder", "created_at"}),
 }
 
 
@@ -110,7 +113,7 @@ def statement(
     if sort not in _SORT_SQL:
         raise InvalidInput("errors.invalid_input", field="sort", value=sort)
     position = decode_cursor(after, sort) if after is not None else None
-    _key, order, keyset = _SORT_SQL[sort]
+    keyset = _SORT_SQL[sort][2]
     arms: list[tuple[str, list[Any]]] = []
     for states in [(s,) for s in flt.states] if len(flt.states) > 1 else [flt.states]:
         where, params = _where(flt, states, sort, now)
@@ -118,18 +121,27 @@ def statement(
             where.append(keyset)
             params += list(position)
         arms.append((" AND ".join(where) or "1", params))
+    return merged(arms, _SORT_SQL[sort][1], limit)
+
+
+def merged(
+    arms: Sequence[tuple[str, Sequence[Any]]], order: str, limit: int
+) -> tuple[str, list[Any]]:
+    """SELECT of the first ``limit`` tickets in ``order`` over the WHERE clauses ``arms``:
+    one arm is one plain SELECT; several (one per state) are each read in index order
+    up to ``limit`` and merged, so no more than ``limit`` rows per arm are ever sorted."""
     if len(arms) == 1:
         return (
             f"SELECT * FROM tickets WHERE {arms[0][0]} ORDER BY {order} LIMIT ?",
             [*arms[0][1], limit],
         )
     parts: list[str] = []
-    merged: list[Any] = []
+    params: list[Any] = []
     for arm_where, arm_params in arms:
         arm = f"SELECT * FROM tickets WHERE {arm_where} ORDER BY {order} LIMIT ?"
         parts.append(f"SELECT * FROM ({arm})")
-        merged += [*arm_params, limit]
-    return " UNION ALL ".join(parts) + f" ORDER BY {order} LIMIT ?", [*merged, limit]
+        params += [*arm_params, limit]
+    return " UNION ALL ".join(parts) + f" ORDER BY {order} LIMIT ?", [*params, limit]
 
 
 def count(
