@@ -245,3 +245,11 @@ def test_every_store_list_reads_in_index_order(store: Store) -> None:
     assert len(selects) >= 10
     problems = [p for sql in selects for p in plan_problems(store.db.conn, sql, [])]
     assert not problems, "\n".join(problems)
+
+
+def test_rows_streams_every_ticket_newest_first_across_batches(store: Store) -> None:
+    tickets = sample()
+    insert(store, tickets)
+    got = [row["number"] for row in queries.rows(store, batch=7)]
+    newest = sorted(tickets, key=lambda t: (t.created_at, t.number), reverse=True)
+    assert got == [t.number for t in newest]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -29,6 +31,7 @@ from conversation.i18n import local_time, translate
 from tickets.errors import InvalidInput
 from tickets.model import OPEN_STATES, Event, State, Ticket
 from tickets.queries import MAX_LIMIT, SORTS, TicketFilter, page
+from tickets.queries import rows as stored_rows
 
 
 @main.group()
@@ -156,16 +159,16 @@ def tickets_show(session: Session, number: str) -> None:
 )
 @pass_session
 def tickets_export(session: Session, as_csv: bool, output: Path | None) -> None:
-    """Export every ticket, one row each, as CSV in UTF-8 with a BOM (opens in Excel)."""
+    """Export every ticket, one row each, as CSV in UTF-8 with a BOM (opens in Excel).
+    Rows are written as they are read (constant memory at a million tickets)."""
     config = session.config
     with open_store(config) as store:
-        found = store.all_tickets()
-    data = export_csv(config, found).encode("utf-8-sig")
-    if output is None:
-        click.echo(data, nl=False)  # bytes go out as they are: the BOM included
-        return
-    output.write_bytes(data)
-    click.echo(say(config.locale, "export_written", count=len(found), path=output), err=True)
+        if output is None:
+            write_csv(config, stored_rows(store), lambda data: click.echo(data, nl=False))
+            return
+        with output.open("wb") as stream:
+            count = write_csv(config, stored_rows(store), stream.write)
+    click.echo(say(config.locale, "export_written", count=count, path=output), err=True)
 
 
 # -- presentation -------------------------------------------------------------------------
@@ -249,16 +252,62 @@ def timeline_row(config: Config, event: Event, locale: str) -> list[str]:
     ]
 
 
-def export_csv(config: Config, found: Sequence[Ticket]) -> str:
+def write_csv(
+    config: Config, rows: Iterable[dict[str, Any]], write: Callable[[bytes], object]
+) -> int:
+    """Write the header and one line per stored ticket row with ``write`` (UTF-8 with a
+    BOM), a batch at a time; returns how many tickets were written."""
     loc = config.locale
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([say(loc, f"field.{name}") for name in FIELDS])
-    for ticket in found:
-        writer.writerow(
-            [_cell(value_text(config, name, getattr(ticket, name), loc)) for name in FIELDS]
-        )
-    return buffer.getvalue()
+    cells = row_formatter(config)
+    write(b"\xef\xbb\xbf")
+    count = 0
+    for count, row in enumerate(rows, start=1):  # noqa: B007 (the count is returned)
+        writer.writerow(cells(row))
+        if buffer.tell() > 1 << 16:
+            write(buffer.getvalue().encode("utf-8"))
+            buffer.seek(0)
+            buffer.truncate()
+    write(buffer.getvalue().encode("utf-8"))
+    return count
+
+
+def row_formatter(config: Config) -> Callable[[dict[str, Any]], list[str]]:
+    """The export cells of a stored ticket row: ``value_text`` of each field (what
+    ``tickets show`` prints), formula-neutralised, without building a Ticket per row;
+    the few distinct codes (state, category, holder…) are rendered once each."""
+    loc = config.locale
+    zone = ZoneInfo(config.timezone)
+    coded: dict[tuple[str, str], str] = {}
+
+    def code(name: str, value: str) -> str:
+        key = (name, value)
+        if key not in coded:
+            typed = State(value) if name in ("state", "paused_from") else value
+            coded[key] = _cell(value_text(config, name, typed, loc))
+        return coded[key]
+
+    def cell(name: str, value: Any) -> str:
+        if value is None:
+            return ""
+        if name in _TIME_FIELDS:
+            return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        if name in _CODED_FIELDS:
+            return code(name, value)
+        if name in _LIST_FIELDS:
+            return "" if value == "[]" else _cell(" ".join(str(v) for v in json.loads(value)))
+        return _cell(str(value))
+
+    return lambda row: [cell(name, row[name]) for name in FIELDS]
+
+
+_TIME_FIELDS = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
+_LIST_FIELDS = frozenset(f.name for f in fields(Ticket) if str(f.type).startswith("tuple"))
+_CODED_FIELDS = frozenset(
+    {"state", "paused_from", "category", "holder", "priority", "mode", "team"}
+)
 
 
 def _cell(text: str) -> str:
