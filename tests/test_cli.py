@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import NOW, draft
+from conftest import NOW, draft, make_ticket
 
 from bots.cli import main
+from bots.cli.tickets import FIELDS, _cell, row_formatter, value_text
 from config.loader import check, load, starter_text
 from config.model import Config
 from conversation.i18n import local_time, translate
 from tickets.errors import ConfigError
-from tickets.model import Action, Actor, Role
+from tickets.model import Action, Actor, Role, State
+from tickets.rows import ticket_from_row, ticket_row
 from tickets.store import Store
 
 BAD_TOML = starter_text().replace('locale = "zh_CN"', 'locale = "fr"', 1)
@@ -256,7 +258,17 @@ def test_list_filters_by_state_and_limit(
     result = runner.invoke(main, ["tickets", "list", "--state", "closed"])
     assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == [tickets[0]]
     result = runner.invoke(main, ["tickets", "list", "--limit", "1"])
-    assert len(result.stdout.splitlines()) == 2
+    _header, first, more = result.stdout.splitlines()
+    assert more.startswith("--after ")
+    result = runner.invoke(main, ["tickets", "list", "--limit", "1", *more.split()])
+    assert result.exit_code == 0, result.output
+    second = result.stdout.splitlines()[1]
+    assert second.split()[0] != first.split()[0]
+    assert second.split()[0] in tickets
+    result = runner.invoke(main, ["tickets", "list", "--after", "garbage"])
+    assert result.exit_code == 2
+    assert translate("zh_CN", "errors.invalid_input") in result.output
+    assert "--cursor" in result.output
     result = runner.invoke(main, ["tickets", "list", "--state", "lost"])
     assert result.exit_code == 2  # click refuses a state that does not exist
 
@@ -337,3 +349,37 @@ def test_export_to_standard_output(runner: CliRunner, default: Config, tickets: 
     assert result.exit_code == 0
     assert result.stdout_bytes.startswith(b"\xef\xbb\xbf")
     assert len(result.stdout_bytes.decode("utf-8-sig").strip().splitlines()) == 4
+
+
+def test_export_cells_are_what_show_prints(default: Config, tmp_path: Path) -> None:
+    """The streaming formatter (stored rows, no Ticket per row) gives each field's
+    value_text, formula-neutralised, for a ticket with every field set."""
+    full = make_ticket(
+        state=State.PAUSED,
+        paused_from=State.ON_SITE,
+        holder="zhang",
+        latitude=-31.5,
+        longitude=121.25,
+        photos=("a.jpg", "b.jpg"),
+        resolution_photos=("=c.jpg",),
+        description="-1+1",
+        claim_due=NOW,
+        signed_in_at=NOW,
+        distance_m=12.5,
+        rating=4,
+        hurry_count=2,
+        overdue="claim,arrive",
+        master="BX20261123-0009",
+    )
+    with Store(tmp_path / "x.db", default) as store:
+        with store.transaction():
+            row = ticket_row(full)
+            store.db.execute(
+                f"INSERT INTO tickets ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+        [stored] = store.query("SELECT * FROM tickets")
+    ticket = ticket_from_row(stored)
+    expected = [_cell(value_text(default, n, getattr(ticket, n), "zh_CN")) for n in FIELDS]
+    assert row_formatter(default)(stored) == expected
+    assert "'-1+1" in expected and "'=c.jpg" in expected and "'-31.5" in expected

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -26,7 +28,10 @@ from bots.cli.base import (
 from bots.cli.outbox import delivery_lines
 from config.model import Config
 from conversation.i18n import local_time, translate
-from tickets.model import Event, State, Ticket
+from tickets.errors import InvalidInput
+from tickets.model import OPEN_STATES, Event, State, Ticket
+from tickets.queries import MAX_LIMIT, SORTS, TicketFilter, page
+from tickets.queries import rows as stored_rows
 
 
 @main.group()
@@ -36,14 +41,66 @@ def tickets() -> None:
 
 @tickets.command("list")
 @config_option
-@click.option("--state", type=click.Choice([s.value for s in State]), help="Only this state.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in State]),
+    help="Only these states (repeat the option for several).",
+)
+@click.option("--open", "open_only", is_flag=True, help="Only open tickets (new … paused).")
+@click.option("--area", help="Area code.")
+@click.option("--building", help="Building code.")
+@click.option("--category", help="Category or category group code.")
+@click.option("--team", help="Team code.")
+@click.option("--technician", help="Holder (technician id).")
+@click.option("--priority", help="Priority code.")
+@click.option("--channel", help="Channel the reporter came from.")
+@click.option("--overdue", is_flag=True, help="Only tickets past their current time limit.")
+@click.option("--from", "created_from", type=click.DateTime(), help="Created at or after (UTC).")
+@click.option("--to", "created_to", type=click.DateTime(), help="Created before (UTC).")
+@click.option("--number", "number_prefix", help="Ticket number prefix.")
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="newest",
+    show_default=True,
+    help="newest: newest first; deadline: nearest time limit first.",
+)
+@click.option("--after", help="Cursor printed under the previous page.")
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True)
 @pass_session
-def tickets_list(session: Session, state: str | None, limit: int) -> None:
-    """List tickets, newest first."""
+def tickets_list(
+    session: Session,
+    states: tuple[str, ...],
+    open_only: bool,
+    sort: str,
+    after: str | None,
+    limit: int,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    number_prefix: str | None,
+    **filters: Any,
+) -> None:
+    """List tickets, newest first (or by deadline), one page at a time: the line
+    ``--after CURSOR`` under a full page is the option that shows the next one."""
     config = session.config
+    if open_only:
+        states = tuple(sorted({*states, *(s.value for s in OPEN_STATES)}))
+    flt = TicketFilter(
+        states=tuple(sorted(set(states))),
+        created_from=created_from and created_from.replace(tzinfo=UTC),
+        created_to=created_to and created_to.replace(tzinfo=UTC),
+        number_prefix=number_prefix.strip().upper() if number_prefix else None,
+        **filters,
+    )
     with store_of(config) as store:
-        found = store.all_tickets(state=state, limit=limit)
+        try:
+            got = page(store, flt, sort=sort, after=after, limit=limit, now=datetime.now(UTC))
+        except InvalidInput as error:
+            message = translate(config.locale, error.key, **error.params)
+            fail(config.locale, "refused", message=f"{message} (--{error.params['field']})")
+    found = got.tickets
     loc = config.locale
     if not found:
         click.echo(say(loc, "list_empty"))
@@ -62,6 +119,8 @@ def tickets_list(session: Session, state: str | None, limit: int) -> None:
         for t in found
     ]
     click.echo("\n".join(table(rows)))
+    if got.next_cursor is not None:
+        click.echo(f"--after {got.next_cursor}")
 
 
 @tickets.command("show")
@@ -100,16 +159,16 @@ def tickets_show(session: Session, number: str) -> None:
 )
 @pass_session
 def tickets_export(session: Session, as_csv: bool, output: Path | None) -> None:
-    """Export every ticket, one row each, as CSV in UTF-8 with a BOM (opens in Excel)."""
+    """Export every ticket, one row each, as CSV in UTF-8 with a BOM (opens in Excel).
+    Rows are written as they are read (constant memory at a million tickets)."""
     config = session.config
     with store_of(config) as store:
-        found = store.all_tickets()
-    data = export_csv(config, found).encode("utf-8-sig")
-    if output is None:
-        click.echo(data, nl=False)  # bytes go out as they are: the BOM included
-        return
-    output.write_bytes(data)
-    click.echo(say(config.locale, "export_written", count=len(found), path=output), err=True)
+        if output is None:
+            write_csv(config, stored_rows(store), lambda data: click.echo(data, nl=False))
+            return
+        with output.open("wb") as stream:
+            count = write_csv(config, stored_rows(store), stream.write)
+    click.echo(say(config.locale, "export_written", count=count, path=output), err=True)
 
 
 # -- presentation -------------------------------------------------------------------------
@@ -193,16 +252,62 @@ def timeline_row(config: Config, event: Event, locale: str) -> list[str]:
     ]
 
 
-def export_csv(config: Config, found: Sequence[Ticket]) -> str:
+def write_csv(
+    config: Config, rows: Iterable[dict[str, Any]], write: Callable[[bytes], object]
+) -> int:
+    """Write the header and one line per stored ticket row with ``write`` (UTF-8 with a
+    BOM), a batch at a time; returns how many tickets were written."""
     loc = config.locale
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([say(loc, f"field.{name}") for name in FIELDS])
-    for ticket in found:
-        writer.writerow(
-            [_cell(value_text(config, name, getattr(ticket, name), loc)) for name in FIELDS]
-        )
-    return buffer.getvalue()
+    cells = row_formatter(config)
+    write(b"\xef\xbb\xbf")
+    count = 0
+    for count, row in enumerate(rows, start=1):  # noqa: B007 (the count is returned)
+        writer.writerow(cells(row))
+        if buffer.tell() > 1 << 16:
+            write(buffer.getvalue().encode("utf-8"))
+            buffer.seek(0)
+            buffer.truncate()
+    write(buffer.getvalue().encode("utf-8"))
+    return count
+
+
+def row_formatter(config: Config) -> Callable[[dict[str, Any]], list[str]]:
+    """The export cells of a stored ticket row: ``value_text`` of each field (what
+    ``tickets show`` prints), formula-neutralised, without building a Ticket per row;
+    the few distinct codes (state, category, holder…) are rendered once each."""
+    loc = config.locale
+    zone = ZoneInfo(config.timezone)
+    coded: dict[tuple[str, str], str] = {}
+
+    def code(name: str, value: str) -> str:
+        key = (name, value)
+        if key not in coded:
+            typed = State(value) if name in ("state", "paused_from") else value
+            coded[key] = _cell(value_text(config, name, typed, loc))
+        return coded[key]
+
+    def cell(name: str, value: Any) -> str:
+        if value is None:
+            return ""
+        if name in _TIME_FIELDS:
+            return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        if name in _CODED_FIELDS:
+            return code(name, value)
+        if name in _LIST_FIELDS:
+            return "" if value == "[]" else _cell(" ".join(str(v) for v in json.loads(value)))
+        return _cell(str(value))
+
+    return lambda row: [cell(name, row[name]) for name in FIELDS]
+
+
+_TIME_FIELDS = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
+_LIST_FIELDS = frozenset(f.name for f in fields(Ticket) if str(f.type).startswith("tuple"))
+_CODED_FIELDS = frozenset(
+    {"state", "paused_from", "category", "holder", "priority", "mode", "team"}
+)
 
 
 def _cell(text: str) -> str:
