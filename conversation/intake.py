@@ -146,7 +146,11 @@ def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Repl
         # follows a report filed in his own dialogue (tickets.notices).
         name = _category_name(ticket.category, ctx)
         lines = [ctx.t("intake.accepted", number=ticket.number, category=name)]
-        if ticket.arrive_due is not None:
+        if ticket.preferred_time:
+            # A time the reporter asked for beats the time limit: promising the limit
+            # ("by 07:45") to someone who asked for "tomorrow morning" contradicts him.
+            lines.append(ctx.t("intake.accepted_when", time=ticket.preferred_time))
+        elif ticket.arrive_due is not None:
             eta = local_time(ticket.arrive_due, ctx.config.timezone)
             lines.append(ctx.t("intake.accepted_eta", eta=eta))
         lines.append(ctx.t("intake.accepted_next", number=ticket.number))

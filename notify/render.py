@@ -152,7 +152,9 @@ def _reporter_accepted(view: _View) -> tuple[Reply, ...]:
         "reporter.accepted",
         ("line.category", view.category()),
         ("line.place", view.place()),
-        ("line.eta", view.time("eta")),
+        # The reporter's own time, not the time limit, when he asked for one.
+        ("line.visit", view.text("preferred_time")),
+        ("line.eta", "" if view.text("preferred_time") else view.time("eta")),
     )
     tail = view.t("reporter.accepted_tail", number=view.number)
     return (Say(f"{text}\n{tail}"),)

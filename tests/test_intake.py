@@ -972,3 +972,25 @@ def test_normalize_phone_never_raises_and_is_idempotent(text: str) -> None:
     if result is not None:
         assert re.fullmatch(r"\+[1-9][0-9]{6,14}", result)
         assert intake.normalize_phone(result) == result
+
+
+def test_asked_time_is_promised_not_the_time_limit() -> None:
+    """Issue 12 item 4: "明天上午" asked at 05:44 must not be answered "预计 07:45 前上门"."""
+    early = datetime(2026, 11, 22, 21, 44, tzinfo=UTC)  # 05:44 in Asia/Shanghai
+    d = to_step("time", begin(now=early))
+    d.run(
+        [
+            ("明天上午", "上门时间：明天上午"),
+            (
+                Button("i:confirm"),
+                ("受理成功", "按您的要求：明天上午", "先打电话", Not("预计"), Not("前上门")),
+            ),
+        ]
+    )
+    e = to_step("time", begin("en", now=early))
+    e.run(
+        [
+            ("tomorrow morning", None),
+            (Button("i:confirm"), ("time you asked for: tomorrow morning", Not("expected to"))),
+        ]
+    )

@@ -269,6 +269,10 @@ def test_unknown_codes_are_shown_as_given_and_missing_lines_left_out() -> None:
     )
     assert "gas.smell" in shown and "north" in shown
     assert "预计" not in shown  # no eta, no eta line
+    # A visit time the reporter asked for replaces the time limit (issue 12 item 4).
+    asked = row("reporter.accepted", eta="2026-11-22T23:45:00+00:00", preferred_time="明天上午")
+    shown = text(render_notice(asked, CONFIG))
+    assert "按您的要求（明天上午）" in shown and "预计" not in shown and "07:45" not in shown
     bare = text(render_notice(row("reporter.assigned"), CONFIG))
     assert "维修人员" in bare and "联系电话" not in bare
 
