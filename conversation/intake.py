@@ -201,6 +201,13 @@ def _advance(state: DialogueState, ctx: Ctx, lead: str = "") -> Step:
     return Step(nxt, _prompt(nxt, ctx, "\n".join(x for x in (lead, known) if x)))
 
 
+def redraw(state: DialogueState, ctx: Ctx) -> tuple[Reply, ...]:
+    """The current question again, unchanged state (after a language switch)."""
+    if state.flow != NAME or state.step not in _HANDLERS:
+        return ()
+    return _prompt(state, ctx)
+
+
 def _go(state: DialogueState, step_name: str, ctx: Ctx, lead: str = "", **updates: Any) -> Step:
     nxt = DialogueState(NAME, step_name, _with(state, **updates).data)
     return Step(nxt, _prompt(nxt, ctx, lead))
