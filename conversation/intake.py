@@ -201,11 +201,12 @@ def _advance(state: DialogueState, ctx: Ctx, lead: str = "") -> Step:
     return Step(nxt, _prompt(nxt, ctx, "\n".join(x for x in (lead, known) if x)))
 
 
-def redraw(state: DialogueState, ctx: Ctx) -> tuple[Reply, ...]:
-    """The current question again, unchanged state (after a language switch)."""
+def redraw(state: DialogueState, ctx: Ctx, lead: str = "") -> tuple[Reply, ...]:
+    """The current question again after ``lead``, unchanged state (after a language
+    switch, or input no step can use)."""
     if state.flow != NAME or state.step not in _HANDLERS:
-        return ()
-    return _prompt(state, ctx)
+        return (Say(lead),) if lead else ()
+    return _prompt(state, ctx, lead)
 
 
 def _go(state: DialogueState, step_name: str, ctx: Ctx, lead: str = "", **updates: Any) -> Step:

@@ -732,7 +732,7 @@ def test_through_the_router_report_deep_link_cancel_and_stale_buttons() -> None:
         [
             ("/start east__b1", ("报修地点：东区 1号楼", "请选择报修类别")),
             ("漏水", "请输入具体位置"),
-            (Unsupported("sticker"), "这一步请用文字写明具体位置"),
+            (Unsupported("sticker"), ("暂不支持这种消息", "请输入具体位置")),  # issue 12 item 12
             ("/cancel", Not("请输入具体位置")),
             (Button("i:area:east"), Not("楼栋")),  # a stale intake button does nothing
             ("/report", "请选择报修类别"),
