@@ -127,6 +127,14 @@ TABLE: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
         ["is done", "Work done: 更换了阀门", "72 hours"],
     ),
     ("reporter.closed", {"rating": 4}, ["已结单", "★★★★☆"], ["is closed", "★★★★☆"]),
+    ("technician.confirmed", {}, ["已确认修好", "已结单"], ["confirmed", "is closed"]),
+    ("technician.confirmed", {"auto": True}, ["自动结单"], ["closed automatically"]),
+    (
+        "technician.rated",
+        {"rating": 2, "comment": "来得太慢"},
+        ["评价了您处理的工单", "评价：★★☆☆☆", "留言：来得太慢"],
+        ["rated your work", "Rating: ★★☆☆☆", "Comment: 来得太慢"],
+    ),
     (
         "reporter.cancelled",
         {"note": "重复报修"},
