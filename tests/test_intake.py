@@ -250,7 +250,7 @@ def test_everything_by_numbers_and_labels() -> None:
             ("五楼楼梯间的水管在漏水", "现场照片"),
             ("1", "什么时候上门"),
             ("1", "请核对报修信息"),
-            ("9", "请点下面的按钮"),  # there is no ninth choice
+            ("9", "请选择：确认提交"),  # there is no ninth choice
             ("确认提交", f"受理成功，工单号 {NUMBER}"),
         ]
     )
@@ -660,7 +660,7 @@ def test_unexpected_input_leaves_the_state_unchanged(step: str, locale: str) -> 
         ("phone", Location(31.2, 121.4), "这一步需要一个联系电话"),
         ("category", Photo("x.jpg"), "这一步需要先确定报修类别"),
         ("description", Unsupported("sticker"), "这一步请用文字描述故障情况"),
-        ("summary", Text("好的"), "请点下面的按钮：确认提交、修改，或者取消报修"),
+        ("summary", Text("好的"), "请选择：确认提交、修改，或者取消报修"),
         ("spot", Text("楼" * 101), "位置写得太长了，请控制在 100 字以内"),
     ],
 )
