@@ -319,3 +319,32 @@ def test_export_to_standard_output(runner: CliRunner, default: Config, tickets: 
     assert result.exit_code == 0
     assert result.stdout_bytes.startswith(b"\xef\xbb\xbf")
     assert len(result.stdout_bytes.decode("utf-8-sig").strip().splitlines()) == 4
+
+
+# -- issue 12 item 13: tickets show reads like a desk, not like Python ---------------------
+
+
+@pytest.mark.parametrize("typed", ["1", "0001", "20261123-0001", "bx20261123-0001"])
+def test_show_finds_a_ticket_by_its_short_number(
+    runner: CliRunner,
+    default: Config,
+    tickets: list[str],
+    typed: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bots.cli import tickets as cli_tickets
+
+    monkeypatch.setattr(cli_tickets, "now", lambda: NOW)  # today is 2026-11-23
+    result = runner.invoke(main, ["tickets", "show", typed])
+    assert result.exit_code == 0, result.output
+    assert tickets[0] == "BX20261123-0001" and "BX20261123-0001" in result.output
+
+
+def test_show_renders_the_routing_decision_readably(
+    runner: CliRunner, default: Config, tickets: list[str]
+) -> None:
+    result = runner.invoke(main, ["tickets", "show", tickets[0]])
+    out = result.output
+    assert "route=" not in out and "{'" not in out and "candidates" not in out
+    assert "派单：班组" in out and "候选" in out
+    assert "评价: 5" in out  # a data key by its field name
