@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 import click
 
+from bots.cli.base import DeskGroup
 from config.model import Config
 from conversation import dispatch_followup, dispatch_rules, dispatcher
 from conversation.actions import Act, Rule
@@ -222,7 +223,7 @@ def _window(session: Any, start: str, end: str) -> dict[str, str]:
     return {"start": began.isoformat(), "end": window_end(began, ended, end).isoformat()}
 
 
-@click.group("incident")
+@click.group("incident", cls=DeskGroup)
 def incident_group() -> None:
     """Large-area incidents (大面积故障): open, close, list."""
 
@@ -298,7 +299,7 @@ def incident_list(session: Any, everything: bool) -> None:
 # -- outages ----------------------------------------------------------------------------------
 
 
-@click.group("outage")
+@click.group("outage", cls=DeskGroup)
 def outage_group() -> None:
     """Planned outages (停电信息): add, list, cancel."""
 
@@ -352,7 +353,7 @@ def outage_cancel(session: Any, outage_id: int, as_: str | None) -> None:
 # -- follow-ups ---------------------------------------------------------------------------------
 
 
-@click.group("followup")
+@click.group("followup", cls=DeskGroup)
 def followup_group() -> None:
     """Follow-up calls (回访) after a low rating or "not fixed": list, done."""
 
