@@ -128,11 +128,12 @@ def tickets_list(
 @click.argument("number")
 @pass_session
 def tickets_show(session: Session, number: str) -> None:
-    """Show one ticket: its fields and its timeline, in local time."""
+    """Show one ticket: its fields and its timeline, in local time. NUMBER may be
+    BX20261123-0007, 20261123-0007 (that day's), or 7 / 0007 (today's)."""
     config = session.config
     loc = config.locale
     with store_of(config) as store:
-        ticket = store.ticket(number.strip().upper())
+        ticket = store.ticket(full_number(number, config, now()))
         if ticket is None:
             fail(
                 loc,
@@ -242,7 +243,7 @@ def timeline_row(config: Config, event: Event, locale: str) -> list[str]:
     person = config.technician(who) or config.dispatcher(who)
     if person is not None:
         who = f"{person.name} ({who})"
-    extra = " ".join(f"{k}={v}" for k, v in sorted(event.data.items()))
+    extra = data_text(config, event.data, locale)
     return [
         local_time(event.at, config.timezone, "%Y-%m-%d %H:%M:%S"),
         translate(locale, f"actions.{event.action.value}"),
@@ -250,6 +251,70 @@ def timeline_row(config: Config, event: Event, locale: str) -> list[str]:
         f"{translate(locale, f'cli.role.{event.actor_role.value}')} {who}",
         " ".join(p for p in (event.note, extra) if p),
     ]
+
+
+def full_number(typed: str, config: Config, at: datetime) -> str:
+    """The ticket number an operator means: ``7`` or ``0007`` is today's (in the service's
+    time zone), ``20261123-0007`` that day's; anything else is taken as typed."""
+    text = typed.strip().upper()
+    if text.isdecimal() and len(text) <= 6:
+        day = local_time(at, config.timezone, "%Y%m%d")
+        return f"BX{day}-{int(text):04d}"
+    day, dash, seq = text.partition("-")
+    if dash and len(day) == 8 and day.isdecimal() and seq.isdecimal():
+        return f"BX{day}-{int(seq):04d}"
+    return text
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def data_text(config: Config, data: dict[str, Any], locale: str) -> str:
+    """An event's data as an operator reads it: the routing decision in words, people
+    by name, lists joined; never a raw Python dict."""
+    parts: list[str] = []
+    for key, value in sorted(data.items()):
+        if key == "route" and isinstance(value, dict):
+            parts.append(_route_text(config, value, locale))
+        elif isinstance(value, dict):
+            inner = ", ".join(f"{k} {_plain(v)}" for k, v in sorted(value.items()) if v)
+            parts.append(f"{_data_name(key, locale)}: {inner}")
+        elif value not in (None, "", [], ()):
+            parts.append(f"{_data_name(key, locale)}: {_plain(value)}")
+    return "; ".join(parts)
+
+
+def _data_name(key: str, locale: str) -> str:
+    """A data key by its field name where it has one (rating → 评价)."""
+    try:
+        return say(locale, f"field.{key}")
+    except KeyError:
+        return key
+
+
+def _route_text(config: Config, route: dict[str, Any], locale: str) -> str:
+    team = str(route.get("team") or "")
+    found = config.team(team)
+    why = str(route.get("why") or "")
+    try:
+        why_text = say(locale, f"route_why.{why}") if why else ""
+    except KeyError:
+        why_text = why
+    candidates = route.get("candidates")
+    names = [holder_name(config, str(c)) for c in candidates or ()]
+    text = say(locale, "route", team=f"{found.name} ({team})" if found else team, why=why_text)
+    if route.get("technician"):
+        text += say(locale, "route_to", technician=holder_name(config, route["technician"]))
+    if names:
+        text += say(locale, "route_candidates", candidates=", ".join(names))
+    return text
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
 
 
 def write_csv(
