@@ -26,6 +26,7 @@ from bots.web.inbox import InboxSender, WebInbox
 from config.model import Config
 from conversation.i18n import translate
 from notify.delivery import DeliveryWorker
+from tickets.backup import ServiceLock
 from tickets.store import Store
 
 CSP = (
@@ -135,9 +136,20 @@ def run(config: Config) -> None:
         )
         print(text, file=sys.stderr)
         raise SystemExit(2) from None
+    private_folder(config.database.parent)
+    lock = ServiceLock(config.database)  # a restore refuses while this is held
+    if not lock.acquire():
+        sock.close()
+        print(
+            translate(config.locale, "cli.already_serving", path=config.database), file=sys.stderr
+        )
+        raise SystemExit(2)
     base = (config.web.public_url or f"http://{config.web.host}:{config.web.port}").rstrip("/")
     log.info("baoxiu is serving the web chat at %s/chat (health: %s/healthz)", base, base)
-    web.run_app(build_app(config), sock=sock, print=None)
+    try:
+        web.run_app(build_app(config), sock=sock, print=None)
+    finally:
+        lock.release()
 
 
 def _listen(host: str, port: int) -> socket.socket:
