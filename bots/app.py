@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bots import notify_workers, scheduler, telegram
+from bots import health, notify_workers, scheduler, telegram
 from bots.engine import Engine, private_folder
 from bots.engine import open_store as open_config_store
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
@@ -72,6 +72,7 @@ def build_app(config: Config, *, store: Store | None = None) -> web.Application:
     app.on_shutdown.append(_release_pollers)
     app.router.add_get("/", _root)
     app.router.add_get("/healthz", _healthz)
+    health.setup(app)  # /readyz
     if config.web.enabled:
         webchat.setup(app)
     telegram.setup(app)  # only when [channels.telegram] is configured
