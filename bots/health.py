@@ -185,7 +185,9 @@ async def _readyz(request: web.Request) -> web.StreamResponse:
     channels = {"web": app[CONFIG].web.enabled}
     if TelegramSettings.configured(app[CONFIG]):
         channels["telegram"] = app.get(TELEGRAM) is not None
-    backlog, oldest = await asyncio.to_thread(outbox_state, store) if store else (0, 0.0)
+    backlog, oldest = 0, 0.0
+    if writable and store is not None:
+        backlog, oldest = await asyncio.to_thread(outbox_state, store)
     ready = writable and all(channels.values())
     body = {
         "ready": ready,
