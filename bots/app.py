@@ -26,7 +26,6 @@ from bots.web.inbox import InboxSender, WebInbox
 from config.model import Config
 from conversation.i18n import translate
 from notify.delivery import DeliveryWorker
-from tickets.backup import ServiceLock
 from tickets.store import Store
 
 CSP = (
@@ -72,10 +71,10 @@ def build_app(config: Config, *, store: Store | None = None) -> web.Application:
     app.on_shutdown.append(_release_pollers)
     app.router.add_get("/", _root)
     app.router.add_get("/healthz", _healthz)
-    health.setup(app)  # /readyz
     if config.web.enabled:
         webchat.setup(app)
     telegram.setup(app)  # only when [channels.telegram] is configured
+    health.setup(app)  # /readyz, /metrics, timings, backups, privacy sweep, service lock
     return app
 
 
@@ -137,20 +136,9 @@ def run(config: Config) -> None:
         )
         print(text, file=sys.stderr)
         raise SystemExit(2) from None
-    private_folder(config.database.parent)
-    lock = ServiceLock(config.database)  # a restore refuses while this is held
-    if not lock.acquire():
-        sock.close()
-        print(
-            translate(config.locale, "cli.already_serving", path=config.database), file=sys.stderr
-        )
-        raise SystemExit(2)
     base = (config.web.public_url or f"http://{config.web.host}:{config.web.port}").rstrip("/")
     log.info("baoxiu is serving the web chat at %s/chat (health: %s/healthz)", base, base)
-    try:
-        web.run_app(build_app(config), sock=sock, print=None)
-    finally:
-        lock.release()
+    web.run_app(build_app(config), sock=sock, print=None)
 
 
 def _listen(host: str, port: int) -> socket.socket:

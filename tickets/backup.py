@@ -1,12 +1,14 @@
-"""Backups of the desk: one archive with the database, the photos and a manifest.
+"""Backup archives of a baoxiu database and its media folder, and restoring them.
 
-``backup`` copies the live database with SQLite's online backup API (consistent while the
-service writes), adds every file of the media folder and a ``manifest.json`` (format,
-time, applied migrations, counts, and the SHA-256 of each member). ``restore`` checks the
-manifest against every member before it writes anything, refuses while a service runs
-on the target database (``ServiceLock``), and replaces the database in one rename.
+An archive is one ``.tar.gz``: ``manifest.json`` first (format, baoxiu version, the
+migrations applied, row counts, the sha256 and size of every other member), then
+``baoxiu.db`` — a consistent copy made with SQLite's online backup API, so the service
+may keep writing meanwhile — and ``media/…``. ``restore`` checks every checksum before
+anything is written and replaces the database and media folder only when all match.
 
-Files only: no network, no adapters. Everything written is owner-only (0600/0700).
+``ServiceLock`` is the lock ``baoxiu serve`` holds on ``<database>.lock`` while it runs
+(an ``flock``, so a crashed service leaves no stale lock behind); ``restore`` refuses
+while it is held. Pure of the network and of any web framework; times come in.
 """
 
 from __future__ import annotations
@@ -24,93 +26,89 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 
 from tickets.errors import BaoxiuError
 
-FORMAT = "baoxiu-backup/1"
-DATABASE = "baoxiu.db"
+FORMAT = 1
+DB_MEMBER = "baoxiu.db"
+MEDIA_MEMBER = "media"
 MANIFEST = "manifest.json"
-MEDIA = "media"
+COUNTED = ("tickets", "events", "chats", "outbox")
+PREFIX = "baoxiu-"
+SUFFIX = ".tar.gz"
 
 
 class BackupError(BaoxiuError):
-    """An archive that cannot be trusted or written, or a target that is in use."""
+    """An archive that cannot be used, or a restore that must not happen now."""
 
-    default_key = "errors.backup"
+    default_key = "cli.backup_invalid"
 
 
 @dataclass(frozen=True)
 class Manifest:
+    version: str
     created_at: str
-    migrations: list[str]
+    migrations: tuple[str, ...]
     counts: dict[str, int]
-    files: dict[str, str]  # member name -> sha256
+    files: dict[str, dict[str, Any]]  # member name -> {"sha256": …, "size": …}
 
     def to_json(self) -> bytes:
-        body = {"format": FORMAT, **self.__dict__}
+        body = {
+            "format": FORMAT,
+            "version": self.version,
+            "created_at": self.created_at,
+            "migrations": list(self.migrations),
+            "counts": self.counts,
+            "files": self.files,
+        }
         return json.dumps(body, ensure_ascii=False, indent=2, sort_keys=True).encode()
 
 
-class ServiceLock:
-    """Held by ``baoxiu serve`` for as long as it runs on a database (an advisory lock
-    on ``<database>.lock``; the kernel drops it when the process dies, even by SIGKILL),
-    so that a restore can tell whether a service is using that database."""
+def baoxiu_version() -> str:
+    # Imported here: importlib.metadata pulls in email and socket, which the pure core's
+    # import test (tests/test_purity.py) refuses at import time.
+    from importlib.metadata import PackageNotFoundError, version
 
-    def __init__(self, database: Path) -> None:
-        self.path = database.with_name(database.name + ".lock")
-        self._file: IO[bytes] | None = None
-
-    def acquire(self) -> bool:
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        file = os.fdopen(fd, "r+b")
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            file.close()
-            return False
-        self._file = file
-        return True
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing drops the lock
-            self._file = None
-
-    def held_elsewhere(self) -> bool:
-        if not self.path.exists():
-            return False
-        if self.acquire():
-            self.release()
-            return False
-        return True
+    try:
+        return version("baoxiu")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "0+unknown"
 
 
-def backup(database: Path, media_dir: Path, target: Path, now: datetime) -> Manifest:
-    """Write the archive ``target`` (tar.gz); returns its manifest."""
-    if not database.is_file():
-        raise BackupError("errors.no_database", path=str(database))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        copy = Path(scratch) / DATABASE
+def archive_name(now: datetime) -> str:
+    return f"{PREFIX}{now.strftime('%Y%m%dT%H%M%SZ')}{SUFFIX}"
+
+
+def create(
+    database: Path, media_dir: Path, target: Path, *, now: datetime, version: str = ""
+) -> Manifest:
+    """Write the archive of ``database`` + ``media_dir`` to ``target`` (0600, atomically:
+    a half-written archive never carries the final name)."""
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with tempfile.TemporaryDirectory(prefix="baoxiu-backup-") as work:
+        copy = Path(work) / DB_MEMBER
         _online_copy(database, copy)
-        files = {DATABASE: _sha256(copy)}
-        media = sorted(p for p in media_dir.rglob("*") if p.is_file()) if media_dir.is_dir() else []
-        for path in media:
-            files[f"{MEDIA}/{path.relative_to(media_dir).as_posix()}"] = _sha256(path)
-        manifest = Manifest(now.isoformat(), *_describe(copy), files)
-        partial = target.with_name(target.name + ".part")
+        migrations, counts = _describe(copy)
+        members: list[tuple[str, Path]] = [(DB_MEMBER, copy)]
+        if media_dir.is_dir():
+            for path in sorted(p for p in media_dir.rglob("*") if p.is_file()):
+                members.append((f"{MEDIA_MEMBER}/{path.relative_to(media_dir).as_posix()}", path))
+        files = {
+            name: {"sha256": _sha256(path), "size": path.stat().st_size} for name, path in members
+        }
+        manifest = Manifest(version or baoxiu_version(), now.isoformat(), migrations, counts, files)
+        partial = target.with_name(f".{target.name}.partial")
         fd = os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
-            data = manifest.to_json()
-            info = tarfile.TarInfo(MANIFEST)
-            info.size, info.mtime, info.mode = len(data), int(now.timestamp()), 0o600
-            tar.addfile(info, io.BytesIO(data))
-            tar.add(copy, arcname=DATABASE)
-            for path in media:
-                tar.add(path, arcname=f"{MEDIA}/{path.relative_to(media_dir).as_posix()}")
-        partial.replace(target)
+        try:
+            with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+                _add_bytes(tar, MANIFEST, manifest.to_json(), now)
+                for name, path in members:
+                    tar.add(path, arcname=name, recursive=False)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
     return manifest
 
 
@@ -118,142 +116,209 @@ def verify(archive: Path) -> Manifest:
     """The archive's manifest, after checking every member against it."""
     with _open(archive) as tar:
         manifest = _manifest(tar)
-        seen = set()
+        seen: set[str] = set()
         for member in tar:
             if member.name == MANIFEST:
                 continue
-            _check_name(member)
-            expected = manifest.files.get(member.name)
-            extracted = tar.extractfile(member)
-            if expected is None or extracted is None:
-                raise BackupError("errors.backup_member", member=member.name)
-            if _sha256_stream(extracted) != expected:
-                raise BackupError("errors.backup_checksum", member=member.name)
+            _check_member(member, manifest)
+            stream = tar.extractfile(member)
+            assert stream is not None  # _check_member allows regular files only
+            _check_digest(member.name, _sha256_stream(stream), manifest)
             seen.add(member.name)
-        missing = set(manifest.files) - seen
-        if missing:
-            raise BackupError("errors.backup_member", member=sorted(missing)[0])
+    if missing := sorted(set(manifest.files) - seen):
+        raise BackupError("cli.backup_invalid", reason=f"missing {missing[0]}")
     return manifest
 
 
-def restore(archive: Path, database: Path, media_dir: Path, *, force: bool = False) -> Manifest:
-    """Put the archive's database and photos in place; refuses a database in use, and an
-    existing one unless ``force``. Verifies everything before writing anything."""
-    if ServiceLock(database).held_elsewhere():
-        raise BackupError("errors.backup_in_use", path=str(database))
-    if database.exists() and not force:
-        raise BackupError("errors.backup_exists", path=str(database))
+def restore(archive: Path, database: Path, media_dir: Path) -> Manifest:
+    """Replace ``database`` and ``media_dir`` by the archive's. Refuses (``BackupError``)
+    a bad archive before touching anything, and while ``baoxiu serve`` holds the lock."""
     manifest = verify(archive)
-    for folder in (database.parent, media_dir):
-        if not folder.is_dir():
-            folder.mkdir(parents=True, mode=0o700)
-    with _open(archive) as tar:
-        for member in tar:
-            if member.name == MANIFEST:
-                continue
-            source = tar.extractfile(member)
-            assert source is not None  # verify() checked every member
-            if member.name == DATABASE:
-                staged = database.with_name(database.name + ".restoring")
-                _write(staged, source)
-                for stale in ("-wal", "-shm"):
-                    with contextlib.suppress(FileNotFoundError):
-                        database.with_name(database.name + stale).unlink()
-                staged.replace(database)
+    with ServiceLock(database).held(wait=False):
+        database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.TemporaryDirectory(prefix=".restore-", dir=database.parent) as work:
+            staged = Path(work)
+            with _open(archive) as tar:
+                for member in tar:
+                    if member.name == MANIFEST:
+                        continue
+                    _check_member(member, manifest)
+                    stream = tar.extractfile(member)
+                    assert stream is not None
+                    out = staged / member.name
+                    out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    fd = os.open(out, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+                    with os.fdopen(fd, "wb") as sink:
+                        shutil.copyfileobj(stream, sink)
+                    # Checked again as written: the archive may have changed since verify.
+                    _check_digest(member.name, _sha256(out), manifest)
+            for suffix in ("-wal", "-shm"):  # they belong to the database being replaced
+                Path(f"{database}{suffix}").unlink(missing_ok=True)
+            (staged / DB_MEMBER).replace(database)
+            if media_dir.exists():
+                shutil.rmtree(media_dir)
+            if (staged / MEDIA_MEMBER).is_dir():
+                media_dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                shutil.move(staged / MEDIA_MEMBER, media_dir)
             else:
-                relative = PurePosixPath(member.name).relative_to(MEDIA)
-                path = media_dir.joinpath(*relative.parts)
-                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                _write(path, source)
+                media_dir.mkdir(parents=True, mode=0o700)
+            media_dir.chmod(0o700)
     return manifest
 
 
-# -- internals -----------------------------------------------------------------------------
+def prune(folder: Path, keep: int) -> list[Path]:
+    """Remove all but the newest ``keep`` scheduled archives in ``folder``."""
+    archives = sorted(folder.glob(f"{PREFIX}*{SUFFIX}"))
+    gone = archives[: max(len(archives) - keep, 0)]
+    for path in gone:
+        path.unlink(missing_ok=True)
+    return gone
 
 
-def _online_copy(database: Path, copy: Path) -> None:
-    source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    target = sqlite3.connect(copy)
+def pending_migrations(database: Path, names: list[str]) -> list[str]:
+    """Which of ``names`` an existing database has not applied yet ([] for a new one)."""
+    if not database.is_file() or database.stat().st_size == 0:
+        return []
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        source.backup(target)
-    finally:
-        target.close()
-        source.close()
-    copy.chmod(0o600)
-
-
-def _describe(copy: Path) -> tuple[list[str], dict[str, int]]:
-    conn = sqlite3.connect(copy)
-    try:
-        migrations = (
-            [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-            if _has_table(conn, "_sqlite_migrations")
-            else []
-        )
-        counts = {
-            table: int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-            for table in ("tickets", "events", "outbox")
-            if _has_table(conn, table)
-        }
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "tickets" not in tables:
+            return []
+        applied: set[str] = set()
+        if "_sqlite_migrations" in tables:
+            rows = conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set='baoxiu'")
+            applied = {r[0] for r in rows}
+        return [n for n in names if n not in applied]
     finally:
         conn.close()
-    return migrations, counts
 
 
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name])
-    return found.fetchone() is not None
+class ServiceLock:
+    """``<database>.lock``: held by ``baoxiu serve``, with its pid inside for people."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = Path(f"{database}.lock")
+        self._fd: int | None = None
+
+    def acquire(self, *, wait: bool, shared: bool = False) -> None:
+        """Shared: a running service (several may share one database); exclusive: a
+        restore, which must be alone. Not waiting, a held lock is ``BackupError``."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(fd, mode | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            raise BackupError("cli.service_running", lock=str(self.path)) from None
+        if not shared:
+            os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())  # who holds it, for a person looking
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    @contextlib.contextmanager
+    def held(self, *, wait: bool) -> Iterator[None]:
+        self.acquire(wait=wait)
+        try:
+            yield
+        finally:
+            self.release()
 
 
-@contextlib.contextmanager
-def _open(archive: Path) -> Iterator[tarfile.TarFile]:
+# -- internals ------------------------------------------------------------------------
+
+
+def _online_copy(source: Path, target: Path) -> None:
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(target)
     try:
-        with tarfile.open(archive, mode="r:gz") as tar:
-            yield tar
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise BackupError("errors.backup_unreadable", path=str(archive), reason=str(exc)) from None
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+    finally:
+        dst.close()
+        src.close()
+
+
+def _describe(database: Path) -> tuple[tuple[str, ...], dict[str, int]]:
+    conn = sqlite3.connect(database)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        migrations: tuple[str, ...] = ()
+        if "_sqlite_migrations" in tables:
+            rows = conn.execute("SELECT name FROM _sqlite_migrations ORDER BY applied_at, name")
+            migrations = tuple(r[0] for r in rows)
+        counts = {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in COUNTED
+            if t in tables
+        }
+        return migrations, counts
+    finally:
+        conn.close()
+
+
+def _open(archive: Path) -> tarfile.TarFile:
+    try:
+        return tarfile.open(archive, mode="r:gz")
+    except (OSError, tarfile.TarError) as error:
+        raise BackupError("cli.backup_invalid", reason=str(error)) from None
 
 
 def _manifest(tar: tarfile.TarFile) -> Manifest:
     try:
-        member = tar.getmember(MANIFEST)
-        raw = tar.extractfile(member)
-        body: dict[str, Any] = json.loads(raw.read() if raw else b"")
-    except (KeyError, ValueError):
-        raise BackupError("errors.backup_member", member=MANIFEST) from None
-    if body.get("format") != FORMAT or not isinstance(body.get("files"), dict):
-        raise BackupError("errors.backup_member", member=MANIFEST)
-    return Manifest(
-        str(body.get("created_at", "")),
-        list(body.get("migrations", [])),
-        dict(body.get("counts", {})),
-        dict(body["files"]),
-    )
+        first = tar.next()
+        if first is None or first.name != MANIFEST:
+            raise BackupError("cli.backup_invalid", reason=f"{MANIFEST} is not first")
+        stream = tar.extractfile(first)
+        body = json.loads(stream.read() if stream else b"")
+        if body.get("format") != FORMAT:
+            raise BackupError("cli.backup_invalid", reason=f"format {body.get('format')!r}")
+        return Manifest(
+            body["version"],
+            body["created_at"],
+            tuple(body["migrations"]),
+            dict(body["counts"]),
+            dict(body["files"]),
+        )
+    except (tarfile.TarError, OSError, ValueError, KeyError, TypeError) as error:
+        raise BackupError("cli.backup_invalid", reason=str(error)) from None
 
 
-def _check_name(member: tarfile.TarInfo) -> None:
-    """Only regular files, only ``baoxiu.db`` and ``media/…`` with no way out."""
-    path = PurePosixPath(member.name)
-    inside = member.name == DATABASE or (
-        len(path.parts) > 1 and path.parts[0] == MEDIA and ".." not in path.parts
-    )
-    if not member.isfile() or path.is_absolute() or not inside:
-        raise BackupError("errors.backup_member", member=member.name)
+def _check_member(member: tarfile.TarInfo, manifest: Manifest) -> None:
+    # Only the regular files the manifest lists, under plain relative names: no links,
+    # no "../", so extracting can never write outside the staging folder.
+    name = member.name
+    unsafe = name.startswith("/") or ".." in name.split("/") or not member.isfile()
+    if unsafe or name not in manifest.files:
+        raise BackupError("cli.backup_invalid", reason=f"unexpected member {name!r}")
 
 
-def _write(path: Path, source: IO[bytes]) -> None:
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        shutil.copyfileobj(source, out)
+def _check_digest(name: str, digest: str, manifest: Manifest) -> None:
+    if digest != manifest.files[name]["sha256"]:
+        raise BackupError("cli.backup_invalid", reason=f"checksum of {name} does not match")
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, now: datetime) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = int(now.timestamp())
+    info.mode = 0o600
+    tar.addfile(info, io.BytesIO(data))
 
 
 def _sha256(path: Path) -> str:
-    with path.open("rb") as file:
-        return _sha256_stream(file)
+    with path.open("rb") as stream:
+        return _sha256_stream(stream)
 
 
 def _sha256_stream(stream: IO[bytes]) -> str:
     digest = hashlib.sha256()
-    while chunk := stream.read(1 << 20):
+    for chunk in iter(lambda: stream.read(1 << 16), b""):
         digest.update(chunk)
     return digest.hexdigest()

@@ -18,6 +18,7 @@ from config.loader import load
 from config.model import Config
 from conversation.i18n import DEFAULT_LOCALE, normalize, translate
 from tickets.errors import ConfigError, StoreMissing
+from tickets.privacy import install_log_mask
 from tickets.store import Store
 
 CONFIG_ENV = "BAOXIU_CONFIG"
@@ -107,6 +108,7 @@ class DeskGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None) -> None:
     """baoxiu (报修): a chat-first repair desk."""
+    install_log_mask()  # phone numbers never reach a log in full (PIPL)
     ctx.obj = Session(config_path)
 
 
