@@ -183,7 +183,7 @@ def export_child(kind: str, db: str, out: str) -> None:
         if kind == "baoxiu":
             config = replace(base_config(), database=Path(db))
             with Store(db, config) as store:
-                count = write_csv(config, queries.rows(store), stream.write)
+                count = write_csv(config, queries.batches(store), stream.write)
         else:
             conn = sqlite3.connect(db)
             text = open(out, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115

@@ -32,7 +32,17 @@ from tickets.rows import iso, ticket_from_row
 if TYPE_CHECKING:
     from tickets.store import Store
 
-__all__ = ["SORTS", "Page", "TicketFilter", "count", "merged", "page", "rows", "statement"]
+__all__ = [
+    "SORTS",
+    "Page",
+    "TicketFilter",
+    "batches",
+    "count",
+    "merged",
+    "page",
+    "rows",
+    "statement",
+]
 
 Sort = Literal["newest", "deadline", "oldest"]
 SORTS: tuple[Sort, ...] = ("newest", "deadline")
@@ -160,20 +170,32 @@ def count(
 
 
 def rows(source: Store | sqlite3.Connection, *, batch: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every ticket row, newest first, as it is read (for export: constant memory).
-    Read in keyset batches, each under the store's lock only while it is fetched, so a
-    long export never holds the connection between batches."""
+    """Every ticket row as a dict, newest first, as it is read (see ``batches``)."""
+    for names, found in batches(source, batch=batch):
+        yield from (dict(zip(names, row, strict=True)) for row in found)
+
+
+def batches(
+    source: Store | sqlite3.Connection, *, batch: int = 1000
+) -> Iterator[tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
+    """Every ticket row, newest first, ``batch`` rows at a time with the column names:
+    for export (constant memory). Read in keyset batches, each under the store's lock
+    only while it is fetched, so a long export never holds the connection meanwhile."""
     key, order, keyset = _SORT_SQL["newest"]
     position: tuple[str, str] | None = None
     while True:
         where, params = ("1", []) if position is None else (keyset, list(position))
         sql = f"SELECT * FROM tickets WHERE {where} ORDER BY {order} LIMIT ?"
         with _reading(source) as conn:
-            found = _dicts(conn.execute(sql, [*params, batch]))
-        yield from found
+            cursor = conn.execute(sql, [*params, batch])
+            found = cursor.fetchall()
+        names = tuple(d[0] for d in cursor.description)
+        if found:
+            yield names, found
         if len(found) < batch:
             return
-        position = (found[-1][key], found[-1]["number"])
+        last = dict(zip(names, found[-1], strict=True))
+        position = (last[key], last["number"])
 
 
 # -- cursors -----------------------------------------------------------------------------
