@@ -125,8 +125,12 @@ def statement(
     position = decode_cursor(after, sort) if after is not None else None
     keyset = _SORT_SQL[sort][2]
     arms: list[tuple[str, list[Any]]] = []
-    for states in [(s,) for s in flt.states] if len(flt.states) > 1 else [flt.states]:
-        where, params = _where(flt, states, sort, now)
+    # A technician's tickets by deadline: one read of tickets_holder_due (his open ones
+    # come first, '~' last) beats one arm per state (an arm of a state he has none in
+    # would read every ticket of that state).
+    split = len(flt.states) > 1 and not (sort == "deadline" and flt.technician is not None)
+    for states in [(s,) for s in flt.states] if split else [flt.states]:
+        where, params = _where(flt, states, sort, now, state_index=split or len(states) < 2)
         if position is not None:
             where.append(keyset)
             params += list(position)
@@ -228,9 +232,14 @@ def decode_cursor(cursor: str, sort: str) -> tuple[str, str]:
 
 
 def _where(
-    flt: TicketFilter, states: Sequence[str], sort: str, now: datetime | None
+    flt: TicketFilter,
+    states: Sequence[str],
+    sort: str,
+    now: datetime | None,
+    *,
+    state_index: bool = True,
 ) -> tuple[list[str], list[Any]]:
-    indexed = _INDEXED[sort]
+    indexed = _INDEXED[sort] if state_index else _INDEXED[sort] - {"state"}
 
     def col(name: str) -> str:
         return name if name in indexed else f"+{name}"
