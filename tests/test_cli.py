@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -396,7 +397,7 @@ def test_export_cells_are_what_show_prints(default: Config, tmp_path: Path) -> N
         [stored] = store.query("SELECT * FROM tickets")
     ticket = ticket_from_row(stored)
     expected = [_cell(value_text(default, n, getattr(ticket, n), "zh_CN")) for n in FIELDS]
-    assert row_formatter(default)(stored) == expected
+    assert row_formatter(default, list(stored))(list(stored.values())) == expected
     assert "'-1+1" in expected and "'=c.jpg" in expected and "'-31.5" in expected
 
 
@@ -427,3 +428,19 @@ def test_show_renders_the_routing_decision_readably(
     assert "route=" not in out and "{'" not in out and "candidates" not in out
     assert "派单：班组" in out and "候选" in out
     assert "评价: 5" in out  # a data key by its field name
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin", "America/St_Johns"])
+def test_export_times_match_show_across_zones_and_dst(default: Config, zone: str) -> None:
+    """The export converts each UTC hour once: it must agree with local_time for every
+    minute around a DST change and in a half-hour zone."""
+    config = replace(default, timezone=zone)
+    names = list(FIELDS)
+    cells = row_formatter(config, names)
+    at = names.index("created_at")
+    start = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)  # Berlin moves at 01:00 UTC
+    for minutes in range(0, 6 * 60, 7):
+        moment = start + timedelta(minutes=minutes, seconds=minutes % 60)
+        row = [None] * len(names)
+        row[names.index("created_at")] = ticket_row(make_ticket(created_at=moment))["created_at"]
+        assert cells(row)[at] == local_time(moment, zone, "%Y-%m-%d %H:%M:%S")
