@@ -12,12 +12,12 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -85,6 +85,9 @@ _EXAMPLES = {"code": '"leak"', "zh": '"漏水"', "en": '"Leak"', "team": '"maint
              "phone": '"+8613800000001"'}
 # fmt: on
 
+_T = TypeVar("_T")
+_I = TypeVar("_I")
+
 
 # -- public -----------------------------------------------------------------------
 
@@ -111,7 +114,9 @@ def load(path: Path | str | None = None) -> Config:
     try:
         return load_text(text, base=path.resolve().parent, source=str(path))
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc.message}") from None
+        raise ConfigError(
+            "\n".join(f"{path}: {line}" for line in exc.message.splitlines())
+        ) from None
 
 
 def check(path: Path | str | None = None) -> Config:
@@ -149,6 +154,44 @@ def _load_default() -> Config:
             media_dir=folder / config.media_dir.name,
         )
     return config
+
+
+# -- collecting problems ----------------------------------------------------------
+
+
+class _Problems:
+    """Every problem of one file, so that ``config check`` reports them all at once.
+
+    A failing entry (one technician, one team…) or section is recorded and left out;
+    checks that compare sections (a category's team, a team's members) run only when
+    the sections they compare were read without problems, so that one mistake is not
+    reported again as the cascade of "no such team" it would cause."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def keep(self, read: Callable[[], _T], fallback: _T) -> _T:
+        try:
+            return read()
+        except ConfigError as exc:
+            self.messages.append(exc.message)
+            return fallback
+
+    def check(self, run: Callable[..., object], *args: Any) -> None:
+        self.keep(lambda: run(*args), None)
+
+    def each(self, items: Iterable[_I], read: Callable[[_I], _T]) -> list[_T]:
+        out: list[_T] = []
+        for item in items:
+            try:
+                out.append(read(item))
+            except ConfigError as exc:
+                self.messages.append(exc.message)
+        return out
+
+    @property
+    def clean(self) -> bool:
+        return not self.messages
 
 
 # -- messages ---------------------------------------------------------------------
@@ -286,7 +329,22 @@ class _Table:
             self.fail(key, value, "must be an array of tables", fix)
         if required and not value:
             raise ConfigError(f"{self.at(key)}: missing — add at least one [[{kind}]] entry")
-        return [_Table(item, f"{self.at(key)}[{i}]", kind) for i, item in enumerate(value)]
+        names = [_label(item, i) for i, item in enumerate(value)]
+        # Two entries with the same id keep their indexes, so the message can tell them apart.
+        names = [n if names.count(n) == 1 else str(i) for i, n in enumerate(names)]
+        return [
+            _Table(item, f"{self.at(key)}[{n}]", kind) for n, item in zip(names, value, strict=True)
+        ]
+
+
+def _label(item: Any, index: int) -> str:
+    """An entry of a list by what the operator calls it (``technicians[zhang]``), or by
+    its index when it has no usable id or code."""
+    if isinstance(item, dict):
+        name = item.get("id", item.get("code"))
+        if isinstance(name, str) and _CODE.fullmatch(name.strip()):
+            return name.strip()
+    return str(index)
 
 
 def _bare(value: Any) -> str:
@@ -303,6 +361,13 @@ def _unique(items: Iterable[tuple[str, str]], what: str) -> None:
         seen[value] = path
 
 
+def _unique_field(tables: Sequence[_Table], key: str, what: str) -> None:
+    """Refuse the second of two entries with the same ``key`` (read on its own later)."""
+    _unique(
+        ((t.at(key), t.raw[key].strip()) for t in tables if isinstance(t.raw.get(key), str)), what
+    )
+
+
 def _coded(tables: Sequence[_Table], what: str) -> list[tuple[_Table, str]]:
     """Each table with its ``code``, checked as a code and unique among them."""
     pairs = [(t, t.code("code")) for t in tables]
@@ -314,62 +379,117 @@ def _coded(tables: Sequence[_Table], what: str) -> list[tuple[_Table, str]]:
 
 
 def _build(doc: dict[str, Any], base: Path, source: str) -> Config:
-    root = _Table(doc, "", "")
-    service = root.table("service", "service")
+    found = _Problems()
+    keep, each, check = found.keep, found.each, found.check
+    root = keep(lambda: _Table(doc, "", ""), None)
+    if root is None:
+        raise ConfigError("\n".join(found.messages))
+
+    def tables(key: str, kind: str, required: bool = False) -> list[_Table]:
+        none: list[_Table] = []
+        return keep(lambda: root.tables(key, kind, required=required), none)
+
+    service = keep(lambda: root.table("service", "service"), _Table({}, "service", "service"))
+    timezone = keep(lambda: _timezone(service), "Asia/Shanghai")
+    default_limits: Mapping[Priority, TimeLimits] = MappingProxyType(DEFAULT_LIMITS)
+    limits = keep(lambda: _priority_limits(root.table("limits", "limits")), default_limits)
+    area_tables = tables("areas", "areas", required=True)
+    check(_unique_field, area_tables, "code", "area code")
+    areas = tuple(each(area_tables, _area))
+    group_tables = tables("categories", "categories", required=True)
+    check(_unique_field, group_tables, "code", "category code")
+    read_groups = each(group_tables, lambda g: _category_group(g, limits))
+    groups = tuple(g for g, _ in read_groups)
+    uses = [u for _, group_uses in read_groups for u in group_uses]
+    codes = [g.code for g in groups] + [c.code for g in groups for c in g.children]
+    sections_ok = found.clean  # categories and areas: what people and teams refer to
+    tech_tables = tables("technicians", "technicians")
+    area_codes = [a.code for a in areas]
+    pairs = each(tech_tables, lambda t: (t, _technician(t, codes, area_codes, sections_ok)))
+    technicians = [p for _, p in pairs]
+    disp_tables = tables("dispatchers", "dispatchers")
+    dispatchers = each(
+        disp_tables, lambda t: (t, Dispatcher(t.code("id"), t.text("name"), _phone(t)))
+    )
+    people: list[tuple[_Table, Technician | Dispatcher]] = [*pairs, *dispatchers]
+    check(_unique, [(t.at("id"), p.id) for t, p in people], "person id")
+    phones = [(t.at("phone"), p.phone) for t, p in people]
+    check(_unique, phones, "phone (a phone names one person)")
+    people_ok = found.clean
+    team_tables = tables("teams", "teams", required=True)
+    tech_ids = [t.id for t in technicians]
+    check(_unique_field, team_tables, "code", "team code")
+    teams = tuple(each(team_tables, lambda t: _team(t, tech_ids, people_ok)))
+    if found.clean:
+        by_code = {t.code: t for t in teams}
+        for use in uses:
+            check(_check_use, use, by_code, bool(dispatchers))
+    no_channels: tuple[WebChannel, bool, Mapping[str, Mapping[str, Any]]] = (
+        WebChannel(),
+        True,
+        MappingProxyType({}),
+    )
+    channels = keep(lambda: _channels(root.table("channels", "channels")), no_channels)
+    web, terminal, extra = channels
+    locale = keep(lambda: service.choice("locale", LOCALES, "zh_CN"), "zh_CN")
+    database = keep(lambda: _path(service, "database", "data/baoxiu.db", base), base)
+    media_dir = keep(lambda: _path(service, "media_dir", "data/media", base), base)
+    window = keep(lambda: service.integer("confirm_window_hours", 72, unit="hours"), 72)
+    notify = keep(lambda: notify_config.read(root, CHANNELS), None)
+    dispatch = None
+    if found.clean:  # it compares against everything above
+        dispatch = keep(
+            lambda: dispatch_config.parse(
+                root,
+                groups=groups,
+                areas=area_codes,
+                teams=teams,
+                technicians=tech_ids,
+                dispatchers=[d.id for _, d in dispatchers],
+                timezone=timezone,
+                limits=limits,
+            ),
+            None,
+        )
+    rules = keep(
+        lambda: rules_config.parse(
+            root.table("repeats", "repeats"), root.table("incidents", "incidents")
+        ),
+        None,
+    )
+    if not found.clean or notify is None or dispatch is None or rules is None:
+        # Two leaves of one group naming the same missing team are one problem.
+        raise ConfigError("\n".join(dict.fromkeys(found.messages)))
+    return Config(
+        locale=locale,
+        timezone=timezone,
+        database=database,
+        media_dir=media_dir,
+        categories=groups,
+        areas=areas,
+        teams=teams,
+        technicians=tuple(technicians),
+        dispatchers=tuple(d for _, d in dispatchers),
+        web=web,
+        terminal_enabled=terminal,
+        confirm_window_hours=window,
+        source=source,
+        limits=limits,
+        extra_channels=extra,
+        **notify,
+        dispatch=dispatch,
+        **rules,
+    )
+
+
+def _timezone(service: _Table) -> str:
     timezone = service.text("timezone", "Asia/Shanghai")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         fix = 'use an IANA name such as "Asia/Shanghai" or "Europe/London"'
         service.fail("timezone", timezone, "not a known time zone", fix)
-    limits = _priority_limits(root.table("limits", "limits"))
-    areas = _areas(root.tables("areas", "areas", required=True))
-    groups, uses = _categories(root.tables("categories", "categories", required=True), limits)
-    codes = [g.code for g in groups] + [c.code for g in groups for c in g.children]
-    tech_tables = root.tables("technicians", "technicians")
-    technicians = [_technician(t, codes, [a.code for a in areas]) for t in tech_tables]
-    disp_tables = root.tables("dispatchers", "dispatchers")
-    dispatchers = [Dispatcher(t.code("id"), t.text("name"), _phone(t)) for t in disp_tables]
-    people: list[tuple[_Table, Technician | Dispatcher]] = [
-        *zip(tech_tables, technicians, strict=True),
-        *zip(disp_tables, dispatchers, strict=True),
-    ]
-    _unique(((t.at("id"), p.id) for t, p in people), "person id")
-    _unique(((t.at("phone"), p.phone) for t, p in people), "phone (a phone names one person)")
-    teams = _teams(root.tables("teams", "teams", required=True), [t.id for t in technicians])
-    _check_uses(uses, {t.code: t for t in teams}, bool(dispatchers))
-    web, terminal, extra = _channels(root.table("channels", "channels"))
-    return Config(
-        locale=service.choice("locale", LOCALES, "zh_CN"),
-        timezone=timezone,
-        database=_path(service, "database", "data/baoxiu.db", base),
-        media_dir=_path(service, "media_dir", "data/media", base),
-        categories=groups,
-        areas=areas,
-        teams=teams,
-        technicians=tuple(technicians),
-        dispatchers=tuple(dispatchers),
-        web=web,
-        terminal_enabled=terminal,
-        confirm_window_hours=service.integer("confirm_window_hours", 72, unit="hours"),
-        source=source,
-        limits=limits,
-        extra_channels=extra,
-        **notify_config.read(root, CHANNELS),
-        dispatch=dispatch_config.parse(
-            root,
-            groups=groups,
-            areas=[a.code for a in areas],
-            teams=teams,
-            technicians=[t.id for t in technicians],
-            dispatchers=[d.id for d in dispatchers],
-            timezone=timezone,
-            limits=limits,
-        ),
-        **rules_config.parse(
-            root.table("repeats", "repeats"), root.table("incidents", "incidents")
-        ),
-    )
+    return timezone
 
 
 def _path(table: _Table, key: str, default: str, base: Path) -> Path:
@@ -404,13 +524,11 @@ def _priority_limits(table: _Table) -> Mapping[Priority, TimeLimits]:
     return MappingProxyType(result)
 
 
-def _areas(tables: list[_Table]) -> tuple[Area, ...]:
-    areas = []
-    for t, code in _coded(tables, "area code"):
-        b_tables = _coded(t.tables("buildings", "areas.buildings"), "building code")
-        buildings = [Building(c, b.text("zh"), b.text("en")) for b, c in b_tables]
-        areas.append(Area(code, t.text("zh"), t.text("en"), tuple(buildings)))
-    return tuple(areas)
+def _area(t: _Table) -> Area:
+    code = t.code("code")
+    b_tables = _coded(t.tables("buildings", "areas.buildings"), "building code")
+    buildings = [Building(c, b.text("zh"), b.text("en")) for b, c in b_tables]
+    return Area(code, t.text("zh"), t.text("en"), tuple(buildings))
 
 
 # A leaf with the key paths of its team and mode (its own or its group's), to blame
@@ -418,54 +536,52 @@ def _areas(tables: list[_Table]) -> tuple[Area, ...]:
 _Use = tuple[str, str, Category]
 
 
-def _categories(
-    tables: list[_Table], limits: Mapping[Priority, TimeLimits]
-) -> tuple[tuple[CategoryGroup, ...], list[_Use]]:
-    groups, uses = [], []
-    for g, group in _coded(tables, "category code"):
-        g_team, g_priority = g.code("team"), g.choice("priority", _PRIORITIES, "normal")
-        g_mode = g.choice("mode", _MODES, "claim")
-        g_limits = [g.table("limits", "categories.limits")] if "limits" in g.raw else []
-        children = g.tables("children", "categories.children", required=True)
-        leaves = []
-        for c, code in _coded(children, "category code"):
-            priority = Priority(c.choice("priority", _PRIORITIES, g_priority))
-            own = [c.table("limits", "categories.children.limits")] if "limits" in c.raw else []
-            leaf = Category(
-                code=f"{group}.{code}",
-                group=group,
-                zh=c.text("zh"),
-                en=c.text("en"),
-                team=c.code("team") if "team" in c.raw else g_team,
-                priority=priority,
-                mode=Mode(c.choice("mode", _MODES, g_mode)),
-                limits=_limits(g_limits + own, limits[priority]),
-                keywords=c.texts("keywords"),
-            )
-            leaves.append(leaf)
-            team_at = (c if "team" in c.raw else g).at("team")
-            mode_at = (c if "mode" in c.raw else g).at("mode")
-            uses.append((team_at, mode_at, leaf))
-        groups.append(CategoryGroup(group, g.text("zh"), g.text("en"), tuple(leaves)))
-    return tuple(groups), uses
+def _category_group(
+    g: _Table, limits: Mapping[Priority, TimeLimits]
+) -> tuple[CategoryGroup, list[_Use]]:
+    group = g.code("code")
+    g_team, g_priority = g.code("team"), g.choice("priority", _PRIORITIES, "normal")
+    g_mode = g.choice("mode", _MODES, "claim")
+    g_limits = [g.table("limits", "categories.limits")] if "limits" in g.raw else []
+    children = g.tables("children", "categories.children", required=True)
+    leaves, uses = [], []
+    for c, code in _coded(children, "category code"):
+        priority = Priority(c.choice("priority", _PRIORITIES, g_priority))
+        own = [c.table("limits", "categories.children.limits")] if "limits" in c.raw else []
+        leaf = Category(
+            code=f"{group}.{code}",
+            group=group,
+            zh=c.text("zh"),
+            en=c.text("en"),
+            team=c.code("team") if "team" in c.raw else g_team,
+            priority=priority,
+            mode=Mode(c.choice("mode", _MODES, g_mode)),
+            limits=_limits(g_limits + own, limits[priority]),
+            keywords=c.texts("keywords"),
+        )
+        leaves.append(leaf)
+        team_at = (c if "team" in c.raw else g).at("team")
+        mode_at = (c if "mode" in c.raw else g).at("mode")
+        uses.append((team_at, mode_at, leaf))
+    return CategoryGroup(group, g.text("zh"), g.text("en"), tuple(leaves)), uses
 
 
-def _check_uses(uses: list[_Use], teams: Mapping[str, Team], has_dispatchers: bool) -> None:
-    for path, mode_path, leaf in uses:
-        team = teams.get(leaf.team)
-        if team is None:
-            fix = (
-                f"{_did_you_mean(leaf.team, list(teams))}use one of {_listing(teams)}, "
-                f'or add a [[teams]] entry with code = "{leaf.team}"'
-            )
-            _fail(path, leaf.team, "no such team", fix)
-        if leaf.mode is not Mode.MANUAL and not team.members:
-            problem = f"team has no members to take {leaf.code} (mode {leaf.mode})"
-            _fail(path, leaf.team, problem, 'add members to the team, or set mode = "manual"')
-        if leaf.mode is Mode.MANUAL and not has_dispatchers:
-            problem = f"{leaf.code} waits for a dispatcher but there is none"
-            fix = 'add a [[dispatchers]] entry, or set mode = "claim"'
-            _fail(mode_path, leaf.mode.value, problem, fix)
+def _check_use(use: _Use, teams: Mapping[str, Team], has_dispatchers: bool) -> None:
+    path, mode_path, leaf = use
+    team = teams.get(leaf.team)
+    if team is None:
+        fix = (
+            f"{_did_you_mean(leaf.team, list(teams))}use one of {_listing(teams)}, "
+            f'or add a [[teams]] entry with code = "{leaf.team}"'
+        )
+        _fail(path, leaf.team, "no such team", fix)
+    if leaf.mode is not Mode.MANUAL and not team.members:
+        problem = f"team has no members to take {leaf.code} (mode {leaf.mode})"
+        _fail(path, leaf.team, problem, 'add members to the team, or set mode = "manual"')
+    if leaf.mode is Mode.MANUAL and not has_dispatchers:
+        problem = f"{leaf.code} waits for a dispatcher but there is none"
+        fix = 'add a [[dispatchers]] entry, or set mode = "claim"'
+        _fail(mode_path, leaf.mode.value, problem, fix)
 
 
 def _phone(table: _Table) -> str:
@@ -483,8 +599,13 @@ def _phone(table: _Table) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _technician(t: _Table, categories: Sequence[str], areas: Sequence[str]) -> Technician:
+def _technician(
+    t: _Table, categories: Sequence[str], areas: Sequence[str], refs: bool = True
+) -> Technician:
+    """``refs``: check skills and areas against categories and areas read without problems."""
     skills, where = t.texts("skills"), t.texts("areas")
+    if not refs:
+        return Technician(t.code("id"), t.text("name"), _phone(t), skills, where)
     for i, skill in enumerate(skills):
         if skill not in categories:
             leaf = [c for c in categories if c.endswith(f".{skill}")]
@@ -498,22 +619,21 @@ def _technician(t: _Table, categories: Sequence[str], areas: Sequence[str]) -> T
     return Technician(t.code("id"), t.text("name"), _phone(t), skills, where)
 
 
-def _teams(tables: list[_Table], technicians: Sequence[str]) -> tuple[Team, ...]:
-    teams = []
-    for t, code in _coded(tables, "team code"):
-        members = t.texts("members")
-        _unique(((f"{t.at('members')}[{i}]", m) for i, m in enumerate(members)), "member")
-        for i, member in enumerate(members):
-            if member not in technicians:
-                fix = (
-                    f"{_did_you_mean(member, technicians)}use one of {_listing(technicians)}, "
-                    f'or add a [[technicians]] entry with id = "{member}"'
-                )
-                t.fail(f"members[{i}]", member, "not a configured technician", fix)
-        chats = t.table("groups", "teams.groups")
-        groups = MappingProxyType({channel: chats.texts(channel) for channel in chats.raw})
-        teams.append(Team(code, t.text("name"), members, groups))
-    return tuple(teams)
+def _team(t: _Table, technicians: Sequence[str], refs: bool = True) -> Team:
+    """``refs``: check the members against technicians read without problems."""
+    code = t.code("code")
+    members = t.texts("members")
+    _unique(((f"{t.at('members')}[{i}]", m) for i, m in enumerate(members)), "member")
+    for i, member in enumerate(members if refs else ()):
+        if member not in technicians:
+            fix = (
+                f"{_did_you_mean(member, technicians)}use one of {_listing(technicians)}, "
+                f'or add a [[technicians]] entry with id = "{member}"'
+            )
+            t.fail(f"members[{i}]", member, "not a configured technician", fix)
+    chats = t.table("groups", "teams.groups")
+    groups = MappingProxyType({channel: chats.texts(channel) for channel in chats.raw})
+    return Team(code, t.text("name"), members, groups)
 
 
 def _channels(table: _Table) -> tuple[WebChannel, bool, Mapping[str, Mapping[str, Any]]]:
