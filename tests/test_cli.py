@@ -223,6 +223,11 @@ def test_serve_runs_the_server_with_host_and_port_overrides(
     assert (config.web.host, config.web.port) == ("0.0.0.0", 9090)
     assert config.database == default.database
     assert default.database.parent.is_dir()
+    # Startup says which configuration, which database, which channels (issue 12 item 14).
+    said = result.output
+    assert cli("zh_CN", "startup_config", source=cli("zh_CN", "startup_default")) in said
+    assert str(default.database) in said
+    assert "已开启的渠道：网页报修 http://0.0.0.0:9090/chat, 终端（baoxiu chat）" in said
 
 
 def test_chat_refuses_when_the_terminal_channel_is_off(
