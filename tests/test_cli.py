@@ -174,7 +174,7 @@ def test_a_bad_file_is_refused_with_its_message_and_status_2(
     bad = tmp_path / "bad.toml"
     bad.write_text(BAD_TOML, encoding="utf-8")
     with pytest.raises(ConfigError) as expected:
-        check(bad)
+        check(bad, locale="zh_CN")  # the shell's language (zh_CN unless LANG says en)
 
     args, extra = {
         "argument": (["config", "check", str(bad)], {}),
@@ -186,6 +186,22 @@ def test_a_bad_file_is_refused_with_its_message_and_status_2(
     assert result.exit_code == 2
     assert expected.value.message in result.output
     assert cli("zh_CN", "config_invalid", message=expected.value.message) in result.output
+    assert "不是 zh_CN, en 之一" in result.output  # header and details in one language
+
+
+def test_config_check_reports_in_the_shells_language(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Issue 12 items 13 and 16: a Chinese header over English details."""
+    bad = tmp_path / "bad.toml"
+    text = starter_text().replace('timezone = "Asia/Shanghai"', 'timezone = "Mars/Base"', 1)
+    bad.write_text(text.replace("confirm_window_hours = 72", "confirm_window_hours = 0"), "utf-8")
+    zh = runner.invoke(main, ["config", "check", str(bad)]).output
+    assert "配置文件有误" in zh and "不是已知的时区" in zh and "必须是整数（小时），至少为 1" in zh
+    assert "not a known time zone" not in zh
+    en = runner.invoke(main, ["config", "check", str(bad)], env={"LANG": "en_US.UTF-8"}).output
+    assert "not a known time zone" in en and "must be a whole number of hours, 1 or more" in en
+    assert "不是" not in en
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ class Session:
     def config(self) -> Config:
         if self._config is None:
             try:
-                self._config = load(self.config_path)
+                self._config = load(self.config_path, locale=self.locale)
             except ConfigError as error:
                 fail(self.locale, "config_invalid", message=error.message)
         return self._config

@@ -155,7 +155,8 @@ def config_check(session: Session, path: Path | None) -> None:
     """
     chosen = path or session.config_path
     try:
-        config = check_config(chosen) if chosen is not None else load(None)
+        loc = session.locale  # the shell's: the file's own language is not known yet
+        config = check_config(chosen, locale=loc) if chosen is not None else load(None, locale=loc)
         _check_channels(config)
     except ConfigError as error:
         fail(session.locale, "config_invalid", message=error.message)
