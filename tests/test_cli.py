@@ -127,12 +127,15 @@ def test_init_defaults_to_baoxiu_toml_here(
 
 def test_help_lists_whole_command_descriptions(runner: CliRunner) -> None:
     """Issue 12 item 13: "Write a commented starter configuration to PATH (default:..." """
+    en = {"LANG": "en_US.UTF-8"}
     for args in ([], ["outage"], ["tickets"]):
-        out = runner.invoke(main, [*args, "--help"], terminal_width=80).output
+        out = runner.invoke(main, [*args, "--help"], terminal_width=80, env=en).output
         listed = out.split("Commands:")[1]
         assert "..." not in listed, out
-    out = runner.invoke(main, ["outage", "--help"], terminal_width=80).output
+    out = runner.invoke(main, ["outage", "--help"], terminal_width=80, env=en).output
     assert "told now." in out
+    zh = runner.invoke(main, ["outage", "--help"], terminal_width=80, env={"LANG": ""}).output
+    assert "现在就会收到通知。" in zh
 
 
 def test_check_a_good_file_prints_ok_and_a_summary(
@@ -384,3 +387,16 @@ def test_show_renders_the_routing_decision_readably(
     assert "route=" not in out and "{'" not in out and "candidates" not in out
     assert "派单：班组" in out and "候选" in out
     assert "评价: 5" in out  # a data key by its field name
+
+
+def test_help_is_in_the_shells_language(runner: CliRunner, env: dict[str, str]) -> None:
+    """Issue 12 item 16: every --help was English while the desk reads Chinese."""
+    zh = runner.invoke(main, ["--help"]).output
+    assert "以聊天为主的报修服务台" in zh and "查看和导出工单。" in zh
+    out = runner.invoke(main, ["outage", "add", "--help"]).output
+    assert "发布计划停电" in out and "区域代码或名称" in out and "执行此操作的调度员" in out
+    en = runner.invoke(main, ["outage", "add", "--help"], env={"LANG": "en_GB.UTF-8"}).output
+    assert "Publish a planned outage" in en and "Area code or name." in en
+    assert "发布计划停电" not in en
+    again = runner.invoke(main, ["tickets", "show", "--help"]).output  # back to the shell's
+    assert "显示一张工单" in again and "今天的" in again
