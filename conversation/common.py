@@ -87,6 +87,10 @@ def switch_locale(wanted: str, state: DialogueState, ctx: Ctx) -> Step:
         redraw = menu(new)
     elif state.flow == intake.NAME:
         redraw = intake.redraw(state, new)
+    elif state.flow == technician.NAME:
+        redraw = technician.redraw(state, new)
+    elif state.flow == followup.NAME:
+        redraw = followup.redraw(state, new)
     return Step(state, (Say(new.t("common.lang_set")), *redraw), (SetLocale(wanted),))
 
 

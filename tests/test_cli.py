@@ -130,12 +130,15 @@ def test_init_defaults_to_baoxiu_toml_here(
 
 def test_help_lists_whole_command_descriptions(runner: CliRunner) -> None:
     """Issue 12 item 13: "Write a commented starter configuration to PATH (default:..." """
+    en = {"LANG": "en_US.UTF-8"}
     for args in ([], ["outage"], ["tickets"]):
-        out = runner.invoke(main, [*args, "--help"], terminal_width=80).output
+        out = runner.invoke(main, [*args, "--help"], terminal_width=80, env=en).output
         listed = out.split("Commands:")[1]
         assert "..." not in listed, out
-    out = runner.invoke(main, ["outage", "--help"], terminal_width=80).output
+    out = runner.invoke(main, ["outage", "--help"], terminal_width=80, env=en).output
     assert "told now." in out
+    zh = runner.invoke(main, ["outage", "--help"], terminal_width=80, env={"LANG": ""}).output
+    assert "现在就会收到通知。" in zh
 
 
 def test_check_a_good_file_prints_ok_and_a_summary(
@@ -177,7 +180,7 @@ def test_a_bad_file_is_refused_with_its_message_and_status_2(
     bad = tmp_path / "bad.toml"
     bad.write_text(BAD_TOML, encoding="utf-8")
     with pytest.raises(ConfigError) as expected:
-        check(bad)
+        check(bad, locale="zh_CN")  # the shell's language (zh_CN unless LANG says en)
 
     args, extra = {
         "argument": (["config", "check", str(bad)], {}),
@@ -189,6 +192,22 @@ def test_a_bad_file_is_refused_with_its_message_and_status_2(
     assert result.exit_code == 2
     assert expected.value.message in result.output
     assert cli("zh_CN", "config_invalid", message=expected.value.message) in result.output
+    assert "不是 zh_CN, en 之一" in result.output  # header and details in one language
+
+
+def test_config_check_reports_in_the_shells_language(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Issue 12 items 13 and 16: a Chinese header over English details."""
+    bad = tmp_path / "bad.toml"
+    text = starter_text().replace('timezone = "Asia/Shanghai"', 'timezone = "Mars/Base"', 1)
+    bad.write_text(text.replace("confirm_window_hours = 72", "confirm_window_hours = 0"), "utf-8")
+    zh = runner.invoke(main, ["config", "check", str(bad)]).output
+    assert "配置文件有误" in zh and "不是已知的时区" in zh and "必须是整数（小时），至少为 1" in zh
+    assert "not a known time zone" not in zh
+    en = runner.invoke(main, ["config", "check", str(bad)], env={"LANG": "en_US.UTF-8"}).output
+    assert "not a known time zone" in en and "must be a whole number of hours, 1 or more" in en
+    assert "不是" not in en
 
 
 @pytest.mark.parametrize(
@@ -226,6 +245,11 @@ def test_serve_runs_the_server_with_host_and_port_overrides(
     assert (config.web.host, config.web.port) == ("0.0.0.0", 9090)
     assert config.database == default.database
     assert default.database.parent.is_dir()
+    # Startup says which configuration, which database, which channels (issue 12 item 14).
+    said = result.output
+    assert cli("zh_CN", "startup_config", source=cli("zh_CN", "startup_default")) in said
+    assert str(default.database) in said
+    assert "已开启的渠道：网页报修 http://0.0.0.0:9090/chat, 终端（baoxiu chat）" in said
 
 
 def test_chat_refuses_when_the_terminal_channel_is_off(
@@ -444,3 +468,16 @@ def test_export_times_match_show_across_zones_and_dst(default: Config, zone: str
         row = [None] * len(names)
         row[names.index("created_at")] = ticket_row(make_ticket(created_at=moment))["created_at"]
         assert cells(row)[at] == local_time(moment, zone, "%Y-%m-%d %H:%M:%S")
+
+
+def test_help_is_in_the_shells_language(runner: CliRunner, env: dict[str, str]) -> None:
+    """Issue 12 item 16: every --help was English while the desk reads Chinese."""
+    zh = runner.invoke(main, ["--help"]).output
+    assert "以聊天为主的报修服务台" in zh and "查看和导出工单。" in zh
+    out = runner.invoke(main, ["outage", "add", "--help"]).output
+    assert "发布计划停电" in out and "区域代码或名称" in out and "执行此操作的调度员" in out
+    en = runner.invoke(main, ["outage", "add", "--help"], env={"LANG": "en_GB.UTF-8"}).output
+    assert "Publish a planned outage" in en and "Area code or name." in en
+    assert "发布计划停电" not in en
+    again = runner.invoke(main, ["tickets", "show", "--help"]).output  # back to the shell's
+    assert "显示一张工单" in again and "今天的" in again

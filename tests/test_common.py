@@ -133,3 +133,25 @@ def router_card_texts() -> str:
         created_at=NOW,
     )
     return "\n".join(texts(render_notice(row, ctx.config)))
+
+
+def test_language_switch_redraws_a_technicians_question() -> None:
+    """Issue 12 item 6, mid-job: the pause reasons come again in the new language."""
+    from dialogue import FakeLookup, ticket_for
+
+    from tickets.model import Role, State
+
+    lookup = FakeLookup()
+    ctx = make_ctx(lookup=lookup, role=Role.TECHNICIAN, person="t2", chat="tech")
+    number = lookup.add(
+        ticket_for(make_ctx(), state=State.ON_SITE, holder="t2", team="plumbing")
+    ).number
+    d = Dialogue(router.step, ctx, outcome=router.outcome)
+    d.run(
+        [
+            (Button(f"t:pause:{number}"), "等配件"),
+            ("/lang en", ("Language", "Waiting for parts", Not("等配件"))),
+            (Button(f"t:pause:{number}:parts"), "Waiting for parts"),
+        ]
+    )
+    assert lookup.tickets[number].state is State.PAUSED

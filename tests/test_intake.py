@@ -994,3 +994,30 @@ def test_asked_time_is_promised_not_the_time_limit() -> None:
             (Button("i:confirm"), ("time you asked for: tomorrow morning", Not("expected to"))),
         ]
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "e164"),
+    [
+        ("+44 7911 123456", "+447911123456"),
+        ("0044 7911 123456", "+447911123456"),
+        ("+49 151 23456789", "+4915123456789"),
+        ("+1 650 253 0000", "+16502530000"),
+        ("+852 5123 4567", "+85251234567"),
+    ],
+)
+def test_foreign_mobiles_are_accepted_in_the_english_ui(typed: str, e164: str) -> None:
+    """Issue 12 item 5: any number phonenumbers judges a valid mobile is taken; the
+    default region (CN) only fills in a number written without its country code."""
+    d = to_step("phone", begin("en"))
+    d.run([(typed, "describe the fault")])
+    assert d.state.data["phone"] == e164
+
+
+def test_a_refused_number_says_how_to_write_a_foreign_one() -> None:
+    # +44 7700 900xxx is Ofcom's range for drama: libphonenumber knows it is no real line.
+    d = to_step("phone", begin("en"))
+    d.run([("+44 7700 900123", ("country code", "+44 7911 123456"))])
+    assert d.state.step == "phone"
+    z = to_step("phone")
+    z.run([("12345", ("国家代码", "13800000000"))])

@@ -307,8 +307,13 @@ def outage_group() -> None:
 @outage_group.command("add")
 @click.option("--area", required=True, help="Area code or name.")
 @click.option("--category", required=True, help="Category or group code, e.g. power.")
-@click.option("--start", required=True, metavar="TIME", help="18:30, 11-24T09:00, +2h.")
-@click.option("--end", required=True, metavar="TIME", help="18:30, 11-24T09:00, +2h.")
+@click.option("--start", required=True, metavar="TIME", help="18:30 (today), 11-24T09:00, +2h.")
+@click.option(
+    "--end",
+    required=True,
+    metavar="TIME",
+    help="18:30 (today; before the start: the next day), 11-24T09:00, +2h.",
+)
 @click.option("--reason", default="", help="Why, as residents are told.")
 @_as_option
 @click.pass_obj

@@ -31,8 +31,37 @@ def serve(session: Session, host: str | None, port: int | None) -> None:
 
     config = session.config
     web = replace(config.web, host=host or config.web.host, port=port or config.web.port)
+    config = replace(config, web=web)
     config.database.parent.mkdir(parents=True, exist_ok=True)  # the loader may not make it
-    run(replace(config, web=web))
+    click.echo("\n".join(startup_lines(config)), err=True)
+    run(config)
+
+
+def startup_lines(config: Config) -> list[str]:
+    """What the operator must know when the service starts: which file, which database,
+    which channels are on (and which are off)."""
+    loc = config.locale
+    source = config.source if config.source != "<default>" else say(loc, "startup_default")
+    on = [say(loc, "channel_web", url=_web_url(config))] if config.web.enabled else []
+    off = [] if config.web.enabled else ["web"]
+    (on if config.terminal_enabled else off).append(say(loc, "channel_terminal"))
+    for name, table in sorted(config.extra_channels.items()):
+        (off if table.get("enabled", True) is False else on).append(name)
+    if config.sms.delivers:
+        on.append(say(loc, "channel_sms", provider=config.sms.provider))
+    if config.email.enabled:
+        on.append(say(loc, "channel_email"))
+    none = say(loc, "startup_none")
+    return [
+        say(loc, "startup_config", source=source),
+        say(loc, "startup_database", database=config.database, media=config.media_dir),
+        say(loc, "startup_channels", on=", ".join(on) or none, off=", ".join(off) or none),
+    ]
+
+
+def _web_url(config: Config) -> str:
+    base = config.web.public_url or f"http://{config.web.host}:{config.web.port}"
+    return f"{base.rstrip('/')}/chat"
 
 
 @main.command("chat")
@@ -126,7 +155,8 @@ def config_check(session: Session, path: Path | None) -> None:
     """
     chosen = path or session.config_path
     try:
-        config = check_config(chosen) if chosen is not None else load(None)
+        loc = session.locale  # the shell's: the file's own language is not known yet
+        config = check_config(chosen, locale=loc) if chosen is not None else load(None, locale=loc)
         _check_channels(config)
     except ConfigError as error:
         fail(session.locale, "config_invalid", message=error.message)
