@@ -26,7 +26,6 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, Any
 
@@ -68,6 +67,10 @@ class Manifest:
 
 
 def baoxiu_version() -> str:
+    # Imported here: importlib.metadata pulls in email and socket, which the pure core
+    # must not load just by being imported (tests/test_purity.py).
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("baoxiu")
     except PackageNotFoundError:  # running from a checkout that was never installed
@@ -164,7 +167,10 @@ def restore(archive: Path, database: Path, media_dir: Path) -> Manifest:
 
 
 def prune(folder: Path, keep: int) -> list[Path]:
-    """Remove all but the newest ``keep`` scheduled archives in ``folder``."""
+    """Remove all but the newest ``keep`` scheduled archives in ``folder``, and archives
+    left half-written by a process killed while writing them."""
+    for partial in folder.glob(f".{PREFIX}*{SUFFIX}.partial"):
+        partial.unlink(missing_ok=True)
     archives = sorted(folder.glob(f"{PREFIX}*{SUFFIX}"))
     gone = archives[: max(len(archives) - keep, 0)]
     for path in gone:
