@@ -174,3 +174,18 @@ def test_scheduled_backups_come_every_n_hours_and_keep_the_newest(config: Config
                 os.utime(made, (clock[0].timestamp(), clock[0].timestamp()))
     kept = sorted(p.name for p in folder.glob("*.tar.gz"))
     assert kept == [backup.archive_name(NOW + timedelta(hours=h)) for h in (12, 18)]
+
+
+async def test_serving_makes_every_folder_of_the_data_path_private(
+    config: Config, tmp_path: Path
+) -> None:
+    # The media folder is made first; the data folder made on the way was once 0755.
+    os.umask(0o022)
+    data = tmp_path / "fresh" / "data"
+    config = replace(config, database=data / "baoxiu.db", media_dir=data / "media")
+    async with TestClient(TestServer(build_app(config), host="127.0.0.1")) as client:
+        assert (await client.get("/healthz")).status == 200
+    for folder in (tmp_path / "fresh", data, data / "media"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    for name in ("baoxiu.db", "baoxiu.db.lock"):
+        assert (data / name).stat().st_mode & 0o777 == 0o600, name
