@@ -189,3 +189,15 @@ async def test_serving_makes_every_folder_of_the_data_path_private(
         assert folder.stat().st_mode & 0o777 == 0o700, folder
     for name in ("baoxiu.db", "baoxiu.db.lock"):
         assert (data / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_baoxiu_serve_makes_the_data_folder_private(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `serve` made the folder itself before the app did, with the umask's 0755.
+    os.umask(0o022)
+    started: list[Config] = []
+    monkeypatch.setattr("bots.app.run", started.append)
+    result = CliRunner().invoke(main, ["serve", "--port", "18999"])
+    assert result.exit_code == 0, result.output
+    assert started and env.stat().st_mode & 0o777 == 0o700
