@@ -67,8 +67,8 @@ class Manifest:
 
 
 def baoxiu_version() -> str:
-    # Imported here: importlib.metadata pulls in email and socket, which the pure core
-    # must not load just by being imported (tests/test_purity.py).
+    # Imported here: importlib.metadata pulls in email and socket, which the pure core's
+    # import test (tests/test_purity.py) refuses at import time.
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -167,10 +167,7 @@ def restore(archive: Path, database: Path, media_dir: Path) -> Manifest:
 
 
 def prune(folder: Path, keep: int) -> list[Path]:
-    """Remove all but the newest ``keep`` scheduled archives in ``folder``, and archives
-    left half-written by a process killed while writing them."""
-    for partial in folder.glob(f".{PREFIX}*{SUFFIX}.partial"):
-        partial.unlink(missing_ok=True)
+    """Remove all but the newest ``keep`` scheduled archives in ``folder``."""
     archives = sorted(folder.glob(f"{PREFIX}*{SUFFIX}"))
     gone = archives[: max(len(archives) - keep, 0)]
     for path in gone:
