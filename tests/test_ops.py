@@ -201,3 +201,12 @@ def test_baoxiu_serve_makes_the_data_folder_private(
     result = CliRunner().invoke(main, ["serve", "--port", "18999"])
     assert result.exit_code == 0, result.output
     assert started and env.stat().st_mode & 0o777 == 0o700
+
+
+def test_prune_removes_archives_a_killed_process_left_half_written(tmp_path: Path) -> None:
+    for hour in range(3):
+        (tmp_path / backup.archive_name(NOW + timedelta(hours=hour))).write_bytes(b"x")
+    left = tmp_path / f".{backup.archive_name(NOW)}.partial"
+    left.write_bytes(b"half")
+    gone = backup.prune(tmp_path, 2)
+    assert gone == [tmp_path / backup.archive_name(NOW)] and not left.exists()
