@@ -85,10 +85,13 @@ def _backup_before_migrations(config: Config) -> None:
 
 
 def private_folder(folder: Path) -> None:
-    """Make ``folder`` (and missing parents) if needed; a folder made here is 0700."""
-    if not folder.is_dir():
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        folder.chmod(0o700)  # mkdir's mode is masked by the umask
+    """Make ``folder`` (and missing parents) if needed; every folder made here is 0700
+    (``mkdir(parents=True)`` would give the parents the umask's mode: the data folder
+    made on the way to ``data/media`` was 0755)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode is masked by the umask
 
 
 class Engine:

@@ -174,3 +174,39 @@ def test_scheduled_backups_come_every_n_hours_and_keep_the_newest(config: Config
                 os.utime(made, (clock[0].timestamp(), clock[0].timestamp()))
     kept = sorted(p.name for p in folder.glob("*.tar.gz"))
     assert kept == [backup.archive_name(NOW + timedelta(hours=h)) for h in (12, 18)]
+
+
+async def test_serving_makes_every_folder_of_the_data_path_private(
+    config: Config, tmp_path: Path
+) -> None:
+    # The media folder is made first; the data folder made on the way was once 0755.
+    os.umask(0o022)
+    data = tmp_path / "fresh" / "data"
+    config = replace(config, database=data / "baoxiu.db", media_dir=data / "media")
+    async with TestClient(TestServer(build_app(config), host="127.0.0.1")) as client:
+        assert (await client.get("/healthz")).status == 200
+    for folder in (tmp_path / "fresh", data, data / "media"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    for name in ("baoxiu.db", "baoxiu.db.lock"):
+        assert (data / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_baoxiu_serve_makes_the_data_folder_private(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `serve` made the folder itself before the app did, with the umask's 0755.
+    os.umask(0o022)
+    started: list[Config] = []
+    monkeypatch.setattr("bots.app.run", started.append)
+    result = CliRunner().invoke(main, ["serve", "--port", "18999"])
+    assert result.exit_code == 0, result.output
+    assert started and env.stat().st_mode & 0o777 == 0o700
+
+
+def test_prune_removes_archives_a_killed_process_left_half_written(tmp_path: Path) -> None:
+    for hour in range(3):
+        (tmp_path / backup.archive_name(NOW + timedelta(hours=hour))).write_bytes(b"x")
+    left = tmp_path / f".{backup.archive_name(NOW)}.partial"
+    left.write_bytes(b"half")
+    gone = backup.prune(tmp_path, 2)
+    assert gone == [tmp_path / backup.archive_name(NOW)] and not left.exists()

@@ -167,7 +167,10 @@ def restore(archive: Path, database: Path, media_dir: Path) -> Manifest:
 
 
 def prune(folder: Path, keep: int) -> list[Path]:
-    """Remove all but the newest ``keep`` scheduled archives in ``folder``."""
+    """Remove all but the newest ``keep`` scheduled archives in ``folder``, and archives
+    left half-written by a process killed while writing them."""
+    for partial in folder.glob(f".{PREFIX}*{SUFFIX}.partial"):
+        partial.unlink(missing_ok=True)
     archives = sorted(folder.glob(f"{PREFIX}*{SUFFIX}"))
     gone = archives[: max(len(archives) - keep, 0)]
     for path in gone:

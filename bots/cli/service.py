@@ -28,11 +28,12 @@ from tickets.errors import BaoxiuError, ConfigError
 def serve(session: Session, host: str | None, port: int | None) -> None:
     """Run the service: the web chat, the chat bots (Telegram) and notice delivery."""
     from bots.app import run  # the web stack is needed by this command only
+    from bots.engine import private_folder
 
     config = session.config
     web = replace(config.web, host=host or config.web.host, port=port or config.web.port)
     config = replace(config, web=web)
-    config.database.parent.mkdir(parents=True, exist_ok=True)  # the loader may not make it
+    private_folder(config.database.parent)  # the loader may not make it; 0700 (defect 9)
     click.echo("\n".join(startup_lines(config)), err=True)
     run(config)
 
