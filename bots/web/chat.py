@@ -23,7 +23,7 @@ import math
 import os
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +39,7 @@ from bots.channel.media import IMAGE_EXTENSIONS, image_type
 from bots.engine import private_folder
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
 from bots.web.inbox import PAGE, WebInbox, payload
+from bots.web.writer import Writer
 from conversation.events import Button, Command, InEvent, Location, Photo, parse_text
 from conversation.i18n import LOCALES, translate
 from conversation.replies import Reply
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "web"
 COOKIE = "baoxiu_session"
 POLL_SECONDS = 25
+WRITER = web.AppKey("web_writer", Writer)
+"""The one thread the web chat's dialogue steps are written on (``bots.web.writer``)."""
 PHOTOS_PER_HOUR = 20
 """Uploads one web chat may make in an hour (a report takes at most 4, a completion 4)."""
 MAX_JSON_BYTES = 16 * 1024
@@ -119,7 +122,7 @@ def browser_locale(header: str) -> str | None:
 def locale_for(request: web.Request, chat: str | None) -> str:
     """The chat's chosen language, else the browser's, else the service's."""
     if chat is not None:
-        stored = request.app[STORE].chat(CHANNEL, chat).locale
+        stored = request.app[INBOX].locale_of(CHANNEL, chat)
         if stored in LOCALES:
             return str(stored)
     accepted = browser_locale(request.headers.get("Accept-Language", ""))
@@ -198,28 +201,35 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
 async def _run(
     request: web.Request, chat: str, event: InEvent, echo: tuple[str, dict[str, Any]] | None
 ) -> int:
-    """Hand ``event`` to the engine; keep the echo and the replies in the inbox."""
+    """Hand ``event`` to the engine; keep the echo and the replies in the inbox.
+
+    The whole step runs on the web chat's writer thread (``bots.web.writer``), all or
+    nothing: the chat's language, the dialogue step, its ticket and the messages the page
+    will show are committed together (possibly with other chats' steps, in one COMMIT)
+    before this returns, while the event loop goes on serving other requests."""
     app = request.app
-    store, now = app[STORE], datetime.now(UTC)
-    record = store.chat(CHANNEL, chat)
-    if record.locale is None:
-        # The engine speaks the chat's stored language; a new visitor's is the browser's.
-        accepted = browser_locale(request.headers.get("Accept-Language", ""))
-        if accepted:
-            store.save_chat(replace(record, locale=accepted), now)
-    inbox = app[INBOX]
+    store, engine, inbox, now = app[STORE], app[ENGINE], app[INBOX], datetime.now(UTC)
+    accepted = browser_locale(request.headers.get("Accept-Language", ""))
+    last = 0
 
     def keep(replies: list[Reply]) -> None:
         # Inside the step's transaction: the ticket a step made and the reply that gives
         # its number are committed together or not at all.
+        nonlocal last
         messages = [*([echo] if echo else []), *(("reply", payload(r)) for r in replies)]
-        inbox.append(chat, messages, now)
+        last = inbox.append(chat, messages, now, wake=False)
 
-    # Store calls are synchronous and fast (one local SQLite file); making them on the
-    # loop thread keeps each chat's events strictly in order without locks of our own.
-    app[ENGINE].handle(CHANNEL, chat, event, now, can_share_location=True, keep=keep)
+    def step() -> None:  # on the writer thread, inside its transaction
+        record = store.chat(CHANNEL, chat)
+        if record.locale is None and accepted:
+            # The engine speaks the chat's stored language; a new visitor's is the browser's.
+            store.save_chat(replace(record, locale=accepted), now)
+        engine.handle(CHANNEL, chat, event, now, can_share_location=True, keep=keep)
+
+    await app[WRITER].run(step)
+    inbox.notify(chat)  # after the commit: a woken poller reads on its own connection
     app[WORKER].wake()  # the step may have queued notices, for this chat among others
-    return inbox.last_seq(chat)
+    return last
 
 
 # -- the API --------------------------------------------------------------------------
@@ -486,8 +496,16 @@ async def page(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _writer(app: web.Application) -> AsyncIterator[None]:
+    writer = Writer(app[STORE])
+    app[WRITER] = writer
+    yield
+    writer.close()  # the steps already queued are finished, not cut off
+
+
 def setup(app: web.Application) -> None:
     """Add the web chat's routes to ``app`` (whose CONFIG, STORE, ENGINE, WORKER are set)."""
+    app.cleanup_ctx.append(_writer)
     app.router.add_get("/chat", page)
     app.router.add_post("/chat/api/send", send)
     app.router.add_post("/chat/api/photo", photo)
