@@ -16,7 +16,8 @@ after another — every step is a ``POST /chat/api/send`` followed by a
 
 Prints requests/s, p50/p99 latency and the server's CPU time per request (from /proc, all
 threads) of both sides and the ratio of requests/s (target: baoxiu ≥ 0.5 × bare); the CPU
-ratio is printed as a note, as it moves less when other processes share the cores. ``--profile FILE`` runs the real server under cProfile and writes its stats there.
+ratio is printed as a note, as it moves less when other processes share the cores.
+``--profile FILE`` runs the real server under cProfile and writes its stats there.
 
 Usage: ``python bench/web.py [--residents 16] [--seconds 8] [--profile out.prof]``
 """
