@@ -157,7 +157,9 @@ def _check_origin(request: web.Request, *, required: bool) -> None:
             raise Refused(403, "error_forbidden")
 
 
-ApiHandler = Callable[[web.Request, str, str], Awaitable[web.StreamResponse]]
+Locale = Callable[[], str]
+"""The visitor's language, looked up when first asked for: most answers need none."""
+ApiHandler = Callable[[web.Request, str, Locale], Awaitable[web.StreamResponse]]
 """An API handler gets the request, the visitor's chat id and their language."""
 
 
@@ -167,7 +169,13 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
     async def wrapped(request: web.Request) -> web.StreamResponse:
         token = session_token(request)
         chat = chat_of(token) if token else None
-        locale = locale_for(request, chat)
+        known: list[str] = []
+
+        def locale() -> str:
+            if not known:
+                known.append(locale_for(request, chat))
+            return known[0]
+
         try:
             if chat is None:
                 raise Refused(403, "error_no_session")
@@ -176,7 +184,7 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
             response: web.StreamResponse = await handler(request, chat, locale)
             return response
         except Refused as refusal:
-            text = translate(locale, f"web.{refusal.key}", **refusal.params)
+            text = translate(locale(), f"web.{refusal.key}", **refusal.params)
             return web.json_response(
                 {"ok": False, "code": refusal.key, "error": text}, status=refusal.status
             )
@@ -190,7 +198,7 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
             return web.json_response({"ok": False, "code": "error_bad_type"}, status=400)
         except Exception:
             log.exception("web chat %s %s failed", request.method, request.path)
-            text = translate(locale, "web.error_server")
+            text = translate(locale(), "web.error_server")
             return web.json_response(
                 {"ok": False, "code": "error_server", "error": text}, status=500
             )
@@ -239,7 +247,7 @@ _SEQ = re.compile(r"[0-9]{1,15}")
 
 
 def _event_of(
-    body: dict[str, Any], inbox: WebInbox, chat: str, locale: str
+    body: dict[str, Any], inbox: WebInbox, chat: str, locale: Locale
 ) -> tuple[InEvent, tuple[str, dict[str, Any]] | None]:
     kinds = [k for k in ("text", "button", "location", "start") if k in body]
     if len(kinds) != 1:
@@ -268,7 +276,7 @@ def _event_of(
         lat, lon = _coordinate(value, "lat", 90), _coordinate(value, "lon", 180)
         if lat is None or lon is None:
             raise Refused(400, "error_bad_location")
-        text = translate(locale, "web.location_sent", lat=f"{lat:.5f}", lon=f"{lon:.5f}")
+        text = translate(locale(), "web.location_sent", lat=f"{lat:.5f}", lon=f"{lon:.5f}")
         return Location(lat, lon), ("user", {"text": text})
     if not isinstance(value, str) or len(value) > 200 or _CONTROL.search(value):
         raise Refused(400, "error_bad_type", field="start")
@@ -298,7 +306,7 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 
 
 @api
-async def send(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+async def send(request: web.Request, chat: str, locale: Locale) -> web.StreamResponse:
     """POST /chat/api/send — ``{text}``, ``{button}``, ``{location: {lat, lon}}`` or ``{start}``."""
     if request.content_type != "application/json":
         raise Refused(400, "error_bad_type", field="Content-Type")
@@ -323,7 +331,7 @@ async def _read_part(part: BodyPartReader, limit: int) -> bytes | None:
 
 
 @api
-async def photo(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+async def photo(request: web.Request, chat: str, locale: Locale) -> web.StreamResponse:
     """POST /chat/api/photo — multipart ``photo`` (an image) and optional ``caption``."""
     config = request.app[CONFIG]
     cap = config.web.max_upload_mb * 1024 * 1024
@@ -382,7 +390,7 @@ def _save(path: Path, data: bytes) -> None:
 
 
 @api
-async def messages(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+async def messages(request: web.Request, chat: str, locale: Locale) -> web.StreamResponse:
     """GET /chat/api/messages?after=SEQ[&wait=S] — new messages, long-polled."""
     raw_after = request.query.get("after", "0")
     if not _SEQ.fullmatch(raw_after):
@@ -407,7 +415,7 @@ async def messages(request: web.Request, chat: str, locale: str) -> web.StreamRe
 
 
 @api
-async def media(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+async def media(request: web.Request, chat: str, locale: Locale) -> web.StreamResponse:
     """GET /chat/api/media/REF — a photo this chat uploaded or was shown, nothing else."""
     ref = request.match_info["ref"]
     if not _MEDIA_REF.fullmatch(ref) or not request.app[INBOX].may_see(chat, ref):

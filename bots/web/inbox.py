@@ -150,10 +150,12 @@ class WebInbox:
 
     def label_of(self, chat: str, data: str) -> str:
         """The label of the button ``data`` as this chat was last shown it ("" if never)."""
+        # Only the messages of the last 50 that mention ``data`` are decoded.
         rows = self._read(
-            "SELECT payload FROM web_messages WHERE chat = ? AND kind != 'user'"
-            " ORDER BY seq DESC LIMIT 50",
-            [chat],
+            "SELECT payload FROM (SELECT seq, payload FROM web_messages WHERE chat = ?"
+            " AND kind != 'user' ORDER BY seq DESC LIMIT 50) WHERE instr(payload, ?) > 0"
+            " ORDER BY seq DESC",
+            [chat, json.dumps(data, ensure_ascii=False)],
         )
         for row in rows:
             for choice in json.loads(row["payload"]).get("choices", ()):
