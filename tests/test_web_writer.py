@@ -16,7 +16,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bots.app import build_app
-from bots.keys import ENGINE
+from bots.keys import ENGINE, STORE
+from bots.web.chat import WRITER
 from bots.web.writer import Writer
 from config.model import Config
 from tickets.store import Store
@@ -89,3 +90,25 @@ async def test_steps_committed_together_fail_alone(store: Store) -> None:
     assert isinstance(results[2], ValueError)
     kept = [row["step"] for row in store.query("SELECT step FROM seen ORDER BY step")]
     assert kept == [0, 1, 3]  # step 2's own write was rolled back, nobody else's
+
+
+async def test_two_first_polls_at_once_greet_once(client: TestClient[Any, Any]) -> None:
+    # Two tabs opened together: both ask for the history of a chat that has none while
+    # the first greeting is still waiting for the writer.
+    assert (await client.get("/chat")).status == 200
+    writer = client.server.app[WRITER]  # type: ignore[union-attr]
+    gate = threading.Event()
+    held = asyncio.create_task(writer.run(lambda: gate.wait(5)))  # the writer is busy
+    polls = [asyncio.create_task(client.get("/chat/api/messages?after=0&wait=0")) for _ in range(4)]
+    async with asyncio.timeout(10):
+        while writer._queue.qsize() < 4:  # every poll has asked for a greeting
+            await asyncio.sleep(0.01)
+    gate.set()
+    await held
+    answers = await asyncio.gather(*polls)
+    assert [a.status for a in answers] == [200] * 4
+    shown = [m["text"] for a in answers for m in (await a.json())["messages"]]
+    assert shown and len(set(shown)) == len((await answers[0].json())["messages"])
+    store = client.server.app[STORE]  # type: ignore[union-attr]
+    [row] = store.query("SELECT COUNT(*) AS n FROM web_messages")
+    assert row["n"] == len(set(shown))  # the greeting is kept once

@@ -207,14 +207,21 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
 
 
 async def _run(
-    request: web.Request, chat: str, event: InEvent, echo: tuple[str, dict[str, Any]] | None
+    request: web.Request,
+    chat: str,
+    event: InEvent,
+    echo: tuple[str, dict[str, Any]] | None,
+    *,
+    greeting: bool = False,
 ) -> int:
     """Hand ``event`` to the engine; keep the echo and the replies in the inbox.
 
     The whole step runs on the web chat's writer thread (``bots.web.writer``), all or
     nothing: the chat's language, the dialogue step, its ticket and the messages the page
     will show are committed together (possibly with other chats' steps, in one COMMIT)
-    before this returns, while the event loop goes on serving other requests."""
+    before this returns, while the event loop goes on serving other requests. A
+    ``greeting`` is made only if the chat is still empty when its turn comes (two first
+    polls at once — two tabs — greet once)."""
     app = request.app
     store, engine, inbox, now = app[STORE], app[ENGINE], app[INBOX], datetime.now(UTC)
     accepted = browser_locale(request.headers.get("Accept-Language", ""))
@@ -228,6 +235,8 @@ async def _run(
         last = inbox.append(chat, messages, now, wake=False)
 
     def step() -> None:  # on the writer thread, inside its transaction
+        if greeting and inbox.last_seq(chat, writing=True) > 0:
+            return
         record = store.chat(CHANNEL, chat)
         if record.locale is None and accepted:
             # The engine speaks the chat's stored language; a new visitor's is the browser's.
@@ -402,7 +411,7 @@ async def messages(request: web.Request, chat: str, locale: Locale) -> web.Strea
         raise Refused(400, "error_bad_type", field="wait") from None
     inbox = request.app[INBOX]
     if after == 0 and inbox.last_seq(chat) == 0:
-        await _run(request, chat, Command("start"), None)  # a new visitor is greeted
+        await _run(request, chat, Command("start"), None, greeting=True)  # a new visitor
     found = inbox.messages(chat, after)
     if not found:
         await inbox.wait(chat, wait)

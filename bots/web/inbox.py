@@ -121,10 +121,10 @@ class WebInbox:
                     db.execute(
                         "INSERT OR IGNORE INTO web_media (chat, ref) VALUES (?, ?)", [chat, ref]
                     )
-            [row] = self.store.query(_LAST, [chat])
+            last = self.last_seq(chat, writing=True)
         if wake:
             self.notify(chat)
-        return int(row["seq"])
+        return last
 
     def messages(self, chat: str, after: int, limit: int = PAGE) -> list[dict[str, Any]]:
         rows = self._read(
@@ -137,8 +137,10 @@ class WebInbox:
             for r in rows
         ]
 
-    def last_seq(self, chat: str) -> int:
-        [row] = self._read(_LAST, [chat])
+    def last_seq(self, chat: str, *, writing: bool = False) -> int:
+        """The number of the chat's last message; ``writing``: as the store's connection
+        sees it (inside a transaction, on the writer's thread)."""
+        [row] = self.store.query(_LAST, [chat]) if writing else self._read(_LAST, [chat])
         return int(row["seq"])
 
     def locale_of(self, channel: str, chat: str) -> str | None:
