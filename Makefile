@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) bench/dispatch.py
 	$(PY) bench/notify.py
 	$(PY) bench/telegram.py
+	$(PY) bench/web.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -207,6 +207,10 @@ class WebInbox:
         self.closing = True
         for chat in list(self._waiters):
             self.notify(chat)
+
+    def finish(self) -> None:
+        """Close the read connection (at clean-up, when no request is left to read)."""
+        self.close()
         self._reader.close()
 
 
