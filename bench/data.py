@@ -48,7 +48,7 @@ DAYS = 365
 TECHNICIANS = tuple(f"t{i:03d}" for i in range(200))
 CHANNELS = ("web", "telegram", "terminal")
 REPORTERS = 200_000
-SCHEMA_VERSION = 1  # bump when the data's shape changes: the file name changes with it
+SCHEMA_VERSION = 2  # bump when the data or the schema changes: the file name changes with it
 
 _RECENT = [
     ("new", 10),

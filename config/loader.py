@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from config import dispatch_config, notify_config, rules_config
+from config import dispatch_config, notify_config, ops_config, rules_config
 from config.model import (
     DEFAULT_LIMITS,
     Area,
@@ -55,7 +55,7 @@ _CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "": ("service", "limits", "categories", "areas", "teams", "technicians", "dispatchers",
          "channels", "repeats", "incidents", "delivery", "sms", "email",
-         *dispatch_config.ROOT_KEYS),
+         *dispatch_config.ROOT_KEYS, *ops_config.ROOT_KEYS),
     "service": ("locale", "timezone", "database", "media_dir", "confirm_window_hours"),
     "limits": _PRIORITIES,
     "limits.<priority>": _LIMIT_KEYS,
@@ -78,6 +78,7 @@ SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "incidents": rules_config.INCIDENT_KEYS,
     **notify_config.SCHEMA,
     **dispatch_config.SCHEMA,
+    **ops_config.SCHEMA,
 })
 """Allowed keys of every table, by its path with array indexes left out."""
 
@@ -367,6 +368,7 @@ def _build(doc: dict[str, Any], base: Path, source: str) -> Config:
         limits=limits,
         extra_channels=extra,
         **notify_config.read(root, CHANNELS),
+        ops=ops_config.read(root, base),
         dispatch=dispatch_config.parse(
             root,
             groups=groups,

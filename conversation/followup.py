@@ -440,8 +440,9 @@ def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Repl
         case Action.CANCEL:
             return (Say(ctx.t("followup.cancelled", number=n)),)
         case Action.CONFIRM:
-            question = ctx.t("followup.confirmed", number=n)
-            return (Ask(question, _rating_choices(n, ctx), inline=True),)
+            # No second set of stars: the message that offered the confirmation offered
+            # the rating too (the resolved notice, the status card), one widget for both.
+            return (Say(ctx.t("followup.confirmed", number=n)),)
         case Action.RATE:
             return (Say(ctx.t("followup.rated", number=n)),)
         case Action.REOPEN:

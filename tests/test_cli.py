@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -94,14 +96,18 @@ def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
 # -- init and check ------------------------------------------------------------------------------
 
 
-def test_init_writes_the_starter_and_will_not_overwrite(
+def test_init_writes_the_default_and_will_not_overwrite(
     runner: CliRunner, tmp_path: Path, env: dict[str, str]
 ) -> None:
     target = tmp_path / "baoxiu.toml"
     result = runner.invoke(main, ["init", str(target)])
     assert result.exit_code == 0, result.output
-    assert target.read_text(encoding="utf-8") == starter_text()
     assert cli("zh_CN", "init_written", path=target) in result.output
+    # What init writes is what the service runs without a file (issue 12 item 13).
+    written = load(target)
+    assert replace(written, source="", database=Path(), media_dir=Path()) == replace(
+        load(None), source="", database=Path(), media_dir=Path()
+    )
 
     target.write_text("# mine\n", encoding="utf-8")
     result = runner.invoke(main, ["init", str(target)], env={"LANG": "en_GB.UTF-8"})
@@ -109,7 +115,7 @@ def test_init_writes_the_starter_and_will_not_overwrite(
     assert cli("en", "init_exists", path=target) in result.output
     assert target.read_text(encoding="utf-8") == "# mine\n"
 
-    result = runner.invoke(main, ["init", str(target), "--force"])
+    result = runner.invoke(main, ["init", str(target), "--force", "--example"])
     assert result.exit_code == 0
     assert target.read_text(encoding="utf-8") == starter_text()
 
@@ -119,7 +125,17 @@ def test_init_defaults_to_baoxiu_toml_here(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert runner.invoke(main, ["init"]).exit_code == 0
-    assert (tmp_path / "baoxiu.toml").read_text(encoding="utf-8") == starter_text()
+    assert "[[categories]]" in (tmp_path / "baoxiu.toml").read_text(encoding="utf-8")
+
+
+def test_help_lists_whole_command_descriptions(runner: CliRunner) -> None:
+    """Issue 12 item 13: "Write a commented starter configuration to PATH (default:..." """
+    for args in ([], ["outage"], ["tickets"]):
+        out = runner.invoke(main, [*args, "--help"], terminal_width=80).output
+        listed = out.split("Commands:")[1]
+        assert "..." not in listed, out
+    out = runner.invoke(main, ["outage", "--help"], terminal_width=80).output
+    assert "told now." in out
 
 
 def test_check_a_good_file_prints_ok_and_a_summary(
@@ -381,5 +397,50 @@ def test_export_cells_are_what_show_prints(default: Config, tmp_path: Path) -> N
         [stored] = store.query("SELECT * FROM tickets")
     ticket = ticket_from_row(stored)
     expected = [_cell(value_text(default, n, getattr(ticket, n), "zh_CN")) for n in FIELDS]
-    assert row_formatter(default)(stored) == expected
+    assert row_formatter(default, list(stored))(list(stored.values())) == expected
     assert "'-1+1" in expected and "'=c.jpg" in expected and "'-31.5" in expected
+
+
+# -- issue 12 item 13: tickets show reads like a desk, not like Python ---------------------
+
+
+@pytest.mark.parametrize("typed", ["1", "0001", "20261123-0001", "bx20261123-0001"])
+def test_show_finds_a_ticket_by_its_short_number(
+    runner: CliRunner,
+    default: Config,
+    tickets: list[str],
+    typed: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bots.cli import tickets as cli_tickets
+
+    monkeypatch.setattr(cli_tickets, "now", lambda: NOW)  # today is 2026-11-23
+    result = runner.invoke(main, ["tickets", "show", typed])
+    assert result.exit_code == 0, result.output
+    assert tickets[0] == "BX20261123-0001" and "BX20261123-0001" in result.output
+
+
+def test_show_renders_the_routing_decision_readably(
+    runner: CliRunner, default: Config, tickets: list[str]
+) -> None:
+    result = runner.invoke(main, ["tickets", "show", tickets[0]])
+    out = result.output
+    assert "route=" not in out and "{'" not in out and "candidates" not in out
+    assert "派单：班组" in out and "候选" in out
+    assert "评价: 5" in out  # a data key by its field name
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin", "America/St_Johns"])
+def test_export_times_match_show_across_zones_and_dst(default: Config, zone: str) -> None:
+    """The export converts each UTC hour once: it must agree with local_time for every
+    minute around a DST change and in a half-hour zone."""
+    config = replace(default, timezone=zone)
+    names = list(FIELDS)
+    cells = row_formatter(config, names)
+    at = names.index("created_at")
+    start = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)  # Berlin moves at 01:00 UTC
+    for minutes in range(0, 6 * 60, 7):
+        moment = start + timedelta(minutes=minutes, seconds=minutes % 60)
+        row = [None] * len(names)
+        row[names.index("created_at")] = ticket_row(make_ticket(created_at=moment))["created_at"]
+        assert cells(row)[at] == local_time(moment, zone, "%Y-%m-%d %H:%M:%S")

@@ -78,10 +78,36 @@ TABLE: list[tuple[Ticket, Action, Actor, dict[str, Any], set[tuple[Recipient, st
         {"note": "ok"},
         {(R, "reporter.resolved")},
     ),
-    # The reporter's own confirm, rating, cancel, hurry: his dialogue reply tells him.
-    (ticket(State.RESOLVED, "zhang"), Action.CONFIRM, ALICE, {}, set()),
-    (ticket(State.RESOLVED, "zhang"), Action.CONFIRM, SYSTEM, {}, {(R, "reporter.closed")}),
-    (ticket(State.RESOLVED, "zhang"), Action.RATE, ALICE, {"data": {"rating": 5}}, set()),
+    # The reporter's own confirm, rating, cancel, hurry: his dialogue reply tells him;
+    # the technician who did the work hears the confirmation and the rating (issue 12.9).
+    (
+        ticket(State.RESOLVED, "zhang"),
+        Action.CONFIRM,
+        ALICE,
+        {},
+        {(ZH, "technician.confirmed")},
+    ),
+    (
+        ticket(State.RESOLVED, "zhang"),
+        Action.CONFIRM,
+        SYSTEM,
+        {},
+        {(R, "reporter.closed"), (ZH, "technician.confirmed")},
+    ),
+    (
+        ticket(State.RESOLVED, "zhang"),
+        Action.RATE,
+        ALICE,
+        {"data": {"rating": 5}},
+        {(ZH, "technician.rated")},
+    ),
+    (
+        ticket(State.CLOSED, "zhang"),
+        Action.RATE,
+        ALICE,
+        {"data": {"rating": 2}, "note": "慢"},
+        {(ZH, "technician.rated")},
+    ),
     (
         ticket(State.RESOLVED, "zhang"),
         Action.REOPEN,

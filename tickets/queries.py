@@ -32,7 +32,17 @@ from tickets.rows import iso, ticket_from_row
 if TYPE_CHECKING:
     from tickets.store import Store
 
-__all__ = ["SORTS", "Page", "TicketFilter", "count", "merged", "page", "rows", "statement"]
+__all__ = [
+    "SORTS",
+    "Page",
+    "TicketFilter",
+    "batches",
+    "count",
+    "merged",
+    "page",
+    "rows",
+    "statement",
+]
 
 Sort = Literal["newest", "deadline", "oldest"]
 SORTS: tuple[Sort, ...] = ("newest", "deadline")
@@ -115,8 +125,12 @@ def statement(
     position = decode_cursor(after, sort) if after is not None else None
     keyset = _SORT_SQL[sort][2]
     arms: list[tuple[str, list[Any]]] = []
-    for states in [(s,) for s in flt.states] if len(flt.states) > 1 else [flt.states]:
-        where, params = _where(flt, states, sort, now)
+    # A technician's tickets by deadline: one read of tickets_holder_due (his open ones
+    # come first, '~' last) beats one arm per state (an arm of a state he has none in
+    # would read every ticket of that state).
+    split = len(flt.states) > 1 and not (sort == "deadline" and flt.technician is not None)
+    for states in [(s,) for s in flt.states] if split else [flt.states]:
+        where, params = _where(flt, states, sort, now, state_index=split or len(states) < 2)
         if position is not None:
             where.append(keyset)
             params += list(position)
@@ -160,20 +174,32 @@ def count(
 
 
 def rows(source: Store | sqlite3.Connection, *, batch: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every ticket row, newest first, as it is read (for export: constant memory).
-    Read in keyset batches, each under the store's lock only while it is fetched, so a
-    long export never holds the connection between batches."""
+    """Every ticket row as a dict, newest first, as it is read (see ``batches``)."""
+    for names, found in batches(source, batch=batch):
+        yield from (dict(zip(names, row, strict=True)) for row in found)
+
+
+def batches(
+    source: Store | sqlite3.Connection, *, batch: int = 1000
+) -> Iterator[tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
+    """Every ticket row, newest first, ``batch`` rows at a time with the column names:
+    for export (constant memory). Read in keyset batches, each under the store's lock
+    only while it is fetched, so a long export never holds the connection meanwhile."""
     key, order, keyset = _SORT_SQL["newest"]
     position: tuple[str, str] | None = None
     while True:
         where, params = ("1", []) if position is None else (keyset, list(position))
         sql = f"SELECT * FROM tickets WHERE {where} ORDER BY {order} LIMIT ?"
         with _reading(source) as conn:
-            found = _dicts(conn.execute(sql, [*params, batch]))
-        yield from found
+            cursor = conn.execute(sql, [*params, batch])
+            found = cursor.fetchall()
+        names = tuple(d[0] for d in cursor.description)
+        if found:
+            yield names, found
         if len(found) < batch:
             return
-        position = (found[-1][key], found[-1]["number"])
+        last = dict(zip(names, found[-1], strict=True))
+        position = (last[key], last["number"])
 
 
 # -- cursors -----------------------------------------------------------------------------
@@ -206,9 +232,14 @@ def decode_cursor(cursor: str, sort: str) -> tuple[str, str]:
 
 
 def _where(
-    flt: TicketFilter, states: Sequence[str], sort: str, now: datetime | None
+    flt: TicketFilter,
+    states: Sequence[str],
+    sort: str,
+    now: datetime | None,
+    *,
+    state_index: bool = True,
 ) -> tuple[list[str], list[Any]]:
-    indexed = _INDEXED[sort]
+    indexed = _INDEXED[sort] if state_index else _INDEXED[sort] - {"state"}
 
     def col(name: str) -> str:
         return name if name in indexed else f"+{name}"

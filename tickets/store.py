@@ -431,7 +431,8 @@ class Store(RuleStore):
         )
 
     def queue(self, limit: int = 20) -> Sequence[Ticket]:
-        return self._open("+holder IS NULL", [], limit=limit)
+        # holder IS NULL AND state = ?: a range of tickets_holder_state, in created order.
+        return self._open("holder IS NULL", [], limit=limit)
 
     def follow_ups(self, *, status: str | None = "open") -> list[dispatch_store.FollowUp]:
         """Follow-up tasks (回访) the dispatchers owe, oldest first (for ``ctx.lookup``)."""

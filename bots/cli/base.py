@@ -18,6 +18,7 @@ from config.loader import load
 from config.model import Config
 from conversation.i18n import DEFAULT_LOCALE, normalize, translate
 from tickets.errors import ConfigError, StoreMissing
+from tickets.privacy import install_log_mask
 from tickets.store import Store
 
 CONFIG_ENV = "BAOXIU_CONFIG"
@@ -78,7 +79,24 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class DeskGroup(click.Group):
+    """A group whose command list shows each command's whole first paragraph, wrapped,
+    instead of cutting it at the terminal's width with "..."."""
+
+    group_class = type  # subgroups are DeskGroups too
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=DeskGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -90,6 +108,7 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None) -> None:
     """baoxiu (报修): a chat-first repair desk."""
+    install_log_mask()  # phone numbers never reach a log in full (PIPL)
     ctx.obj = Session(config_path)
 
 

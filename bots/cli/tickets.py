@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from conversation.i18n import local_time, translate
 from tickets.errors import InvalidInput
 from tickets.model import OPEN_STATES, Event, State, Ticket
 from tickets.queries import MAX_LIMIT, SORTS, TicketFilter, page
-from tickets.queries import rows as stored_rows
+from tickets.queries import batches as stored_batches
 
 
 @main.group()
@@ -128,11 +128,12 @@ def tickets_list(
 @click.argument("number")
 @pass_session
 def tickets_show(session: Session, number: str) -> None:
-    """Show one ticket: its fields and its timeline, in local time."""
+    """Show one ticket: its fields and its timeline, in local time. NUMBER may be
+    BX20261123-0007, 20261123-0007 (that day's), or 7 / 0007 (today's)."""
     config = session.config
     loc = config.locale
     with store_of(config) as store:
-        ticket = store.ticket(number.strip().upper())
+        ticket = store.ticket(full_number(number, config, now()))
         if ticket is None:
             fail(
                 loc,
@@ -164,10 +165,10 @@ def tickets_export(session: Session, as_csv: bool, output: Path | None) -> None:
     config = session.config
     with store_of(config) as store:
         if output is None:
-            write_csv(config, stored_rows(store), lambda data: click.echo(data, nl=False))
+            write_csv(config, stored_batches(store), lambda data: click.echo(data, nl=False))
             return
         with output.open("wb") as stream:
-            count = write_csv(config, stored_rows(store), stream.write)
+            count = write_csv(config, stored_batches(store), stream.write)
     click.echo(say(config.locale, "export_written", count=count, path=output), err=True)
 
 
@@ -242,7 +243,7 @@ def timeline_row(config: Config, event: Event, locale: str) -> list[str]:
     person = config.technician(who) or config.dispatcher(who)
     if person is not None:
         who = f"{person.name} ({who})"
-    extra = " ".join(f"{k}={v}" for k, v in sorted(event.data.items()))
+    extra = data_text(config, event.data, locale)
     return [
         local_time(event.at, config.timezone, "%Y-%m-%d %H:%M:%S"),
         translate(locale, f"actions.{event.action.value}"),
@@ -252,55 +253,150 @@ def timeline_row(config: Config, event: Event, locale: str) -> list[str]:
     ]
 
 
+def full_number(typed: str, config: Config, at: datetime) -> str:
+    """The ticket number an operator means: ``7`` or ``0007`` is today's (in the service's
+    time zone), ``20261123-0007`` that day's; anything else is taken as typed."""
+    text = typed.strip().upper()
+    if text.isdecimal() and len(text) <= 6:
+        day = local_time(at, config.timezone, "%Y%m%d")
+        return f"BX{day}-{int(text):04d}"
+    day, dash, seq = text.partition("-")
+    if dash and len(day) == 8 and day.isdecimal() and seq.isdecimal():
+        return f"BX{day}-{int(seq):04d}"
+    return text
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def data_text(config: Config, data: dict[str, Any], locale: str) -> str:
+    """An event's data as an operator reads it: the routing decision in words, people
+    by name, lists joined; never a raw Python dict."""
+    parts: list[str] = []
+    for key, value in sorted(data.items()):
+        if key == "route" and isinstance(value, dict):
+            parts.append(_route_text(config, value, locale))
+        elif isinstance(value, dict):
+            inner = ", ".join(f"{k} {_plain(v)}" for k, v in sorted(value.items()) if v)
+            parts.append(f"{_data_name(key, locale)}: {inner}")
+        elif value not in (None, "", [], ()):
+            parts.append(f"{_data_name(key, locale)}: {_plain(value)}")
+    return "; ".join(parts)
+
+
+def _data_name(key: str, locale: str) -> str:
+    """A data key by its field name where it has one (rating → 评价)."""
+    try:
+        return say(locale, f"field.{key}")
+    except KeyError:
+        return key
+
+
+def _route_text(config: Config, route: dict[str, Any], locale: str) -> str:
+    team = str(route.get("team") or "")
+    found = config.team(team)
+    why = str(route.get("why") or "")
+    try:
+        why_text = say(locale, f"route_why.{why}") if why else ""
+    except KeyError:
+        why_text = why
+    candidates = route.get("candidates")
+    names = [holder_name(config, str(c)) for c in candidates or ()]
+    text = say(locale, "route", team=f"{found.name} ({team})" if found else team, why=why_text)
+    if route.get("technician"):
+        text += say(locale, "route_to", technician=holder_name(config, route["technician"]))
+    if names:
+        text += say(locale, "route_candidates", candidates=", ".join(names))
+    return text
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 def write_csv(
-    config: Config, rows: Iterable[dict[str, Any]], write: Callable[[bytes], object]
+    config: Config,
+    batches: Iterable[tuple[Sequence[str], Sequence[Sequence[Any]]]],
+    write: Callable[[bytes], object],
 ) -> int:
     """Write the header and one line per stored ticket row with ``write`` (UTF-8 with a
-    BOM), a batch at a time; returns how many tickets were written."""
+    BOM), one batch of rows (``tickets.queries.batches``) at a time; returns how many
+    tickets were written."""
     loc = config.locale
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([say(loc, f"field.{name}") for name in FIELDS])
-    cells = row_formatter(config)
     write(b"\xef\xbb\xbf")
     count = 0
-    for count, row in enumerate(rows, start=1):  # noqa: B007 (the count is returned)
-        writer.writerow(cells(row))
-        if buffer.tell() > 1 << 16:
-            write(buffer.getvalue().encode("utf-8"))
-            buffer.seek(0)
-            buffer.truncate()
+    for names, found in batches:
+        cells = row_formatter(config, names)
+        writer.writerows(map(cells, found))
+        count += len(found)
+        write(buffer.getvalue().encode("utf-8"))
+        buffer.seek(0)
+        buffer.truncate()
     write(buffer.getvalue().encode("utf-8"))
     return count
 
 
-def row_formatter(config: Config) -> Callable[[dict[str, Any]], list[str]]:
-    """The export cells of a stored ticket row: ``value_text`` of each field (what
-    ``tickets show`` prints), formula-neutralised, without building a Ticket per row;
-    the few distinct codes (state, category, holder…) are rendered once each."""
+def row_formatter(config: Config, names: Sequence[str]) -> Callable[[Sequence[Any]], list[str]]:
+    """The export cells of a stored ticket row (columns ``names``): ``value_text`` of
+    each field (what ``tickets show`` prints), formula-neutralised, without building a
+    Ticket per row; the few distinct codes (state, category, holder…) are rendered once."""
     loc = config.locale
     zone = ZoneInfo(config.timezone)
-    coded: dict[tuple[str, str], str] = {}
 
-    def code(name: str, value: str) -> str:
-        key = (name, value)
-        if key not in coded:
-            typed = State(value) if name in ("state", "paused_from") else value
-            coded[key] = _cell(value_text(config, name, typed, loc))
-        return coded[key]
+    hours: dict[str, str] = {}
 
-    def cell(name: str, value: Any) -> str:
-        if value is None:
+    def local(text: str | None) -> str:
+        """Stored UTC text as local "YYYY-MM-DD HH:MM:SS". Zones move by whole hours at
+        whole UTC hours, so each UTC hour is converted once and the minutes copied."""
+        if text is None:
             return ""
-        if name in _TIME_FIELDS:
-            return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-        if name in _CODED_FIELDS:
-            return code(name, value)
-        if name in _LIST_FIELDS:
-            return "" if value == "[]" else _cell(" ".join(str(v) for v in json.loads(value)))
-        return _cell(str(value))
+        prefix = hours.get(text[:13])
+        if prefix is None:
+            moment = datetime.fromisoformat(text).astimezone(zone)
+            shown = moment.isoformat(" ", "seconds")[:19]
+            offset = moment.utcoffset()
+            if not text.endswith("+00:00") or offset is None or offset.seconds % 3600:
+                return shown  # a half-hour zone or an unusual text: no shortcut
+            prefix = hours[text[:13]] = shown[:13]
+        return prefix + text[13:19]
 
-    return lambda row: [cell(name, row[name]) for name in FIELDS]
+    def coded(name: str) -> Callable[[Any], str]:
+        seen: dict[Any, str] = {}
+
+        def render(value: Any) -> str:
+            if value not in seen:
+                typed = State(value) if value and name in ("state", "paused_from") else value
+                seen[value] = _cell(value_text(config, name, typed, loc))
+            return seen[value]
+
+        return render
+
+    def listed(text: str | None) -> str:
+        if text is None or text == "[]":
+            return ""
+        return _cell(" ".join(str(v) for v in json.loads(text)))
+
+    def plain(value: Any) -> str:
+        return "" if value is None else _cell(str(value))
+
+    index = {name: i for i, name in enumerate(names)}
+    plan: list[tuple[int, Callable[[Any], str]]] = []
+    for name in FIELDS:
+        if name in _TIME_FIELDS:
+            plan.append((index[name], local))
+        elif name in _CODED_FIELDS:
+            plan.append((index[name], coded(name)))
+        elif name in _LIST_FIELDS:
+            plan.append((index[name], listed))
+        else:
+            plan.append((index[name], plain))
+    return lambda row: [render(row[i]) for i, render in plan]
 
 
 _TIME_FIELDS = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
