@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) bench/dispatch.py
 	$(PY) bench/notify.py
 	$(PY) bench/telegram.py
+	$(PY) bench/web.py
 
 # At a utility's scale (issue 11): builds bench/.data/tickets-1000000-v*.db on first use
 # (minutes), then lists, export and new tickets beside raw SQLite. TICKETS=100000 for less.

@@ -87,7 +87,7 @@ async def _inbox(app: web.Application) -> AsyncIterator[None]:
     inbox = WebInbox(app[STORE])
     app[INBOX] = inbox
     yield
-    inbox.close()
+    inbox.finish()
 
 
 async def _web_delivery(app: web.Application) -> AsyncIterator[None]:

@@ -23,7 +23,7 @@ import math
 import os
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +39,7 @@ from bots.channel.media import IMAGE_EXTENSIONS, image_type
 from bots.engine import private_folder
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
 from bots.web.inbox import PAGE, WebInbox, payload
+from bots.web.writer import Writer
 from conversation.events import Button, Command, InEvent, Location, Photo, parse_text
 from conversation.i18n import LOCALES, translate
 from conversation.replies import Reply
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "web"
 COOKIE = "baoxiu_session"
 POLL_SECONDS = 25
+WRITER = web.AppKey("web_writer", Writer)
+"""The one thread the web chat's dialogue steps are written on (``bots.web.writer``)."""
 PHOTOS_PER_HOUR = 20
 """Uploads one web chat may make in an hour (a report takes at most 4, a completion 4)."""
 MAX_JSON_BYTES = 16 * 1024
@@ -119,7 +122,7 @@ def browser_locale(header: str) -> str | None:
 def locale_for(request: web.Request, chat: str | None) -> str:
     """The chat's chosen language, else the browser's, else the service's."""
     if chat is not None:
-        stored = request.app[STORE].chat(CHANNEL, chat).locale
+        stored = request.app[INBOX].locale_of(CHANNEL, chat)
         if stored in LOCALES:
             return str(stored)
     accepted = browser_locale(request.headers.get("Accept-Language", ""))
@@ -154,7 +157,9 @@ def _check_origin(request: web.Request, *, required: bool) -> None:
             raise Refused(403, "error_forbidden")
 
 
-ApiHandler = Callable[[web.Request, str, str], Awaitable[web.StreamResponse]]
+Locale = Callable[[], str]
+"""The visitor's language, looked up when first asked for: most answers need none."""
+ApiHandler = Callable[[web.Request, str, Locale], Awaitable[web.StreamResponse]]
 """An API handler gets the request, the visitor's chat id and their language."""
 
 
@@ -164,7 +169,13 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
     async def wrapped(request: web.Request) -> web.StreamResponse:
         token = session_token(request)
         chat = chat_of(token) if token else None
-        locale = locale_for(request, chat)
+        known: list[str] = []
+
+        def locale() -> str:
+            if not known:
+                known.append(locale_for(request, chat))
+            return known[0]
+
         try:
             if chat is None:
                 raise Refused(403, "error_no_session")
@@ -173,7 +184,7 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
             response: web.StreamResponse = await handler(request, chat, locale)
             return response
         except Refused as refusal:
-            text = translate(locale, f"web.{refusal.key}", **refusal.params)
+            text = translate(locale(), f"web.{refusal.key}", **refusal.params)
             return web.json_response(
                 {"ok": False, "code": refusal.key, "error": text}, status=refusal.status
             )
@@ -187,7 +198,7 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
             return web.json_response({"ok": False, "code": "error_bad_type"}, status=400)
         except Exception:
             log.exception("web chat %s %s failed", request.method, request.path)
-            text = translate(locale, "web.error_server")
+            text = translate(locale(), "web.error_server")
             return web.json_response(
                 {"ok": False, "code": "error_server", "error": text}, status=500
             )
@@ -196,30 +207,46 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
 
 
 async def _run(
-    request: web.Request, chat: str, event: InEvent, echo: tuple[str, dict[str, Any]] | None
+    request: web.Request,
+    chat: str,
+    event: InEvent,
+    echo: tuple[str, dict[str, Any]] | None,
+    *,
+    greeting: bool = False,
 ) -> int:
-    """Hand ``event`` to the engine; keep the echo and the replies in the inbox."""
+    """Hand ``event`` to the engine; keep the echo and the replies in the inbox.
+
+    The whole step runs on the web chat's writer thread (``bots.web.writer``), all or
+    nothing: the chat's language, the dialogue step, its ticket and the messages the page
+    will show are committed together (possibly with other chats' steps, in one COMMIT)
+    before this returns, while the event loop goes on serving other requests. A
+    ``greeting`` is made only if the chat is still empty when its turn comes (two first
+    polls at once — two tabs — greet once)."""
     app = request.app
-    store, now = app[STORE], datetime.now(UTC)
-    record = store.chat(CHANNEL, chat)
-    if record.locale is None:
-        # The engine speaks the chat's stored language; a new visitor's is the browser's.
-        accepted = browser_locale(request.headers.get("Accept-Language", ""))
-        if accepted:
-            store.save_chat(replace(record, locale=accepted), now)
-    inbox = app[INBOX]
+    store, engine, inbox, now = app[STORE], app[ENGINE], app[INBOX], datetime.now(UTC)
+    accepted = browser_locale(request.headers.get("Accept-Language", ""))
+    last = 0
 
     def keep(replies: list[Reply]) -> None:
         # Inside the step's transaction: the ticket a step made and the reply that gives
         # its number are committed together or not at all.
+        nonlocal last
         messages = [*([echo] if echo else []), *(("reply", payload(r)) for r in replies)]
-        inbox.append(chat, messages, now)
+        last = inbox.append(chat, messages, now, wake=False)
 
-    # Store calls are synchronous and fast (one local SQLite file); making them on the
-    # loop thread keeps each chat's events strictly in order without locks of our own.
-    app[ENGINE].handle(CHANNEL, chat, event, now, can_share_location=True, keep=keep)
+    def step() -> None:  # on the writer thread, inside its transaction
+        if greeting and inbox.last_seq(chat, writing=True) > 0:
+            return
+        record = store.chat(CHANNEL, chat)
+        if record.locale is None and accepted:
+            # The engine speaks the chat's stored language; a new visitor's is the browser's.
+            store.save_chat(replace(record, locale=accepted), now)
+        engine.handle(CHANNEL, chat, event, now, can_share_location=True, keep=keep)
+
+    await app[WRITER].run(step)
+    inbox.notify(chat)  # after the commit: a woken poller reads on its own connection
     app[WORKER].wake()  # the step may have queued notices, for this chat among others
-    return inbox.last_seq(chat)
+    return last
 
 
 # -- the API --------------------------------------------------------------------------
@@ -229,7 +256,7 @@ _SEQ = re.compile(r"[0-9]{1,15}")
 
 
 def _event_of(
-    body: dict[str, Any], inbox: WebInbox, chat: str, locale: str
+    body: dict[str, Any], inbox: WebInbox, chat: str, locale: Locale
 ) -> tuple[InEvent, tuple[str, dict[str, Any]] | None]:
     kinds = [k for k in ("text", "button", "location", "start") if k in body]
     if len(kinds) != 1:
@@ -258,7 +285,7 @@ def _event_of(
         lat, lon = _coordinate(value, "lat", 90), _coordinate(value, "lon", 180)
         if lat is None or lon is None:
             raise Refused(400, "error_bad_location")
-        text = translate(locale, "web.location_sent", lat=f"{lat:.5f}", lon=f"{lon:.5f}")
+        text = translate(locale(), "web.location_sent", lat=f"{lat:.5f}", lon=f"{lon:.5f}")
         return Location(lat, lon), ("user", {"text": text})
     if not isinstance(value, str) or len(value) > 200 or _CONTROL.search(value):
         raise Refused(400, "error_bad_type", field="start")
@@ -288,7 +315,7 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 
 
 @api
-async def send(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+async def send(request: web.Request, chat: str, locale: Locale) -> web.StreamResponse:
     """POST /chat/api/send — ``{text}``, ``{button}``, ``{location: {lat, lon}}`` or ``{start}``."""
     if request.content_type != "application/json":
         raise Refused(400, "error_bad_type", field="Content-Type")
@@ -313,7 +340,7 @@ async def _read_part(part: BodyPartReader, limit: int) -> bytes | None:
 
 
 @api
-async def photo(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+async def photo(request: web.Request, chat: str, locale: Locale) -> web.StreamResponse:
     """POST /chat/api/photo — multipart ``photo`` (an image) and optional ``caption``."""
     config = request.app[CONFIG]
     cap = config.web.max_upload_mb * 1024 * 1024
@@ -372,7 +399,7 @@ def _save(path: Path, data: bytes) -> None:
 
 
 @api
-async def messages(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+async def messages(request: web.Request, chat: str, locale: Locale) -> web.StreamResponse:
     """GET /chat/api/messages?after=SEQ[&wait=S] — new messages, long-polled."""
     raw_after = request.query.get("after", "0")
     if not _SEQ.fullmatch(raw_after):
@@ -384,7 +411,7 @@ async def messages(request: web.Request, chat: str, locale: str) -> web.StreamRe
         raise Refused(400, "error_bad_type", field="wait") from None
     inbox = request.app[INBOX]
     if after == 0 and inbox.last_seq(chat) == 0:
-        await _run(request, chat, Command("start"), None)  # a new visitor is greeted
+        await _run(request, chat, Command("start"), None, greeting=True)  # a new visitor
     found = inbox.messages(chat, after)
     if not found:
         await inbox.wait(chat, wait)
@@ -397,7 +424,7 @@ async def messages(request: web.Request, chat: str, locale: str) -> web.StreamRe
 
 
 @api
-async def media(request: web.Request, chat: str, locale: str) -> web.StreamResponse:
+async def media(request: web.Request, chat: str, locale: Locale) -> web.StreamResponse:
     """GET /chat/api/media/REF — a photo this chat uploaded or was shown, nothing else."""
     ref = request.match_info["ref"]
     if not _MEDIA_REF.fullmatch(ref) or not request.app[INBOX].may_see(chat, ref):
@@ -486,8 +513,16 @@ async def page(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _writer(app: web.Application) -> AsyncIterator[None]:
+    writer = Writer(app[STORE])
+    app[WRITER] = writer
+    yield
+    writer.close()  # the steps already queued are finished, not cut off
+
+
 def setup(app: web.Application) -> None:
     """Add the web chat's routes to ``app`` (whose CONFIG, STORE, ENGINE, WORKER are set)."""
+    app.cleanup_ctx.append(_writer)
     app.router.add_get("/chat", page)
     app.router.add_post("/chat/api/send", send)
     app.router.add_post("/chat/api/photo", photo)

@@ -2,6 +2,12 @@
 store's file: every reply, every resident message and every notice a web chat was shown,
 in order, so the page can long-poll it and a reload shows the whole conversation.
 Nothing here decides anything about tickets or dialogues.
+
+The page's reads (``messages``, ``last_seq``, ``label_of``, ``photos_since``, ``may_see``,
+``locale_of``) go through a read-only connection of their own, used by the event loop's
+thread only: in WAL mode it never waits for the writer, so a step being committed on the
+web chat's writer thread (``bots.web.chat``) does not stall the long-polls. Writes
+(``append``) go through the store's connection, inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +76,17 @@ class WebInbox:
             )
             [row] = store.query("SELECT key FROM web_secret WHERE id = 1")
         self.secret: bytes = bytes(row["key"])
+        # Opened after the tables exist; autocommit, so each read sees the last commit.
+        self._reader = sqlite3.connect(
+            f"file:{store.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+        self._reader.execute("PRAGMA query_only = 1")
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+        """Rows of a read on the reader connection (the event loop's thread only)."""
+        cursor = self._reader.execute(sql, list(params))
+        cursor.row_factory = sqlite3.Row
+        return cursor.fetchall()
 
     def append(
         self,
@@ -77,8 +95,12 @@ class WebInbox:
         now: datetime,
         *,
         key: str | None = None,
+        wake: bool = True,
     ) -> int:
-        """Store (kind, payload) messages of ``chat``; wake its pollers; return the last seq."""
+        """Store (kind, payload) messages of ``chat``; wake its pollers; return the last seq.
+
+        Inside a caller's transaction pass ``wake=False`` and call ``notify`` after the
+        commit: a poller woken earlier would read (on its own connection) nothing yet."""
         db = self.store.db
         with self.store.transaction():
             for i, (kind, payload) in enumerate(payloads):
@@ -99,11 +121,13 @@ class WebInbox:
                     db.execute(
                         "INSERT OR IGNORE INTO web_media (chat, ref) VALUES (?, ?)", [chat, ref]
                     )
-        self.notify(chat)
-        return self.last_seq(chat)
+            last = self.last_seq(chat, writing=True)
+        if wake:
+            self.notify(chat)
+        return last
 
     def messages(self, chat: str, after: int, limit: int = PAGE) -> list[dict[str, Any]]:
-        rows = self.store.query(
+        rows = self._read(
             "SELECT n, at, kind, payload FROM web_messages WHERE chat = ? AND n > ?"
             " ORDER BY n LIMIT ?",
             [chat, after, limit],
@@ -113,18 +137,27 @@ class WebInbox:
             for r in rows
         ]
 
-    def last_seq(self, chat: str) -> int:
-        [row] = self.store.query(
-            "SELECT COALESCE(MAX(n), 0) AS seq FROM web_messages WHERE chat = ?", [chat]
-        )
+    def last_seq(self, chat: str, *, writing: bool = False) -> int:
+        """The number of the chat's last message; ``writing``: as the store's connection
+        sees it (inside a transaction, on the writer's thread)."""
+        [row] = self.store.query(_LAST, [chat]) if writing else self._read(_LAST, [chat])
         return int(row["seq"])
+
+    def locale_of(self, channel: str, chat: str) -> str | None:
+        """The language the chat chose (``chats.locale``), if any."""
+        rows = self._read(
+            "SELECT locale FROM chats WHERE channel = ? AND chat = ?", [channel, chat]
+        )
+        return str(rows[0]["locale"]) if rows and rows[0]["locale"] else None
 
     def label_of(self, chat: str, data: str) -> str:
         """The label of the button ``data`` as this chat was last shown it ("" if never)."""
-        rows = self.store.query(
-            "SELECT payload FROM web_messages WHERE chat = ? AND kind != 'user'"
-            " ORDER BY seq DESC LIMIT 50",
-            [chat],
+        # Only the messages of the last 50 that mention ``data`` are decoded.
+        rows = self._read(
+            "SELECT payload FROM (SELECT seq, payload FROM web_messages WHERE chat = ?"
+            " AND kind != 'user' ORDER BY seq DESC LIMIT 50) WHERE instr(payload, ?) > 0"
+            " ORDER BY seq DESC",
+            [chat, json.dumps(data, ensure_ascii=False)],
         )
         for row in rows:
             for choice in json.loads(row["payload"]).get("choices", ()):
@@ -134,7 +167,7 @@ class WebInbox:
 
     def photos_since(self, chat: str, since: datetime) -> int:
         """How many photos ``chat`` itself uploaded since ``since``."""
-        [row] = self.store.query(
+        [row] = self._read(
             "SELECT COUNT(*) AS n FROM web_messages WHERE chat = ? AND kind = 'user'"
             " AND at >= ? AND payload LIKE '%\"photos\"%'",
             [chat, since.isoformat()],
@@ -142,8 +175,8 @@ class WebInbox:
         return int(row["n"])
 
     def may_see(self, chat: str, ref: str) -> bool:
-        rows = self.store.query("SELECT 1 FROM web_media WHERE chat = ? AND ref = ?", [chat, ref])
-        return next(iter(rows), None) is not None
+        rows = self._read("SELECT 1 FROM web_media WHERE chat = ? AND ref = ?", [chat, ref])
+        return bool(rows)
 
     async def wait(self, chat: str, timeout: float) -> None:
         """Return when ``chat`` gets a message, after ``timeout`` seconds, or on shutdown."""
@@ -161,15 +194,39 @@ class WebInbox:
                 del self._waiters[chat]
 
     def notify(self, chat: str) -> None:
-        for future in self._waiters.get(chat, ()):
-            if not future.done():
-                future.set_result(None)
+        """Wake ``chat``'s long-pollers; callable from any thread (the writer's too)."""
+        for future in list(self._waiters.get(chat, ())):
+            loop = future.get_loop()
+            if _running_loop() is loop:
+                _release(future)
+            else:
+                loop.call_soon_threadsafe(_release, future)
 
     def close(self) -> None:
         """Release every long-poller so the server can stop without waiting for them."""
         self.closing = True
         for chat in list(self._waiters):
             self.notify(chat)
+
+    def finish(self) -> None:
+        """Close the read connection (at clean-up, when no request is left to read)."""
+        self.close()
+        self._reader.close()
+
+
+_LAST = "SELECT COALESCE(MAX(n), 0) AS seq FROM web_messages WHERE chat = ?"
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _release(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class InboxSender:

@@ -1,0 +1,114 @@
+"""The web chat's writer thread (issue 11: SQLite work off the event loop).
+
+A dialogue step is written on ``bots.web.writer.Writer``'s thread, so a slow one does not
+stall the page's long-polls; steps waiting together are committed together, each in its
+own savepoint, so one failing step takes only itself back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bots.app import build_app
+from bots.keys import ENGINE, STORE
+from bots.web.chat import WRITER
+from bots.web.writer import Writer
+from config.model import Config
+from tickets.store import Store
+
+
+@pytest.fixture
+async def client(config: Config, store: Store) -> AsyncIterator[TestClient[Any, Any]]:
+    async with TestClient(TestServer(build_app(config, store=store), host="127.0.0.1")) as c:
+        yield c
+
+
+async def test_a_page_is_answered_while_a_step_is_being_written(
+    client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = TestClient(client.server)  # a second browser, with its own session
+    await other.start_server()
+    try:
+        for browser in (client, other):
+            assert (await browser.get("/chat")).status == 200
+            assert (await browser.get("/chat/api/messages?after=0&wait=0")).status == 200
+
+        engine = client.server.app[ENGINE]  # type: ignore[union-attr]
+        entered, release = threading.Event(), threading.Event()
+        order: list[str] = []
+        handle = engine.handle
+
+        def slow_handle(*args: Any, **kwargs: Any) -> Any:
+            # A slow step (a big query, a busy disk): holds the store until released, at
+            # most 5 s — on the event loop's thread that would stall every request.
+            entered.set()
+            release.wait(5)
+            order.append("step written")
+            return handle(*args, **kwargs)
+
+        monkeypatch.setattr(engine, "handle", slow_handle)
+        sending = asyncio.create_task(client.post("/chat/api/send", json={"text": "hello"}))
+        await asyncio.to_thread(entered.wait, 5)
+        answer = await other.get("/chat/api/messages?after=0&wait=0")
+        assert answer.status == 200
+        order.append("other page answered")
+        release.set()
+        assert (await sending).status == 200
+        assert order == ["other page answered", "step written"]
+    finally:
+        await other.close()
+
+
+async def test_steps_committed_together_fail_alone(store: Store) -> None:
+    store.db.execute("CREATE TABLE seen (step INTEGER)")
+    writer = Writer(store)
+    gate = threading.Event()
+
+    def step(n: int) -> int:
+        if n == 0:
+            gate.wait(5)  # the others queue up meanwhile and form one group
+        store.db.execute("INSERT INTO seen (step) VALUES (?)", [n])
+        if n == 2:
+            raise ValueError("step 2 fails after writing")
+        return n
+
+    try:
+        first = asyncio.create_task(writer.run(lambda: step(0)))
+        await asyncio.sleep(0)  # the first job is on the thread before the rest arrive
+        rest = [asyncio.create_task(writer.run(lambda n=n: step(n))) for n in (1, 2, 3)]
+        gate.set()
+        results = await asyncio.gather(first, *rest, return_exceptions=True)
+    finally:
+        writer.close()
+    assert results[:2] == [0, 1] and results[3] == 3
+    assert isinstance(results[2], ValueError)
+    kept = [row["step"] for row in store.query("SELECT step FROM seen ORDER BY step")]
+    assert kept == [0, 1, 3]  # step 2's own write was rolled back, nobody else's
+
+
+async def test_two_first_polls_at_once_greet_once(client: TestClient[Any, Any]) -> None:
+    # Two tabs opened together: both ask for the history of a chat that has none while
+    # the first greeting is still waiting for the writer.
+    assert (await client.get("/chat")).status == 200
+    writer = client.server.app[WRITER]  # type: ignore[union-attr]
+    gate = threading.Event()
+    held = asyncio.create_task(writer.run(lambda: gate.wait(5)))  # the writer is busy
+    polls = [asyncio.create_task(client.get("/chat/api/messages?after=0&wait=0")) for _ in range(4)]
+    async with asyncio.timeout(10):
+        while writer._queue.qsize() < 4:  # every poll has asked for a greeting
+            await asyncio.sleep(0.01)
+    gate.set()
+    await held
+    answers = await asyncio.gather(*polls)
+    assert [a.status for a in answers] == [200] * 4
+    shown = [m["text"] for a in answers for m in (await a.json())["messages"]]
+    assert shown and len(set(shown)) == len((await answers[0].json())["messages"])
+    store = client.server.app[STORE]  # type: ignore[union-attr]
+    [row] = store.query("SELECT COUNT(*) AS n FROM web_messages")
+    assert row["n"] == len(set(shown))  # the greeting is kept once
