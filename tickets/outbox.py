@@ -96,6 +96,13 @@ def release(store: Store, ids: Iterable[int], owner: str) -> None:
 # -- attempts ---------------------------------------------------------------------------
 
 
+def mark_parts(store: Store, notice_id: int, parts: int) -> None:
+    """``parts`` calls of a notice went out: a retry resumes after them (a notice of
+    photos + text whose text failed must not send the photos again)."""
+    with store.transaction():
+        store.db.execute("UPDATE outbox SET parts_sent = ? WHERE id = ?", [parts, notice_id])
+
+
 def record(store: Store, attempt: Attempt) -> None:
     with store.transaction():
         store.db.execute(
