@@ -29,6 +29,7 @@ from tickets.store import Store
 OUTCOMES = ("sent", "retry", "dead", "interrupted")
 ALERT_KIND = "dispatcher.dead_letter"
 UNREACHABLE_KIND = "dispatcher.unreachable"
+REPLY_KIND = "dialogue.reply"  # a dialogue reply kept for retry (notify.kept)
 """A job notice no chat could receive (``Store._unreachable``)."""
 SMS = "sms"
 EMAIL = "email"
