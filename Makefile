@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) bench/flow.py
 	$(PY) bench/dispatch.py
 	$(PY) bench/notify.py
+	$(PY) bench/fanout.py --tickets 500
 	$(PY) bench/telegram.py
 	$(PY) bench/web.py
 

@@ -11,9 +11,11 @@ measured first, with one resident alone, so that a late message of one step is n
 taken for the answer to the next.
 
 Prints updates/s and the p50/p99 latency from posting an update to its first reply
-message, for both bots, measured the same way in the same run, and the ratio (target:
-baoxiu ≥ 0.8 × echo). Both bots run without the rate limiter's caps (the fake has no
-limits); both use a pool of 16 connections and 16 concurrent updates.
+message, for each bot, measured the same way in the same run. The headline ratio is
+baoxiu / the echo bot on the same aiohttp transport (target ≥ 0.8); the ratio to the
+echo bot on PTB's default httpx transport is printed as a note. Both bots run without
+the rate limiter's caps (the fake has no limits); both use a pool of 16 connections and
+16 concurrent updates.
 
 Usage: ``python bench/telegram.py [--residents 40] [--delay 0] [--rounds 2]``
 (``--delay`` makes every fake API call take that many seconds, like a distant Telegram).
@@ -388,10 +390,13 @@ def main() -> None:
             f"{r['messages_per_step']}"
         )
     print("(CPU: milliseconds of CPU time per update in the bot's and the fake API's process)")
-    ratio = best["baoxiu"]["per_second"] / best["echo"]["per_second"]
-    print(f"baoxiu / echo throughput: {ratio:.2f} (target ≥ 0.80)")
+    # The headline compares like with like (issue 11): both bots on baoxiu's aiohttp
+    # transport. Against PTB's default httpx transport baoxiu looked faster than it is,
+    # because that transport is slower than aiohttp here: only a note.
     fair = best["baoxiu"]["per_second"] / best["echo-aiohttp"]["per_second"]
-    print(f"baoxiu / echo on the same aiohttp transport: {fair:.2f}")
+    print(f"baoxiu / echo bot on the same aiohttp transport: {fair:.2f} (target ≥ 0.80)")
+    other = best["baoxiu"]["per_second"] / best["echo"]["per_second"]
+    print(f"note: baoxiu / echo bot on PTB's default httpx transport: {other:.2f}")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,12 @@ class Fallback:
                 reason,
             )
             return
+        if row.kind == outbox.REPLY_KIND:
+            # A dialogue answer given up on is stale: no SMS copy, no alert.
+            log.warning(
+                "dialogue reply %s to %s:%s given up: %s", row.id, row.channel, row.chat, reason
+            )
+            return
         choice = self._choice(row)
         if choice in ("chat_then_sms", "sms_too") and self._copy(row, now):
             return

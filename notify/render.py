@@ -20,8 +20,9 @@ from typing import Any
 from config.model import Config
 from conversation.i18n import local_phone, mask_phone, normalize
 from conversation.replies import Ask, Choice, Reply, Say, ShowPhotos
-from notify import render_dispatch, render_rules
+from notify import kept, render_dispatch, render_rules
 from notify.view import NoticeView
+from tickets import outbox
 from tickets.store import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class _View(NoticeView):
 
 def render_notice(row: OutboxRow, config: Config) -> tuple[Reply, ...]:
     """The replies for ``row`` in ``row.locale``; never raises."""
+    if row.kind == outbox.REPLY_KIND:  # already rendered when the person spoke
+        return kept.decode(row.params.get("replies", []))
     view = _View(row, config, normalize(row.locale))
     renderer = _KINDS.get(row.kind) or _DELIVERY_KINDS.get(row.kind)
     if renderer is None and render_dispatch.handles(row.kind):

@@ -364,3 +364,11 @@ def _perf_list_indexes(db: Database) -> None:
         CREATE INDEX tickets_holder_due ON tickets (holder, due_key, number);
         """,
     )
+
+
+@MIGRATIONS(name="notify_0001_parts_sent")
+def _notify_parts_sent(db: Database) -> None:
+    # How many Bot API calls of a notice went out (issue 10, defect 4): a notice of
+    # photos + text whose text failed resumes after the photos instead of sending them
+    # again.
+    _script(db, "ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;")

@@ -29,6 +29,7 @@ from tickets.store import Store
 OUTCOMES = ("sent", "retry", "dead", "interrupted")
 ALERT_KIND = "dispatcher.dead_letter"
 UNREACHABLE_KIND = "dispatcher.unreachable"
+REPLY_KIND = "dialogue.reply"  # a dialogue reply kept for retry (notify.kept)
 """A job notice no chat could receive (``Store._unreachable``)."""
 SMS = "sms"
 EMAIL = "email"
@@ -94,6 +95,13 @@ def release(store: Store, ids: Iterable[int], owner: str) -> None:
 
 
 # -- attempts ---------------------------------------------------------------------------
+
+
+def mark_parts(store: Store, notice_id: int, parts: int) -> None:
+    """``parts`` calls of a notice went out: a retry resumes after them (a notice of
+    photos + text whose text failed must not send the photos again)."""
+    with store.transaction():
+        store.db.execute("UPDATE outbox SET parts_sent = ? WHERE id = ?", [parts, notice_id])
 
 
 def record(store: Store, attempt: Attempt) -> None:

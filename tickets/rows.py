@@ -48,6 +48,7 @@ class OutboxRow:
     last_error: str = ""
     sent_at: datetime | None = None
     provider_id: str = ""
+    parts_sent: int = 0  # platform calls of this notice already made (resume after them)
 
 
 # Field kinds read from the annotations (strings, under ``from __future__ import

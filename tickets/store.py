@@ -272,29 +272,36 @@ class Store(RuleStore):
         return event
 
     def _queue(self, ticket: Ticket, event: Event, notice: Notice) -> None:
-        recipients = self._recipients(ticket, event, notice)
-        if not recipients and isinstance(notice.recipient, Team | Person):
-            self._unreachable(ticket, event, notice)
+        recipients, people = self._recipients(ticket, event, notice)
+        params = to_json(notice.params)  # encoded once, however many chats get it
+        key = f"{event.id}:{notice.kind}"
+        head = [ticket.number, event.id, notice.kind]
+        tail = [params, notice.priority, iso(event.at), iso(event.at)]
+        queued = 0
         for channel, chat, locale in recipients:
-            self.db.execute(
+            queued += self.db.execute(
                 "INSERT INTO outbox (key, number, event_id, kind, channel, chat, locale, params,"
                 " priority, status, attempts, next_at, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
                 " ON CONFLICT (key) DO NOTHING",
-                [
-                    f"{event.id}:{notice.kind}:{channel}:{chat}",
-                    ticket.number,
-                    event.id,
-                    notice.kind,
-                    channel,
-                    chat,
-                    locale,
-                    to_json(notice.params),
-                    notice.priority,
-                    iso(event.at),
-                    iso(event.at),
-                ],
-            )
+                [f"{key}:{channel}:{chat}", *head, channel, chat, locale, *tail],
+            ).rowcount
+        if people:
+            # A team's or the dispatchers' members: one statement whatever the team's size
+            # (issue 11), one row per bound chat so that each chat keeps its own order,
+            # retries and dead letters. Member order, then each member's chats in order.
+            queued += self.db.execute(
+                "INSERT INTO outbox (key, number, event_id, kind, channel, chat, locale, params,"
+                " priority, status, attempts, next_at, created_at)"
+                " SELECT ? || ':' || c.channel || ':' || c.chat, ?, ?, ?, c.channel, c.chat,"
+                " COALESCE(NULLIF(c.locale, ''), ?), ?, ?, 'pending', 0, ?, ?"
+                " FROM json_each(?) AS p JOIN chats AS c ON c.person = p.value"
+                " WHERE true ORDER BY p.key, c.channel, c.chat"
+                " ON CONFLICT (key) DO NOTHING",
+                [key, *head, self.config.locale, *tail, to_json(people)],
+            ).rowcount
+        if not queued and isinstance(notice.recipient, Team | Person):
+            self._unreachable(ticket, event, notice)
 
     def _unreachable(self, ticket: Ticket, event: Event, notice: Notice) -> None:
         """A job notice that no chat can receive (a team without a bound group or member,
@@ -325,11 +332,13 @@ class Store(RuleStore):
 
     def _recipients(
         self, ticket: Ticket, event: Event, notice: Notice
-    ) -> list[tuple[str, str, str]]:
-        """(channel, chat, locale) for a notice's recipient, resolved now: a chat bound
-        later does not receive older notices."""
+    ) -> tuple[list[tuple[str, str, str]], list[str]]:
+        """(channel, chat, locale) for a notice's recipient, and the people (team members,
+        dispatchers) whose bound chats get it too, resolved now: a chat bound later does
+        not receive older notices."""
         recipient = notice.recipient
         found: dict[tuple[str, str], str] = {}
+        people: list[str] = []
         if isinstance(recipient, Reporter):
             where = (ticket.reporter_channel, ticket.reporter_chat)
             found[where] = self._locale_of(*where, default=ticket.reporter_locale)
@@ -341,23 +350,18 @@ class Store(RuleStore):
         elif isinstance(recipient, Person):
             for chat in self.chats_of_person(recipient.id):
                 found[(chat.channel, chat.chat)] = chat.locale or self.config.locale
-        else:
-            people: list[str] = []
-            if isinstance(recipient, Team):
-                team = self.config.team(recipient.code)
-                if team is not None:
-                    for channel, groups in sorted(team.groups.items()):
-                        for group in groups:
-                            found[(channel, group)] = self._locale_of(channel, group)
-                    people = list(team.members)
-            elif isinstance(recipient, Dispatchers):
-                people = [d.id for d in self.config.dispatchers]
-            for person in people:
-                if person == event.actor_id:
-                    continue  # the one who acted knows already
-                for chat in self.chats_of_person(person):
-                    found.setdefault((chat.channel, chat.chat), chat.locale or self.config.locale)
-        return [(channel, chat, locale) for (channel, chat), locale in found.items()]
+        elif isinstance(recipient, Team):
+            team = self.config.team(recipient.code)
+            if team is not None:
+                for channel, groups in sorted(team.groups.items()):
+                    for group in groups:
+                        found[(channel, group)] = self._locale_of(channel, group)
+                people = list(team.members)
+        elif isinstance(recipient, Dispatchers):
+            people = [d.id for d in self.config.dispatchers]
+        # The one who acted knows already.
+        people = [person for person in people if person != event.actor_id]
+        return [(channel, chat, locale) for (channel, chat), locale in found.items()], people
 
     def _locale_of(self, channel: str, chat: str, default: str | None = None) -> str:
         """The chat's chosen language, else ``default``, else the service's."""

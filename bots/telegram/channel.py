@@ -26,6 +26,7 @@ import itertools
 import json
 import logging
 import os
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -47,16 +48,18 @@ from bots.engine import Engine
 from bots.telegram.album import Album, Albums, ChatLocks
 from bots.telegram.http import CONCURRENCY, build_application
 from bots.telegram.inbound import Inbound, NotTaken
-from bots.telegram.notify import Offers, TelegramSender
-from bots.telegram.render import Outgoing, alert_text
+from bots.telegram.notify import Offers, TelegramSender, delivery_error
+from bots.telegram.render import Outgoing, Parts, alert_text
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.store import CHANNEL, TelegramTables
 from config.model import Config
 from conversation.events import Button, Command, InEvent, Text
 from conversation.i18n import normalize, translate
 from conversation.replies import Reply, Say
+from notify import kept
 from notify.delivery import DeliveryWorker
 from notify.limits import REPLY, limiter_for
+from tickets import outbox
 from tickets.errors import ConfigError
 from tickets.store import Store
 
@@ -64,7 +67,7 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PRIVATE = "private"
-REPLY_RETRIES = 2  # a dialogue reply waits out this many 429s (it has no outbox row)
+REPLY_RETRIES = 2  # a dialogue reply waits out this many 429s before it is kept
 DRAIN_SECONDS = 10.0  # at shutdown, how long accepted updates may take to finish
 
 
@@ -298,7 +301,7 @@ class TelegramChannel:
             replies.append(Say(translate(locale, refusals[0].key, **refusals[0].params)))
         if events:
             replies.extend(self._engine(chat, events, [u.update_id for u in updates], first))
-        await self.out.send(first.chat.id, replies, retries=REPLY_RETRIES, lane=REPLY)
+        await self._reply(first.chat.id, replies)
 
     def _engine(
         self, chat: str, events: Sequence[InEvent], update_ids: Sequence[int], message: Message
@@ -380,7 +383,7 @@ class TelegramChannel:
                     except TelegramError as exc:  # e.g. never started the bot privately
                         log.info("private answer to %s not sent: %s", chat, exc)
             elif replies:
-                await self.out.send(int(chat), replies, retries=REPLY_RETRIES, lane=REPLY)
+                await self._reply(int(chat), replies)
             if number:
                 await self.offers.close(number)
         finally:
@@ -392,6 +395,56 @@ class TelegramChannel:
             elif not answered:  # Telegram shows a spinner until the query is answered
                 with contextlib.suppress(TelegramError):
                     await query.answer()
+
+    async def _reply(self, chat: int, replies: Sequence[Reply]) -> None:
+        """Send a dialogue reply now. One the platform cannot take at the moment (a 502,
+        a time-out) is kept as a lane-0 outbox row and retried like a notice (bounded by
+        max_attempts), before later messages to that chat: a later reply waits behind it
+        too (issue 10, defect 6). A reply that can never go (blocked bot) is only logged."""
+        if not replies:
+            return
+        key = str(chat)
+        if self._kept_waiting(key):
+            self._keep(key, replies, 0)
+            return
+        parts = Parts()
+        try:
+            await self.out.send(chat, replies, retries=REPLY_RETRIES, lane=REPLY, parts=parts)
+        except TelegramError as exc:
+            if not delivery_error(exc).retry:
+                raise
+            log.warning("reply to Telegram chat %s not sent (%s): kept for retry", chat, exc)
+            self._keep(key, replies, parts.done)
+
+    def _kept_waiting(self, chat: str) -> bool:
+        return bool(
+            self.store.query(
+                "SELECT 1 FROM outbox WHERE channel = ? AND chat = ? AND status = 'pending'"
+                " AND kind = ? LIMIT 1",
+                [CHANNEL, chat, outbox.REPLY_KIND],
+            )
+        )
+
+    def _keep(self, chat: str, replies: Sequence[Reply], parts_sent: int) -> None:
+        key = f"reply:{chat}:{uuid.uuid4().hex}"
+        with self.store.transaction():
+            outbox.queue(
+                self.store,
+                key=key,
+                number=None,
+                event_id=None,
+                kind=outbox.REPLY_KIND,
+                channel=CHANNEL,
+                chat=chat,
+                locale=self.engine.locale_of(CHANNEL, chat),
+                params={"replies": kept.encode(replies)},
+                priority=REPLY,
+                now=self.clock(),
+            )
+            if parts_sent:
+                (row,) = self.store.query("SELECT id FROM outbox WHERE key = ?", [key])
+                outbox.mark_parts(self.store, row["id"], parts_sent)
+        self.worker.wake()
 
     async def _apologize(self, update: Update) -> None:
         message = update.effective_message

@@ -5,7 +5,8 @@ rendered notice and translates Telegram's errors into ``DeliveryError`` — a 42
 its ``retry_after`` (the outbox waits at least that long), a blocked bot or a vanished
 chat is not retried, a network failure is. A ``team.offer`` it sends is remembered, and
 ``Offers.close`` edits every offer of a job that left ``new`` to "claimed by NAME",
-without the Claim button.
+without the Claim button. Each Bot API call of a notice that went out is kept in the
+outbox row (``parts_sent``), so a retry resumes at the first call that did not.
 
 Nothing here decides who may claim: the workflow does.
 """
@@ -28,11 +29,12 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from bots.telegram.render import MAX_TEXT, Outgoing
+from bots.telegram.render import MAX_TEXT, Outgoing, Parts
 from bots.telegram.store import TelegramTables
 from config.model import Config
 from conversation.i18n import translate
 from conversation.replies import Reply
+from tickets import outbox
 from tickets.errors import DeliveryError
 from tickets.model import State
 from tickets.store import OutboxRow, Store
@@ -131,12 +133,24 @@ class TelegramSender:
         self.offers = offers
 
     async def send(self, chat: str, replies: Sequence[Reply], notice: OutboxRow) -> str:
+        store = self.tables.store
+
+        def went_out(count: int) -> None:
+            # Kept at once, so that a retry (or another worker after a crash) resumes
+            # after this call rather than showing the person the same photo twice.
+            outbox.mark_parts(store, notice.id, count)
+
+        parts = Parts(notice.parts_sent, went_out)
         try:
             # No retries inside the rate limiter: a 429 goes back to the outbox, which
             # keeps the notice and tries again after retry_after.
-            messages = await self.out.send(chat_id(chat), replies, retries=None)
+            messages = await self.out.send(chat_id(chat), replies, retries=None, parts=parts)
         except TelegramError as exc:
-            raise delivery_error(exc) from exc
+            error = delivery_error(exc)
+            if parts.done > notice.parts_sent:  # the attempt's record says how far it got
+                reason = f"{error.reason} (after {parts.done} of the notice's calls)"
+                error = DeliveryError(reason, retry=error.retry, retry_after=error.retry_after)
+            raise error from exc
         if not messages:
             return ""
         last = messages[-1]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +186,30 @@ class Keyboards:
         return self._shown.get(chat, {}).get(text.strip())
 
 
+class Parts:
+    """Counts the Bot API calls of one send, so that a retry resumes after those that
+    went out: the first ``done`` calls are skipped, and ``sent(n)`` is told after the
+    ``n``-th call succeeded (a notice of photos + text whose text failed is resumed at
+    its text, not sent whole again)."""
+
+    def __init__(self, done: int = 0, sent: Callable[[int], None] | None = None) -> None:
+        self.done = done
+        self.count = 0
+        self._sent = sent
+
+    async def call(
+        self, method: Callable[..., Awaitable[Message | Sequence[Message]]], *args: Any, **kw: Any
+    ) -> list[Message]:
+        self.count += 1
+        if self.count <= self.done:
+            return []  # went out in an earlier attempt
+        result = await method(*args, **kw)
+        self.done = self.count
+        if self._sent is not None:
+            self._sent(self.count)
+        return [result] if isinstance(result, Message) else list(result)
+
+
 class Outgoing:
     """Sends replies to one chat through the application's bot (rate limited)."""
 
@@ -204,13 +228,17 @@ class Outgoing:
         *,
         retries: int | None = None,
         lane: int | None = None,
+        parts: Parts | None = None,
     ) -> list[Message]:
         """Send ``replies`` in order; return every message sent. ``retries`` is how many
         times the rate limiter waits out a 429 itself (None: its default, none).
 
         With ``lane`` (dialogue replies: ``notify.limits.REPLY``) each message first takes
         its turn in the channel's shared limiter, ahead of queued notices, and is counted
-        there so the outbox leaves room for it; notices are paced by their worker."""
+        there so the outbox leaves room for it; notices are paced by their worker.
+
+        With ``parts`` the calls already made by an earlier attempt are skipped."""
+        parts = parts or Parts()
         sent: list[Message] = []
         if lane is not None and self.limiter is not None:
             for _ in replies:
@@ -219,24 +247,25 @@ class Outgoing:
                 )
         for reply in replies:
             if isinstance(reply, ShowPhotos):
-                sent.extend(await self._photos(chat_id, reply, retries))
+                sent.extend(await self._photos(chat_id, reply, retries, parts))
                 continue
-            parts = chunks(reply.text)
+            texts = chunks(reply.text)
             self.keyboards.shown(str(chat_id), reply)
-            for k, part in enumerate(parts):
-                last = k == len(parts) - 1
-                sent.append(
-                    await self.bot.send_message(
+            for k, text in enumerate(texts):
+                keys = markup(reply) if k == len(texts) - 1 else None
+                sent.extend(
+                    await parts.call(
+                        self.bot.send_message,
                         chat_id,
-                        part,
-                        reply_markup=markup(reply) if last else None,
+                        text,
+                        reply_markup=keys,
                         rate_limit_args=retries,
                     )
                 )
         return sent
 
     async def _photos(
-        self, chat_id: int | str, reply: ShowPhotos, retries: int | None
+        self, chat_id: int | str, reply: ShowPhotos, retries: int | None, parts: Parts
     ) -> list[Message]:
         paths = [p for p in (self.media_path(ref) for ref in reply.refs) if p is not None]
         caption = reply.caption
@@ -244,13 +273,21 @@ class Outgoing:
         sent: list[Message] = []
         if not paths:
             if caption:
-                sent.append(await self.bot.send_message(chat_id, caption, rate_limit_args=retries))
+                sent.extend(
+                    await parts.call(
+                        self.bot.send_message, chat_id, caption, rate_limit_args=retries
+                    )
+                )
             return sent
         first_caption = None if long_caption else caption or None
         if len(paths) == 1:
-            sent.append(
-                await self.bot.send_photo(
-                    chat_id, paths[0], caption=first_caption, rate_limit_args=retries
+            sent.extend(
+                await parts.call(
+                    self.bot.send_photo,
+                    chat_id,
+                    paths[0],
+                    caption=first_caption,
+                    rate_limit_args=retries,
                 )
             )
         else:
@@ -260,16 +297,21 @@ class Outgoing:
                     for j, path in enumerate(paths[k : k + MAX_ALBUM])
                 ]
                 if len(media) == 1:
-                    sent.append(
-                        await self.bot.send_photo(chat_id, paths[k], rate_limit_args=retries)
+                    one = paths[k]
+                    sent.extend(
+                        await parts.call(self.bot.send_photo, chat_id, one, rate_limit_args=retries)
                     )
                 else:
                     sent.extend(
-                        await self.bot.send_media_group(chat_id, media, rate_limit_args=retries)
+                        await parts.call(
+                            self.bot.send_media_group, chat_id, media, rate_limit_args=retries
+                        )
                     )
         if long_caption:
-            for part in chunks(caption):
-                sent.append(await self.bot.send_message(chat_id, part, rate_limit_args=retries))
+            for text in chunks(caption):
+                sent.extend(
+                    await parts.call(self.bot.send_message, chat_id, text, rate_limit_args=retries)
+                )
         return sent
 
     def media_path(self, ref: str) -> Path | None:
