@@ -364,3 +364,29 @@ def _perf_list_indexes(db: Database) -> None:
         CREATE INDEX tickets_holder_due ON tickets (holder, due_key, number);
         """,
     )
+
+
+@MIGRATIONS(name="console_0001_staff")
+def _console_staff(db: Database) -> None:
+    # Console accounts; password_hash is argon2id (PHC string). Failed logins are kept
+    # per account and per address so that throttling survives a restart.
+    _script(
+        db,
+        """
+        CREATE TABLE staff (
+            login TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            dispatcher TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE staff_failures (
+            key TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX staff_failures_key ON staff_failures (key, at);
+        """,
+    )
