@@ -46,6 +46,8 @@ class Action(StrEnum):
     REMIND = "remind"  # a time limit is half or mostly used up; the holder is reminded
     ESCALATE = "escalate"  # a time limit is breached; the dispatcher (then the lead) is told
     FOLLOW_UP = "follow_up"  # the dispatcher records the outcome of a satisfaction call
+    NOTE = "note"  # console staff add an internal note; the state stays (no workflow rule)
+    PHONE_SHOWN = "phone_shown"  # console staff were shown the reporter's full phone
 
 
 class Role(StrEnum):

@@ -1,0 +1,207 @@
+"""The staff console over HTTP (aiohttp's test client against the real app and store):
+login and its throttle, the session cookie, CSRF on every POST, roles, and each action
+on a ticket writing its event with the staff member as actor."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from conftest import NOW, draft
+
+from bots.app import build_app
+from config.model import Config
+from conversation.i18n import translate
+from tickets import staff_store
+from tickets.model import Action, Priority, State
+from tickets.staff import StaffRole
+from tickets.store import Store
+
+PASSWORD = "correct horse battery"
+Client = TestClient[Any, Any]
+
+
+@pytest.fixture
+async def client(config: Config, store: Store) -> AsyncIterator[Client]:
+    staff_store.add(store, "wang", "王调度", StaffRole.DISPATCHER, PASSWORD, NOW, dispatcher="wang")
+    staff_store.add(store, "amy", "Amy", StaffRole.AGENT, PASSWORD, NOW)
+    async with TestClient(TestServer(build_app(config, store=store), host="127.0.0.1")) as c:
+        yield c
+
+
+def csrf_in(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found[1]
+
+
+async def login(client: Client, who: str = "wang", password: str = PASSWORD) -> Any:
+    page = await client.get("/console/login")
+    token = csrf_in(await page.text())
+    return await client.post(
+        "/console/login",
+        data={"csrf": token, "login": who, "password": password},
+        allow_redirects=False,
+    )
+
+
+async def csrf_of(client: Client, path: str = "/console") -> str:
+    page = await client.get(path)
+    assert page.status == 200
+    return csrf_in(await page.text())
+
+
+async def test_login_sets_a_strict_httponly_cookie_and_opens_the_queue(client: Client) -> None:
+    answer = await login(client)
+    assert answer.status == 303 and answer.headers["Location"] == "/console"
+    cookie = answer.cookies["baoxiu_console"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict" and not cookie["secure"]
+    page = await client.get("/console")
+    assert page.status == 200
+    assert translate("zh_CN", "console.nav_queue") in await page.text()
+    assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'self'
+
+
+async def test_without_a_session_pages_send_to_login_and_the_api_says_401(
+    client: Client,
+) -> None:
+    page = await client.get("/console", allow_redirects=False)
+    assert page.status == 303 and page.headers["Location"] == "/console/login"
+    assert (await client.get("/console/api/new")).status == 401
+
+
+async def test_a_wrong_password_is_refused_and_five_throttle_even_the_right_one(
+    client: Client,
+) -> None:
+    for _ in range(5):
+        answer = await login(client, password="wrong password!")
+        assert answer.status == 401
+        assert translate("zh_CN", "console.login_failed") in await answer.text()
+    answer = await login(client)
+    assert answer.status == 429
+    assert translate("zh_CN", "console.login_throttled") in await answer.text()
+
+
+async def test_a_login_post_without_the_csrf_token_is_refused(client: Client) -> None:
+    await client.get("/console/login")
+    answer = await client.post(
+        "/console/login", data={"login": "wang", "password": PASSWORD}, allow_redirects=False
+    )
+    assert answer.status == 403
+    assert "baoxiu_console" not in answer.cookies
+
+
+async def test_a_post_without_the_csrf_token_changes_nothing(client: Client, store: Store) -> None:
+    number = store.create_ticket(draft(), NOW).number
+    await login(client)
+    answer = await client.post(
+        f"/console/ticket/{number}/act", data={"action": "assign", "target": "zhang"}
+    )
+    assert answer.status == 403
+    assert translate("zh_CN", "console.csrf_refused") in await answer.text()
+    assert store.get(number).state is State.NEW
+
+
+async def test_the_dispatcher_assigns_and_the_event_names_him(client: Client, store: Store) -> None:
+    number = store.create_ticket(draft(), NOW).number
+    await login(client)
+    token = await csrf_of(client, f"/console/ticket/{number}")
+    answer = await client.post(
+        f"/console/ticket/{number}/act",
+        data={"csrf": token, "action": "assign", "target": "zhang"},
+    )
+    assert answer.status == 200
+    ticket = store.get(number)
+    assert ticket.state is State.ASSIGNED and ticket.holder == "zhang"
+    last = store.timeline(number)[-1]
+    assert (last.action, last.actor_id) == (Action.ASSIGN, "wang")
+
+
+async def test_priority_cancel_and_merge(client: Client, store: Store) -> None:
+    first = store.create_ticket(draft(), NOW).number
+    second = store.create_ticket(draft(chat="bob"), NOW).number
+    third = store.create_ticket(draft(chat="carol"), NOW).number
+    await login(client)
+    token = await csrf_of(client)
+
+    async def post(number: str, **form: str) -> int:
+        answer = await client.post(f"/console/ticket/{number}/act", data={"csrf": token, **form})
+        return answer.status
+
+    assert await post(first, action="priority", target="urgent") == 200
+    assert store.get(first).priority is Priority.URGENT
+    assert await post(second, action="merge", target=first) == 200
+    assert store.get(second).state is State.DUPLICATE
+    assert await post(third, action="cancel", note="电话确认已自行修好") == 200
+    assert store.get(third).state is State.CANCELLED
+    assert await post(third, action="merge", target=first) == 403  # not offered now
+    assert await post(first, action="merge", target="NOPE") == 409  # refused, localized
+
+
+async def test_an_agent_may_note_and_call_but_not_assign(client: Client, store: Store) -> None:
+    number = store.create_ticket(draft(), NOW).number
+    await login(client, "amy")
+    page = await client.get(f"/console/ticket/{number}")
+    html = await page.text()
+    assert "+8613812345678" not in html  # masked until asked for
+    token = csrf_in(html)
+    answer = await client.post(
+        f"/console/ticket/{number}/act", data={"csrf": token, "action": "assign", "target": "li"}
+    )
+    assert answer.status == 403
+    answer = await client.post(
+        f"/console/ticket/{number}/act",
+        data={"csrf": token, "action": "note", "note": "回电无人接"},
+    )
+    assert answer.status == 200
+    answer = await client.post(f"/console/ticket/{number}/call", data={"csrf": token})
+    assert 'href="tel:+8613812345678"' in await answer.text()
+    actions = [(e.action, e.actor_id, e.note) for e in store.timeline(number)[-2:]]
+    assert actions == [
+        (Action.NOTE, "staff:amy", "回电无人接"),
+        (Action.PHONE_SHOWN, "staff:amy", ""),
+    ]
+    assert store.get(number).state is State.NEW
+
+
+async def test_logout_ends_the_session(client: Client) -> None:
+    await login(client)
+    token = await csrf_of(client)
+    answer = await client.post("/console/logout", data={"csrf": token}, allow_redirects=False)
+    assert answer.status == 303
+    page = await client.get("/console", allow_redirects=False)
+    assert page.status == 303
+
+
+async def test_a_disabled_account_cannot_log_in(client: Client, store: Store) -> None:
+    staff_store.disable(store, "amy", NOW)
+    assert (await login(client, "amy")).status == 401
+
+
+async def test_the_queue_waits_for_a_new_ticket_and_pages(client: Client, store: Store) -> None:
+    for chat in ("a", "b", "c"):
+        store.create_ticket(draft(chat=chat), NOW)
+    await login(client)
+    page = await client.get("/console")
+    after = re.search(r'data-live-from="(\d+)"', await page.text())
+    assert after
+    new = store.create_ticket(draft(chat="d", area="west", building="b9"), NOW).number
+    answer = await client.get(f"/console/api/new?after={after[1]}")
+    data = await answer.json()
+    assert [row["number"] for row in data["rows"]] == [new]
+    west = await client.get("/console?area=west&sort=deadline")
+    html = await west.text()
+    assert new in html and html.count("/console/ticket/") == 1
+
+
+async def test_photos_only_to_staff(client: Client, store: Store, config: Config) -> None:
+    config.media_dir.mkdir(parents=True, exist_ok=True)
+    (config.media_dir / "p1.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    number = store.create_ticket(draft(photos=("p1.png",)), NOW).number
+    assert (await client.get(f"/console/media/{number}/0", allow_redirects=False)).status == 303
+    await login(client)
+    assert (await client.get(f"/console/media/{number}/0")).status == 200
+    assert (await client.get(f"/console/media/{number}/1")).status == 404

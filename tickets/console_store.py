@@ -1,0 +1,73 @@
+"""The console's own reads and its two event-only writes.
+
+``note`` and ``phone_shown`` append an event (``Action.NOTE`` / ``Action.PHONE_SHOWN``)
+to a ticket's timeline without changing the ticket and without notices: a staff
+member's internal note, and the record that someone was shown the reporter's full phone.
+Everything that changes a ticket goes through ``Store.apply`` / ``set_priority`` /
+``create_ticket``, never through here. Time comes in as an argument.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tickets.errors import InvalidInput
+from tickets.model import Action, Actor, Event
+from tickets.rows import event_row
+
+if TYPE_CHECKING:
+    from tickets.store import Store
+
+MAX_NOTE = 2000
+
+
+def _append(
+    store: Store, number: str, actor: Actor, action: Action, note: str, now: datetime
+) -> Event:
+    with store.transaction():
+        ticket = store.get(number)
+        event = Event(
+            number=ticket.number,
+            at=now,
+            actor_role=actor.role,
+            actor_id=actor.id,
+            action=action,
+            from_state=ticket.state,
+            to_state=ticket.state,
+            note=note,
+            data={"name": actor.name} if actor.name else {},
+        )
+        row = event_row(event)
+        columns = ", ".join(row)
+        marks = ", ".join(f":{c}" for c in row)
+        store.db.execute(f"INSERT INTO events ({columns}) VALUES ({marks})", row)
+    return event
+
+
+def note(store: Store, number: str, actor: Actor, text: str, now: datetime) -> Event:
+    text = text.strip()
+    if not text:
+        raise InvalidInput("console.note_empty")
+    if len(text) > MAX_NOTE:
+        raise InvalidInput("console.note_too_long", limit=MAX_NOTE)
+    return _append(store, number, actor, Action.NOTE, text, now)
+
+
+def phone_shown(store: Store, number: str, actor: Actor, now: datetime) -> Event:
+    return _append(store, number, actor, Action.PHONE_SHOWN, "", now)
+
+
+def last_event_id(store: Store) -> int:
+    rows = store.query("SELECT max(id) AS n FROM events")
+    return int(rows[0]["n"] or 0)
+
+
+def new_tickets_since(store: Store, event_id: int, limit: int = 50) -> list[tuple[int, str]]:
+    """(event id, ticket number) of tickets filed after event ``event_id``: the tail of the
+    event log read by its primary key, so a waiting queue page costs one index probe."""
+    rows = store.query(
+        "SELECT id, number FROM events WHERE id > ? AND action = 'accept' ORDER BY id LIMIT ?",
+        [event_id, limit],
+    )
+    return [(int(r["id"]), str(r["number"])) for r in rows]
