@@ -205,3 +205,74 @@ async def test_photos_only_to_staff(client: Client, store: Store, config: Config
     await login(client)
     assert (await client.get(f"/console/media/{number}/0")).status == 200
     assert (await client.get(f"/console/media/{number}/1")).status == 404
+
+
+async def intake(client: Client, **fields: str) -> Any:
+    from aiohttp import FormData
+
+    token = await csrf_of(client)
+    form = FormData()
+    form.add_field("csrf", token)
+    for name, value in fields.items():
+        form.add_field(name, value)
+    form.add_field("photos", b"\x89PNG\r\n\x1a\n" + b"\0" * 32, filename="a.png")
+    return await client.post("/console/intake", data=form)
+
+
+async def test_an_agent_files_a_phone_report(client: Client, store: Store) -> None:
+    await login(client, "amy")
+    page = await client.get("/console/intake?phone=13812345678")
+    assert translate("zh_CN", "console.intake_no_tickets") in await page.text()
+    answer = await intake(
+        client,
+        phone="13812345678",
+        category="power.outage",
+        area="east",
+        building="b1",
+        spot="101",
+        description="整层楼没电了",
+    )
+    assert answer.status == 200, await answer.text()
+    (row,) = store.query("SELECT number FROM tickets")
+    ticket = store.get(row["number"])
+    assert (ticket.reporter_channel, ticket.reporter_chat) == ("sms", "+8613812345678")
+    assert len(ticket.photos) == 1
+    accept = store.timeline(ticket.number)[0]
+    assert accept.actor_id == "staff:amy"
+    told = [n for n in store.notices_of(ticket.number) if n.kind.startswith("reporter.")]
+    assert told and all(n.channel == "sms" for n in told)
+
+
+async def test_a_phone_report_of_an_open_fault_shows_and_hurries_it(
+    client: Client, store: Store
+) -> None:
+    number = store.create_ticket(draft(), NOW).number  # web chat, +8613812345678, 302
+    await login(client, "amy")
+    page = await client.get("/console/intake?phone=13812345678")
+    assert number in await page.text()  # the caller's open ticket, shown first
+    answer = await intake(
+        client,
+        phone="13812345678",
+        category="water.leak",
+        area="east",
+        building="b1",
+        spot="302",
+        description="还在漏水",
+    )
+    html = await answer.text()
+    assert translate("zh_CN", "console.intake_repeat", number=number) in html
+    assert store.query("SELECT count(*) AS n FROM tickets")[0]["n"] == 1
+    actions = [e.action for e in store.timeline(number)[-2:]]
+    assert actions == [Action.HURRY, Action.NOTE]
+
+
+async def test_an_intake_without_the_csrf_token_files_nothing(client: Client, store: Store) -> None:
+    from aiohttp import FormData
+
+    await login(client, "amy")
+    form = FormData()
+    form.add_field("phone", "13812345678")
+    form.add_field("category", "power.outage")
+    answer = await client.post("/console/intake", data=form)
+    assert answer.status == 403
+    assert store.query("SELECT count(*) AS n FROM tickets")[0]["n"] == 0

@@ -152,3 +152,45 @@ async def test_a_post_without_the_csrf_token_is_refused(
     assert status == 403
     await desk.reload()
     await expect(desk.locator("h1")).to_have_text(t("console.nav_queue"))  # still logged in
+
+
+async def test_an_agent_taking_a_call_is_shown_the_callers_open_ticket(
+    server: TestServer, browser: Browser, store: Store, tmp_path: Path
+) -> None:
+    from conftest import draft
+
+    staff_store.add(store, "amy", "Amy", StaffRole.AGENT, PASSWORD, NOW)
+    number = store.create_ticket(draft(), NOW).number  # open: a leak at east b1 302
+    desk, errors = await office_page(browser)
+    await desk.goto(str(server.make_url("/console/login")))
+    await desk.get_by_label(t("console.login_name")).fill("amy")
+    await desk.get_by_label(t("console.password")).fill(PASSWORD)
+    await desk.get_by_role("button", name=t("console.login"), exact=True).click()
+    await desk.get_by_role("link", name=t("console.nav_intake")).click()
+    await desk.get_by_label(t("console.f_phone")).fill("138 1234 5678")
+    await desk.get_by_role("button", name=t("console.intake_lookup")).click()
+    await expect(desk.locator(".caller")).to_contain_text(number)  # shown first
+    form = desk.locator("form.intake")
+    await form.locator("select[name=category]").select_option("water.leak")
+    await form.locator("select[name=area]").select_option("east")
+    await form.locator("select[name=building]").select_option("b1")
+    await form.locator("input[name=spot]").fill("302")
+    await form.locator("textarea[name=description]").fill("还在漏水，越来越大")
+    await desk.screenshot(path=tmp_path / "intake.png", full_page=True)
+    await form.get_by_role("button", name=t("console.intake_submit")).click()
+    await expect(desk.locator(".message")).to_contain_text(
+        t("console.intake_repeat", number=number)
+    )
+    assert store.query("SELECT count(*) AS n FROM tickets")[0]["n"] == 1
+    assert store.get(number).hurry_count == 1
+    assert errors == []
+
+
+async def test_the_queue_fits_a_phone(server: TestServer, browser: Browser, tmp_path: Path) -> None:
+    page, errors = await phone_page(browser, "zh-CN")
+    await log_in(page, server)
+    await expect(page.locator("h1")).to_have_text(t("console.nav_queue"))
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # the table scrolls inside its box, the page does not
+    await page.screenshot(path=tmp_path / "queue-phone.png", full_page=True)
+    assert errors == []

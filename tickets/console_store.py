@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tickets.errors import InvalidInput
-from tickets.model import Action, Actor, Event
-from tickets.rows import event_row
+from tickets.model import Action, Actor, Event, Ticket
+from tickets.rows import event_row, ticket_from_row
 
 if TYPE_CHECKING:
     from tickets.store import Store
@@ -71,3 +71,13 @@ def new_tickets_since(store: Store, event_id: int, limit: int = 50) -> list[tupl
         [event_id, limit],
     )
     return [(int(r["id"]), str(r["number"])) for r in rows]
+
+
+def tickets_of_phone(store: Store, phone: str, limit: int = 20) -> list[Ticket]:
+    """A caller's tickets by phone number, newest first, whatever channel they used
+    (index ``tickets_phone`` of migration ``console_0002_phone``)."""
+    rows = store.query(
+        "SELECT * FROM tickets WHERE phone = ? ORDER BY created_at DESC, number DESC LIMIT ?",
+        [phone, limit],
+    )
+    return [ticket_from_row(r) for r in rows]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, web
 
 from bots.keys import CONFIG, STORE
 from bots.web.chat import browser_locale
@@ -28,6 +28,8 @@ from tickets import staff_store
 from tickets.staff import Can, StaffMember, may
 
 COOKIE = "baoxiu_console"
+MULTIPART = web.RequestKey("console_multipart", MultipartReader)
+"""The multipart reader ``check_csrf`` started (its first part, the token, read)."""
 IDLE = timedelta(minutes=30)
 
 
@@ -131,13 +133,19 @@ def staff(can: Can) -> Callable[[Handler], Callable[[web.Request], Awaitable[web
 
 async def check_csrf(request: web.Request, expected: str, locale: str) -> None:
     given = request.headers.get("X-CSRF-Token", "")
-    if not given and request.content_type in (
-        "application/x-www-form-urlencoded",
-        "multipart/form-data",
-    ):
+    if not given and request.content_type == "application/x-www-form-urlencoded":
         form = await request.post()
         value = form.get("csrf", "")
         given = value if isinstance(value, str) else ""
+    elif not given and request.content_type == "multipart/form-data":
+        # Streamed (photos may exceed what request.post() buffers): the token must be
+        # the first part (it is the form's first field); the handler reads on from the
+        # same reader.
+        reader = await request.multipart()
+        request[MULTIPART] = reader
+        part = await reader.next()
+        if isinstance(part, BodyPartReader) and part.name == "csrf":
+            given = (await part.text())[:128]
     if not given or not hmac.compare_digest(given, expected):
         raise web.HTTPForbidden(text=t(locale, "csrf_refused"))
 
