@@ -276,3 +276,19 @@ async def test_an_intake_without_the_csrf_token_files_nothing(client: Client, st
     answer = await client.post("/console/intake", data=form)
     assert answer.status == 403
     assert store.query("SELECT count(*) AS n FROM tickets")[0]["n"] == 0
+
+
+async def test_the_technicians_board(client: Client, store: Store) -> None:
+    from tickets.model import Actor, Role
+
+    zhang = Actor(Role.TECHNICIAN, "zhang", "张师傅", frozenset({"maint"}))
+    number = store.create_ticket(draft(), NOW).number
+    store.apply(number, Action.CLAIM, zhang, NOW)
+    store.apply(number, Action.SIGN_IN, zhang, NOW)
+    await login(client)
+    page = await client.get("/console/technicians")
+    html = await page.text()
+    assert page.status == 200
+    row = html[html.index("张师傅") : html.index("李师傅")]
+    assert number in row and translate("zh_CN", "console.tech_on_site") in row
+    assert "302" in row  # where he last signed in

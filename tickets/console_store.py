@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tickets.errors import InvalidInput
 from tickets.model import Action, Actor, Event, Ticket
-from tickets.rows import event_row, ticket_from_row
+from tickets.rows import event_row, iso, ticket_from_row
 
 if TYPE_CHECKING:
     from tickets.store import Store
@@ -81,3 +81,24 @@ def tickets_of_phone(store: Store, phone: str, limit: int = 20) -> list[Ticket]:
         [phone, limit],
     )
     return [ticket_from_row(r) for r in rows]
+
+
+def resolved_since(store: Store, since: datetime) -> dict[str, int]:
+    """Jobs each technician completed since ``since`` (read through index ``events_at``)."""
+    rows = store.query(
+        "SELECT actor_id, count(*) AS n FROM events WHERE at >= ? AND action = 'resolve'"
+        " GROUP BY actor_id",
+        [iso(since)],
+    )
+    return {str(r["actor_id"]): int(r["n"]) for r in rows}
+
+
+def last_sign_in(store: Store, technician: str) -> Ticket | None:
+    """The ticket the technician last signed in at (its place; ``signed_in_at`` the time),
+    read through the holder index rather than the whole event log."""
+    rows = store.query(
+        "SELECT * FROM tickets WHERE holder = ? AND signed_in_at IS NOT NULL"
+        " ORDER BY signed_in_at DESC LIMIT 1",
+        [technician],
+    )
+    return ticket_from_row(rows[0]) if rows else None

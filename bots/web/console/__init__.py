@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bots.web.console import auth, intake, pages, ticket
+from bots.web.console import auth, board, intake, pages, ticket
 from bots.web.console.render import HERE
 
 
@@ -27,6 +27,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/console/media/{number}/{index}", ticket.media)
     app.router.add_get("/console/intake", intake.page)
     app.router.add_post("/console/intake", intake.submit)
+    app.router.add_get("/console/technicians", board.board)
     app.router.add_static(
         "/console/static", HERE / "static", name="console_static", append_version=True
     )
