@@ -292,3 +292,34 @@ async def test_the_technicians_board(client: Client, store: Store) -> None:
     row = html[html.index("张师傅") : html.index("李师傅")]
     assert number in row and translate("zh_CN", "console.tech_on_site") in row
     assert "302" in row  # where he last signed in
+
+
+async def test_incidents_and_outages_page(client: Client, store: Store) -> None:
+    await login(client)
+    token = await csrf_of(client, "/console/incidents")
+
+    async def post(**form: str) -> str:
+        answer = await client.post("/console/incidents", data={"csrf": token, **form})
+        assert answer.status == 200
+        return await answer.text()
+
+    html = await post(kind="incident.open", area="east", category="power", note="变电站检修")
+    assert 'class="error"' not in html
+    (incident,) = store.incidents()
+    assert incident.opened_by == "wang"
+    html = await post(kind="outage.add", area="west", category="power", start="+1h", end="+3h")
+    assert 'class="error"' not in html and len(store.outages()) == 1
+    html = await post(kind="outage.add", area="west", category="power", start="x", end="+3h")
+    assert translate("zh_CN", "outages.bad_window") in html
+    await post(kind="incident.close", id=str(incident.id), note="已修复")
+    assert store.incidents()[0].closed_by == "wang"
+
+
+async def test_an_agent_may_not_open_an_incident(client: Client, store: Store) -> None:
+    await login(client, "amy")
+    token = await csrf_of(client, "/console/incidents")
+    answer = await client.post(
+        "/console/incidents",
+        data={"csrf": token, "kind": "incident.open", "area": "east", "category": "power"},
+    )
+    assert answer.status == 403

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bots.web.console import auth, board, intake, pages, ticket
+from bots.web.console import auth, board, incidents, intake, pages, ticket
 from bots.web.console.render import HERE
 
 
@@ -28,6 +28,8 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/console/intake", intake.page)
     app.router.add_post("/console/intake", intake.submit)
     app.router.add_get("/console/technicians", board.board)
+    app.router.add_get("/console/incidents", incidents.page)
+    app.router.add_post("/console/incidents", incidents.act)
     app.router.add_static(
         "/console/static", HERE / "static", name="console_static", append_version=True
     )
