@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -323,3 +324,25 @@ async def test_an_agent_may_not_open_an_incident(client: Client, store: Store) -
         data={"csrf": token, "kind": "incident.open", "area": "east", "category": "power"},
     )
     assert answer.status == 403
+
+
+async def test_an_idle_session_ends(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bots.web.console import auth
+
+    await login(client)
+    assert (await client.get("/console", allow_redirects=False)).status == 200
+    later = auth.now() + auth.IDLE + timedelta(seconds=1)
+    monkeypatch.setattr(auth, "now", lambda: later)
+    assert (await client.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_the_cookie_is_secure_behind_https(config: Config, store: Store) -> None:
+    from dataclasses import replace
+
+    secure = replace(config, web=replace(config.web, public_url="https://desk.example.org"))
+    staff_store.add(store, "wang", "王调度", StaffRole.DISPATCHER, PASSWORD, NOW)
+    async with TestClient(TestServer(build_app(secure, store=store), host="127.0.0.1")) as c:
+        # (the test client, on http, rightly keeps no Secure cookie: the login cookie shows it)
+        page = await c.get("/console/login")
+        cookie = page.cookies["baoxiu_console_login"]
+        assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Strict"
