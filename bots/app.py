@@ -22,6 +22,7 @@ from bots.engine import Engine, private_folder
 from bots.engine import open_store as open_config_store
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
 from bots.web import chat as webchat
+from bots.web import console
 from bots.web.inbox import InboxSender, WebInbox
 from config.model import Config
 from conversation.i18n import translate
@@ -75,6 +76,7 @@ def build_app(config: Config, *, store: Store | None = None) -> web.Application:
         webchat.setup(app)
     telegram.setup(app)  # only when [channels.telegram] is configured
     health.setup(app)  # /readyz, /metrics, timings, backups, privacy sweep, service lock
+    console.setup(app)  # the staff console, /console
     return app
 
 

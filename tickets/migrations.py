@@ -372,3 +372,36 @@ def _notify_parts_sent(db: Database) -> None:
     # photos + text whose text failed resumes after the photos instead of sending them
     # again.
     _script(db, "ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;")
+
+
+@MIGRATIONS(name="console_0001_staff")
+def _console_staff(db: Database) -> None:
+    # Console accounts; password_hash is argon2id (PHC string). Failed logins are kept
+    # per account and per address so that throttling survives a restart.
+    _script(
+        db,
+        """
+        CREATE TABLE staff (
+            login TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            dispatcher TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE staff_failures (
+            key TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX staff_failures_key ON staff_failures (key, at);
+        """,
+    )
+
+
+@MIGRATIONS(name="console_0002_phone")
+def _console_phone(db: Database) -> None:
+    # Phone intake shows a caller's tickets by number before filing (and the repeat
+    # rules read them): without this a million tickets are scanned per lookup.
+    _script(db, "CREATE INDEX tickets_phone ON tickets (phone, created_at, number);")

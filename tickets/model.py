@@ -47,6 +47,8 @@ class Action(StrEnum):
     ESCALATE = "escalate"  # a time limit is breached; the dispatcher (then the lead) is told
     FOLLOW_UP = "follow_up"  # the dispatcher records the outcome of a satisfaction call
     ERASE = "erase"  # the reporter's personal data was erased (tickets.privacy); state stays
+    NOTE = "note"  # console staff add an internal note; the state stays (no workflow rule)
+    PHONE_SHOWN = "phone_shown"  # console staff were shown the reporter's full phone
 
 
 class Role(StrEnum):

@@ -173,13 +173,15 @@ def table(rows: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
-def store_of(config: Config) -> Store:
+def store_of(config: Config, *, create: bool = False) -> Store:
     """The configuration's database for an operator's command: says which file it is (on
-    stderr, so piped output stays clean) and never makes an empty one — a command run
-    with the wrong configuration must say so rather than show an empty desk."""
+    stderr, so piped output stays clean) and never makes an empty one for a command that
+    reads or changes tickets — run with the wrong configuration it must say so rather
+    than show an empty desk. ``create``: commands that set a desk up (staff accounts)
+    before the service first ran."""
     click.echo(say(config.locale, "using_database", path=config.database), err=True)
     try:
-        return open_store(config, create=False)
+        return open_store(config, create=create)
     except StoreMissing as missing:
         fail(
             config.locale,
