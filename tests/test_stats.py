@@ -4,12 +4,23 @@ reopen and repeat rates, per technician) of a small seeded desk."""
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 from conftest import NOW, draft
+from openpyxl import load_workbook
 
+from bots.channel.export import Cell, csv_bytes, xlsx_bytes
+from bots.cli import main
+from bots.cli.tickets import holder_name
+from bots.web.charts import bar_chart, stacked_bar_chart
+from config.loader import load
+from config.model import Config
+from conversation.i18n import translate
 from tickets import stats
 from tickets.model import Action, Actor, Role
 from tickets.store import Store
@@ -114,3 +125,77 @@ def test_volume_by_day_week_month(store: Store) -> None:
 def test_unknown_dimension_is_refused(store: Store) -> None:
     with pytest.raises(ValueError):
         stats.figures(store, DAY, DAY, by="holder; DROP TABLE tickets")
+
+
+@pytest.fixture
+def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
+    """The built-in configuration with its data under the test's folder, in Chinese,
+    and two tickets: one fixed by zhang, one with a formula for a description."""
+    for name, value in {
+        "BAOXIU_DATA_DIR": str(tmp_path / "data"),
+        "LANG": "",
+        "LC_ALL": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("BAOXIU_CONFIG", raising=False)
+    config = load(None)
+    config.database.parent.mkdir(parents=True)
+    with Store(config.database, config) as store:
+        first = store.create_ticket(draft(description="卫生间漏水严重"), NOW).number
+        store.apply(first, Action.CLAIM, ZHANG, NOW + minutes(10))
+        store.apply(first, Action.SIGN_IN, ZHANG, NOW + minutes(30))
+        store.apply(first, Action.RESOLVE, ZHANG, NOW + minutes(90))
+        store.create_ticket(draft(chat="eve", description='=HYPERLINK("http://x")'), NOW)
+    return config
+
+
+def test_cli_stats_tables_and_files(desk: Config, tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["stats", "--from", "2026-11-23", "--to", "2026-11-23"]
+    csv_file, xlsx_file = tmp_path / "s.csv", tmp_path / "s.xlsx"
+    result = runner.invoke(main, [*args, "--csv", str(csv_file), "--xlsx", str(xlsx_file)])
+    assert result.exit_code == 0, result.output
+    assert translate("zh_CN", "cli.stats.resolve_p90") in result.output
+    assert csv_file.read_bytes().startswith(b"\xef\xbb\xbf")
+    sheet = load_workbook(xlsx_file).active
+    assert sheet is not None
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[1][1] == 2  # filed that day
+    assert values[1][8] == 90  # resolve mean, minutes
+    by_tech = runner.invoke(main, [*args, "--by", "technician"])
+    assert by_tech.exit_code == 0 and holder_name(desk, "zhang") in by_tech.output
+    bad = runner.invoke(main, ["stats", "--from", "2026-11-24", "--to", "2026-11-23"])
+    assert bad.exit_code != 0 and translate("zh_CN", "cli.stats.bad_range") in bad.output
+
+
+def test_cli_search(desk: Config) -> None:
+    result = CliRunner().invoke(main, ["tickets", "search", "漏水"])
+    assert result.exit_code == 0 and "BX20261123-0001" in result.output
+    nothing = CliRunner().invoke(main, ["tickets", "search", '" OR *'])
+    assert nothing.exit_code == 0 and translate("zh_CN", "cli.list_empty") in nothing.output
+
+
+def test_export_cells_are_not_formulas() -> None:
+    rows: list[list[Cell]] = [["=1+1", "+x", "-y", "@z", "ok", -3, 2.5, None]]
+    assert csv_bytes(rows).decode("utf-8-sig").strip() == "'=1+1,'+x,'-y,'@z,ok,-3,2.5,"
+    sheet = load_workbook(io.BytesIO(xlsx_bytes(rows))).active
+    assert sheet is not None
+    assert [c.value for c in next(sheet.iter_rows())][:7] == [
+        "'=1+1",
+        "'+x",
+        "'-y",
+        "'@z",
+        "ok",
+        -3,
+        2.5,
+    ]
+
+
+def test_svg_charts_are_escaped_and_scaled() -> None:
+    svg = bar_chart([("11-23", 4), ("<b>", 2)], title="受理量 & more")
+    assert svg.startswith("<svg") and "<b>" not in svg and "&lt;b&gt;" in svg
+    assert svg.count('data-value="4"') == 1 and svg.count("<rect") == 2
+    stacked = stacked_bar_chart(
+        [("d1", {"a": 1, "b": 2})], title="t", names={"a": "漏水", "b": "停电"}
+    )
+    assert "漏水" in stacked and stacked.count("<rect") == 4  # two bars + two legend keys
