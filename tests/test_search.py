@@ -16,6 +16,10 @@ from tickets.store import Store
 ZHANG = Actor(Role.TECHNICIAN, "zhang", "张师傅", frozenset({"maint"}))
 
 
+def minutes(n: int) -> timedelta:
+    return timedelta(minutes=n)
+
+
 @pytest.fixture
 def filed(store: Store) -> dict[str, str]:
     """Label → number of a few tickets."""
@@ -133,3 +137,13 @@ def test_backfill_gives_the_same_index(store: Store, filed: dict[str, str]) -> N
     with store.transaction():
         search.rebuild(store.db.conn)
     assert store.query("SELECT rowid, uni, bi FROM ticket_search ORDER BY rowid") == kept
+
+
+def test_only_the_newest_matches_are_ranked(
+    store: Store, filed: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    best_but_old = filed["leak"]  # 卫生间漏水严重: the oldest of the three 漏水 tickets
+    newer = store.create_ticket(draft(chat="erin", description="漏水"), NOW + minutes(9))
+    monkeypatch.setattr(search, "RANKED", 2)
+    assert set(found(store, "漏水")) == {filed["leak2"], newer.number}
+    assert best_but_old not in found(store, "漏水")
