@@ -405,3 +405,18 @@ def _console_phone(db: Database) -> None:
     # Phone intake shows a caller's tickets by number before filing (and the repeat
     # rules read them): without this a million tickets are scanned per lookup.
     _script(db, "CREATE INDEX tickets_phone ON tickets (phone, created_at, number);")
+
+
+@MIGRATIONS(name="search_0001_fulltext_and_rollup")
+def _search_fulltext_and_rollup(db: Database) -> None:
+    # The search index (CJK cut into characters + bigrams by tickets.search) and the
+    # statistics rollup (tickets.stats), both filled from the data already there. The
+    # rollup's local days use the default time zone here (a migration has no config);
+    # the zone is recorded in stats_zone, and tickets.stats.rebuild redoes it for another.
+    from zoneinfo import ZoneInfo
+
+    from tickets import search, stats
+
+    _script(db, search.SCHEMA + ";" + stats.SCHEMA)
+    search.rebuild(db.conn)
+    stats.rebuild(db.conn, ZoneInfo("Asia/Shanghai"))

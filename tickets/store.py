@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from config.model import Config
-from tickets import dispatch_store, migrations, queries, workflow
+from tickets import dispatch_store, migrations, queries, search, stats, workflow
 from tickets.dispatch_notices import revise
 from tickets.errors import BaoxiuError, InvalidInput, TicketNotFound
 from tickets.incident_store import RuleStore
@@ -262,6 +262,9 @@ class Store(RuleStore):
         """Append ``event`` and queue the notices it causes; returns it with its id."""
         event_id = self._insert("events", event_row(event))
         event = replace(event, id=event_id)
+        # The search index and the statistics rollup move with the event (same transaction).
+        search.refresh(self.db.conn, before, after, event)
+        stats.refresh(self.db.conn, before, after, event, self._zone)
         notices = notices_for(after, event, self.config, before=before)
         notices = revise(notices, after, event, self.config, before=before)
         # Merged duplicates hear what it hears; a ticket being filed has none yet.
