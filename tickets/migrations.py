@@ -327,3 +327,21 @@ def _dispatch_timers(db: Database) -> None:
         CREATE INDEX follow_ups_status ON follow_ups (status, opened_at);
         """,
     )
+
+
+@MIGRATIONS(name="wechat_0001_offered_choices")
+def _wechat_offered_choices(db: Database) -> None:
+    # The choices last offered in a chat as numbered text (bots.channel.choices), so a
+    # typed number answers after a restart or in another request (a WeChat callback).
+    _script(
+        db,
+        """
+        CREATE TABLE offered_choices (
+            channel TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            offer TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (channel, chat)
+        );
+        """,
+    )
