@@ -345,3 +345,31 @@ def _wechat_offered_choices(db: Database) -> None:
         );
         """,
     )
+
+
+@MIGRATIONS(name="wechat_0002_wechat")
+def _wechat_tables(db: Database) -> None:
+    # wechat_answers: what a callback was answered (its key is in processed_updates), so
+    # WeChat's retry of a slow first answer gets the same reply and no second step.
+    # wechat_tokens: the access token with its expiry, shared by every process.
+    # wechat_users: followers who unsubscribed (43004) go to the fallback at once.
+    _script(
+        db,
+        """
+        CREATE TABLE wechat_answers (
+            key TEXT PRIMARY KEY,
+            answer TEXT NOT NULL,
+            answered_at TEXT NOT NULL
+        );
+        CREATE TABLE wechat_tokens (
+            app_id TEXT PRIMARY KEY,
+            token TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE TABLE wechat_users (
+            open_id TEXT PRIMARY KEY,
+            subscribed INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """,
+    )
