@@ -61,7 +61,7 @@ class WeChatChannel:
         self.tables = tables
         self.offers = offers
         self.inbound = inbound
-        self._running: dict[str, asyncio.Future[str]] = {}
+        self._running: dict[str, asyncio.Future[str]] = {}  # steps at work, by key
 
     async def handshake(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -87,26 +87,21 @@ class WeChatChannel:
         )
 
     async def _answer(self, key: str, fields: dict[str, Any]) -> str:
-        running = self._running.get(key)
-        if running is not None:  # WeChat's retry while the first is still at work
+        step = self._running.get(key)
+        if step is not None:  # WeChat's retry while the first is still at work
             try:
-                return await asyncio.wait_for(asyncio.shield(running), RETRY_WAIT_SECONDS)
+                return await asyncio.wait_for(asyncio.shield(step), RETRY_WAIT_SECONDS)
             except TimeoutError:
                 return SUCCESS
         if self.tables.seen(key):
             return self.tables.answer_of(key) or SUCCESS
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._running[key] = future
-        try:
-            answer = await self._step(key, fields)
-            future.set_result(answer)
-            return answer
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: a waiting retry re-raises, none is fine too
-            raise
-        finally:
-            del self._running[key]
+        # A task of its own, shielded: WeChat drops a connection it waited 5 s on, which
+        # cancels the request's handler — the step must finish anyway, once, so that the
+        # retry finds its answer instead of running it again.
+        step = asyncio.ensure_future(self._step(key, fields))
+        self._running[key] = step
+        step.add_done_callback(lambda _: self._running.pop(key, None))
+        return await asyncio.shield(step)
 
     async def _step(self, key: str, fields: dict[str, Any]) -> str:
         chat = str(fields.get("FromUserName", ""))
