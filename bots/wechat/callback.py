@@ -110,9 +110,7 @@ class WeChatChannel:
         event_kind = str(fields.get("Event", "")).lower()
         if event_kind in ("subscribe", "unsubscribe"):
             self.tables.set_subscribed(chat, event_kind == "subscribe")
-        locale = self.engine.locale_of(CHANNEL, chat)
-        wanted = self.engine.wants_photo(CHANNEL, chat)
-        event = await self.inbound.event_of(fields, locale, wanted)
+        event = await self.inbound.event_of(fields, lambda: self.engine.wants_photo(CHANNEL, chat))
         now = datetime.now(UTC)
         reply = ""
         try:
@@ -120,7 +118,7 @@ class WeChatChannel:
                 if not self.tables.take(key):  # another process took it meanwhile
                     return self.tables.answer_of(key) or SUCCESS
                 if isinstance(event, NotTaken):
-                    text = hint(locale, event)
+                    text = hint(self.engine.locale_of(CHANNEL, chat), event)
                 elif event is None:
                     text = ""
                 else:
@@ -131,6 +129,7 @@ class WeChatChannel:
         except Exception:
             # The step rolled back (its key too), so WeChat's retry may try it again.
             log.exception("WeChat callback %s of %s failed", key, chat)
+            locale = self.engine.locale_of(CHANNEL, chat)
             return self._xml(fields, translate(locale, "errors.generic"))
         return reply
 

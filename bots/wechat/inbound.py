@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ class Inbound:
         self.media_dir = media_dir
         self.max_file_mb = max_file_mb
 
-    def text(self, chat: str, text: str, locale: str) -> InEvent | NotTaken:
+    def text(self, chat: str, text: str) -> InEvent | NotTaken:
         if text.strip().startswith("/"):
             return parse_text(text)
         picked = pick(text, self.offers.get(chat), lambda label: label)
@@ -69,12 +70,14 @@ class Inbound:
         return picked if picked is not None else parse_text(text)
 
     async def event_of(
-        self, fields: dict[str, Any], locale: str, photo_wanted: bool
+        self, fields: dict[str, Any], photo_wanted: Callable[[], bool]
     ) -> InEvent | NotTaken | None:
+        """The event of a callback's fields; ``photo_wanted()`` says whether the chat's
+        dialogue takes a photo now (asked only for an image: it costs a read)."""
         chat = str(fields.get("FromUserName", ""))
         kind = str(fields.get("MsgType", "")).lower()
         if kind == "text":
-            return self.text(chat, str(fields.get("Content", "")), locale)
+            return self.text(chat, str(fields.get("Content", "")))
         if kind == "location":
             try:
                 lat, lon = float(fields["Location_X"]), float(fields["Location_Y"])
@@ -84,12 +87,12 @@ class Inbound:
                 return Unsupported("location")
             return Location(lat, lon)
         if kind == "image":
-            if not photo_wanted:
+            if not photo_wanted():
                 return NotTaken("wechat.photo_not_now")
             return await self._photo(str(fields.get("MediaId", "")))
         if kind == "voice":
             heard = str(fields.get("Recognition") or "").strip()
-            return self.text(chat, heard, locale) if heard else NotTaken("wechat.voice_hint")
+            return self.text(chat, heard) if heard else NotTaken("wechat.voice_hint")
         if kind == "event":
             return self._event(
                 str(fields.get("Event", "")).lower(), str(fields.get("EventKey") or "")
