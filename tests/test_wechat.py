@@ -280,6 +280,7 @@ async def test_an_unsubscribed_follower_is_marked_and_not_called_again(tmp_path:
         ),
         ({"colour": "red"}, "colour"),
         ({"api_base_url": "ftp:/x"}, "api_base_url"),
+        ({"verify_phone": True}, "verify_phone"),  # not available yet: refused, not ignored
     ],
 )
 def test_bad_settings_are_named(tmp_path: Path, change: dict[str, Any], named: str) -> None:
@@ -388,3 +389,15 @@ def test_wechat_menu_qrcode_and_status_commands(tmp_path: Path, api_thread: Fake
     assert status.exit_code == 0, status.output
     assert "/wechat" in status.output and APP_ID in status.output
     assert api_thread.token_fetches == 1  # the token stored by `menu` served the others
+
+
+def test_every_wechat_key_and_command_is_documented() -> None:
+    from bots.wechat.settings import KEYS
+
+    root = Path(__file__).parents[1]
+    doc = (root / "docs" / "wechat.md").read_text(encoding="utf-8")
+    configuration = (root / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert [k for k in KEYS if f"| `{k}` |" not in doc] == []
+    assert [k for k in KEYS if k != "enabled" and f"`{k}`" not in configuration] == []
+    for command in ("menu", "qrcode", "status"):
+        assert f"`baoxiu wechat {command}" in doc
