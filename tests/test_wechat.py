@@ -401,3 +401,34 @@ def test_every_wechat_key_and_command_is_documented() -> None:
     assert [k for k in KEYS if k != "enabled" and f"`{k}`" not in configuration] == []
     for command in ("menu", "qrcode", "status"):
         assert f"`baoxiu wechat {command}" in doc
+
+
+async def test_a_reply_too_long_for_one_answer_goes_on_as_customer_service_messages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bots.wechat.callback import split
+
+    text = "\n".join(f"第{n}行" + "修" * 60 for n in range(40))  # ~7,500 bytes
+    head, rest = split(text)
+    assert len(head.encode()) <= 2000 and head + "\n" + rest == text
+    async with rig(tmp_path) as found:
+        engine = found.server.app[WECHAT].engine
+        monkeypatch.setattr(engine, "handle", lambda *a, **kw: [Say(text)])
+        user = found.user("o_long")
+        shown = await user.say("/help")
+        assert shown == head
+
+        def sent_all() -> str:
+            sent = "\n".join(c["text"]["content"] for c in found.api.custom)
+            return sent if sent.endswith(text[-50:]) else ""
+
+        sent = await _until(sent_all)
+        assert f"{shown}\n{sent}" == text
+
+
+async def _until(probe: Any) -> Any:
+    for _ in range(200):
+        if found := probe():
+            return found
+        await asyncio.sleep(0.02)
+    raise AssertionError("waited too long")

@@ -5,7 +5,8 @@ or an event: verified and opened by ``bots.wechat.crypto`` (a forged, stale or f
 one is 403 and changes nothing), translated by ``bots.wechat.inbound``, run through the
 engine, and answered in the same HTTP response as a passive text reply (choices as
 numbered lines, ``bots.channel.choices``) — well inside WeChat's 5 s, without using the
-customer-service quota.
+customer-service quota. What does not fit in one reply (2,000 bytes) follows as
+customer-service messages.
 
 WeChat retries a callback it got no answer to within 5 s, with the same MsgId (events
 are keyed on their whole content: ``store.callback_key``). The key is recorded in
@@ -30,6 +31,7 @@ from wechatpy.replies import TextReply
 
 from bots.channel.choices import OfferTable, lay_out
 from bots.engine import Engine
+from bots.wechat.client import WeChatError
 from bots.wechat.crypto import Envelope, Refused
 from bots.wechat.inbound import Inbound, NotTaken, hint
 from bots.wechat.store import CHANNEL, WeChatTables, callback_key
@@ -62,6 +64,7 @@ class WeChatChannel:
         self.offers = offers
         self.inbound = inbound
         self._running: dict[str, asyncio.Future[str]] = {}  # steps at work, by key
+        self._sending: set[asyncio.Task[None]] = set()  # the rest of long replies
 
     async def handshake(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -124,20 +127,37 @@ class WeChatChannel:
                 else:
                     replies = self.engine.handle(CHANNEL, chat, event, now, can_share_location=True)
                     text = self._lay_out(chat, replies, now)
-                reply = self._xml(fields, text) if text else SUCCESS
+                head, rest = split(text)
+                reply = self._xml(fields, head) if head else SUCCESS
                 self.tables.answered(key, reply)
         except Exception:
             # The step rolled back (its key too), so WeChat's retry may try it again.
             log.exception("WeChat callback %s of %s failed", key, chat)
             locale = self.engine.locale_of(CHANNEL, chat)
             return self._xml(fields, translate(locale, "errors.generic"))
+        if rest:
+            task = asyncio.create_task(self._send_rest(chat, rest))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
         return reply
+
+    async def _send_rest(self, chat: str, rest: str) -> None:
+        """What did not fit in the passive reply, as customer-service messages (the
+        follower just wrote, so the 48-hour window is open)."""
+        while rest:
+            part, rest = split(rest)
+            body = {"touser": chat, "msgtype": "text", "text": {"content": part}}
+            try:
+                await self.inbound.client.send_custom(body)
+            except WeChatError as error:
+                log.warning("the rest of a long reply to %s was not sent: %s", chat, error)
+                return
 
     def _lay_out(self, chat: str, replies: Sequence[Reply], now: datetime) -> str:
         locale = self.engine.locale_of(CHANNEL, chat)
         lines, shown = lay_out(replies, lambda k, **p: translate(locale, f"wechat.{k}", **p))
         self.offers.show(chat, shown, now, notice=False)
-        return clip("\n".join(lines))
+        return "\n".join(lines)
 
     @staticmethod
     def _xml(fields: dict[str, Any], text: str) -> str:
@@ -151,10 +171,13 @@ class WeChatChannel:
         return rendered
 
 
-def clip(text: str, limit: int = MAX_REPLY_BYTES) -> str:
-    """``text`` cut to ``limit`` UTF-8 bytes at a line end when there is one."""
+def split(text: str, limit: int = MAX_REPLY_BYTES) -> tuple[str, str]:
+    """``text`` as (what fits in ``limit`` UTF-8 bytes, the rest), cut at a line end
+    when there is one in the part that fits."""
     data = text.encode()
     if len(data) <= limit:
-        return text
-    cut = data[:limit].decode(errors="ignore")
-    return cut[: cut.rfind("\n")] if "\n" in cut else cut
+        return text, ""
+    head = data[:limit].decode(errors="ignore")
+    if "\n" in head:
+        head = head[: head.rfind("\n")]
+    return head, text[len(head) :].lstrip("\n")
