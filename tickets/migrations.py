@@ -373,3 +373,18 @@ def _wechat_tables(db: Database) -> None:
         );
         """,
     )
+
+
+@MIGRATIONS(name="wechat_0003_wechat_photos")
+def _wechat_photos(db: Database) -> None:
+    # Pictures taken from each follower, for the hourly cap every channel applies.
+    _script(
+        db,
+        """
+        CREATE TABLE wechat_photos (
+            chat TEXT NOT NULL,
+            taken_at TEXT NOT NULL
+        );
+        CREATE INDEX wechat_photos_chat ON wechat_photos (chat, taken_at);
+        """,
+    )

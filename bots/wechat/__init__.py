@@ -56,7 +56,7 @@ async def wechat_ctx(app: web.Application) -> AsyncIterator[None]:
     tables = WeChatTables(store)
     offers = OfferTable(store, CHANNEL)
     client = WeChatClient(settings, tables)
-    inbound = Inbound(client, offers, config.media_dir, settings.max_file_mb)
+    inbound = Inbound(client, offers, tables, config.media_dir, settings.max_file_mb)
     app[WECHAT] = WeChatChannel(config, Envelope(settings), app[ENGINE], tables, offers, inbound)
     sender = WeChatSender(config, settings, store, client, tables, offers)
     worker = DeliveryWorker(store, config, CHANNEL, sender, fallback=Fallback(store, config))

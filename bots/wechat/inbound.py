@@ -2,7 +2,7 @@
 
 Text (a typed number answers the chat's standing offer: ``bots.channel.choices``), image
 (downloaded by MediaId through the API, checked like every photo: a step that takes one,
-the size cap, the bytes must be an image), location message, voice (the Recognition
+the size cap, 20 an hour, the bytes must be an image), location message, voice (the Recognition
 text, else a localized hint), subscribe / SCAN (``qrscene_east__b1`` pre-fills area and
 building like ``/chat?area=…``), CLICK menu keys. ``LOCATION`` events (the periodic
 position report) and unsubscribe make no event.
@@ -17,6 +17,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,16 @@ from bots.channel.choices import OfferTable, pick
 from bots.channel.media import IMAGE_EXTENSIONS, image_type
 from bots.engine import private_folder
 from bots.wechat.client import WeChatClient, WeChatError
+from bots.wechat.store import WeChatTables
 from conversation.events import Command, InEvent, Location, Photo, Unsupported, parse_text
 from conversation.i18n import translate
 
 log = logging.getLogger(__name__)
 
 MEDIA_FOLDER = "wechat"
+PHOTOS_PER_HOUR = 20
+"""Pictures one follower may send in an hour: the web chat's cap (a report takes at most
+4, a completion 4)."""
 MENU_COMMANDS = {"report": Command("report"), "mine": Command("my"), "status": Command("status")}
 _CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-=&")
 
@@ -54,9 +59,15 @@ def scene(event_key: str) -> str:
 
 class Inbound:
     def __init__(
-        self, client: WeChatClient, offers: OfferTable, media_dir: Path, max_file_mb: int
+        self,
+        client: WeChatClient,
+        offers: OfferTable,
+        tables: WeChatTables,
+        media_dir: Path,
+        max_file_mb: int,
     ) -> None:
         self.client = client
+        self.tables = tables
         self.offers = offers
         self.media_dir = media_dir
         self.max_file_mb = max_file_mb
@@ -89,7 +100,13 @@ class Inbound:
         if kind == "image":
             if not photo_wanted():
                 return NotTaken("wechat.photo_not_now")
-            return await self._photo(str(fields.get("MediaId", "")))
+            now = datetime.now(UTC)
+            if self.tables.photos_since(chat, now - timedelta(hours=1)) >= PHOTOS_PER_HOUR:
+                return NotTaken("wechat.photo_quota", {"limit": PHOTOS_PER_HOUR})
+            taken = await self._photo(str(fields.get("MediaId", "")))
+            if isinstance(taken, Photo):
+                self.tables.took_photo(chat, now)
+            return taken
         if kind == "voice":
             heard = str(fields.get("Recognition") or "").strip()
             return self.text(chat, heard) if heard else NotTaken("wechat.voice_hint")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tickets.store import Store
@@ -57,6 +57,24 @@ class WeChatTables:
                 "INSERT INTO wechat_answers (key, answer, answered_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET answer = excluded.answer",
                 [key, answer, _now()],
+            )
+
+    # -- pictures -------------------------------------------------------------------------
+    def photos_since(self, chat: str, since: datetime) -> int:
+        row = self.store.db.execute(
+            "SELECT count(*) FROM wechat_photos WHERE chat = ? AND taken_at >= ?",
+            [chat, since.isoformat()],
+        ).fetchone()
+        return int(row[0])
+
+    def took_photo(self, chat: str, now: datetime) -> None:
+        with self.store.transaction():
+            self.store.db.execute(
+                "DELETE FROM wechat_photos WHERE taken_at < ?",
+                [(now - timedelta(days=1)).isoformat()],
+            )
+            self.store.db.execute(
+                "INSERT INTO wechat_photos (chat, taken_at) VALUES (?, ?)", [chat, now.isoformat()]
             )
 
     # -- access token ---------------------------------------------------------------------
