@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench soak clean
+.PHONY: run test lint bench scale soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ bench: $(STAMP)
 	$(PY) bench/dispatch.py
 	$(PY) bench/notify.py
 	$(PY) bench/telegram.py
+
+# At a utility's scale (issue 11): builds bench/.data/tickets-1000000-v*.db on first use
+# (minutes), then lists, export and new tickets beside raw SQLite. TICKETS=100000 for less.
+TICKETS ?= 1000000
+scale: $(STAMP)
+	$(PY) bench/scale.py --tickets $(TICKETS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

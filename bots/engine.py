@@ -23,9 +23,10 @@ and submitted again rather than typed anew.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from config.model import Config
@@ -44,12 +45,15 @@ from conversation.events import InEvent
 from conversation.i18n import LOCALES
 from conversation.replies import Reply
 from conversation.state import IDLE, DialogueState
+from tickets import backup, migrations
 from tickets.errors import BaoxiuError, InvalidInput, StoreMissing
 from tickets.model import Role, Ticket
 from tickets.outbox import save_preference
 from tickets.store import ChatRecord, Store
 
 BINDABLE = (Role.TECHNICIAN.value, Role.DISPATCHER.value)
+
+log = logging.getLogger(__name__)
 
 
 def open_store(config: Config, *, create: bool = True) -> Store:
@@ -59,7 +63,25 @@ def open_store(config: Config, *, create: bool = True) -> Store:
     if not create and not config.database.is_file():
         raise StoreMissing("errors.no_database", path=str(config.database))
     private_folder(config.database.parent)
+    _backup_before_migrations(config)
     return Store(config.database, config)
+
+
+def _backup_before_migrations(config: Config) -> None:
+    """An upgrade's migrations run on the first open; an archive of the database as it
+    was is written first (into the backup folder), so a failed upgrade can be undone."""
+    pending = backup.pending_migrations(config.database, migrations.names())
+    if not pending:
+        return
+    now = datetime.now(UTC)
+    target = config.ops.backups(config.database) / f"pre-migration-{backup.archive_name(now)}"
+    backup.create(config.database, config.media_dir, target, now=now)
+    log.warning(
+        "%d pending migration(s) (%s): backup written to %s",
+        len(pending),
+        ", ".join(pending),
+        target,
+    )
 
 
 def private_folder(folder: Path) -> None:

@@ -12,17 +12,18 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from config import dispatch_config, notify_config, rules_config
+from config import dispatch_config, notify_config, ops_config, rules_config
 from config.model import (
     DEFAULT_LIMITS,
     Area,
@@ -36,6 +37,7 @@ from config.model import (
     TimeLimits,
     WebChannel,
 )
+from conversation.i18n import DEFAULT_LOCALE, catalog
 from tickets.errors import ConfigError
 from tickets.model import Mode, Priority
 
@@ -55,7 +57,7 @@ _CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "": ("service", "limits", "categories", "areas", "teams", "technicians", "dispatchers",
          "channels", "repeats", "incidents", "delivery", "sms", "email",
-         *dispatch_config.ROOT_KEYS),
+         *dispatch_config.ROOT_KEYS, *ops_config.ROOT_KEYS),
     "service": ("locale", "timezone", "database", "media_dir", "confirm_window_hours"),
     "limits": _PRIORITIES,
     "limits.<priority>": _LIMIT_KEYS,
@@ -78,6 +80,7 @@ SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "incidents": rules_config.INCIDENT_KEYS,
     **notify_config.SCHEMA,
     **dispatch_config.SCHEMA,
+    **ops_config.SCHEMA,
 })
 """Allowed keys of every table, by its path with array indexes left out."""
 
@@ -85,38 +88,61 @@ _EXAMPLES = {"code": '"leak"', "zh": '"漏水"', "en": '"Leak"', "team": '"maint
              "phone": '"+8613800000001"'}
 # fmt: on
 
+_WHAT = {
+    "area code": "area_code",
+    "building code": "building_code",
+    "category code": "category_code",
+    "team code": "team_code",
+    "person id": "person_id",
+    "phone (a phone names one person)": "phone",
+    "member": "member",
+}
+"""The things ``_unique`` compares, by their catalog keys under ``config_check.what``."""
+
+_LOCALE: ContextVar[str] = ContextVar("config_message_locale", default="en")
+"""The language of the problems being reported (``load(..., locale=)``); English in logs."""
+
+_T = TypeVar("_T")
+_I = TypeVar("_I")
+
 
 # -- public -----------------------------------------------------------------------
 
 
-def load(path: Path | str | None = None) -> Config:
-    """The validated configuration in ``path``; ``None`` gives the built-in default."""
+def load(path: Path | str | None = None, *, locale: str = "en") -> Config:
+    """The validated configuration in ``path``; ``None`` gives the built-in default.
+    Problems are reported in ``locale`` (the operator's shell language in the CLI)."""
+    token = _LOCALE.set(locale if locale in LOCALES else "en")
+    try:
+        return _load(path)
+    finally:
+        _LOCALE.reset(token)
+
+
+def _load(path: Path | str | None) -> Config:
     if path is None:
         return _load_default()
     path = Path(path).expanduser()
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot be read ({exc.strerror}) — check the path, "
-            "or leave it out to run with the built-in default"
-        ) from None
+        raise ConfigError(f"{path}: {_m('unreadable', reason=exc.strerror)}") from None
     try:
         text = data.decode("utf-8-sig")  # a BOM from Windows Notepad is harmless
     except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: byte {exc.start} = {data[exc.start : exc.start + 1]!r}: not UTF-8 "
-            "— save the file as UTF-8"
-        ) from None
+        byte = repr(data[exc.start : exc.start + 1])
+        raise ConfigError(f"{path}: {_m('not_utf8', start=exc.start, byte=byte)}") from None
     try:
         return load_text(text, base=path.resolve().parent, source=str(path))
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc.message}") from None
+        raise ConfigError(
+            "\n".join(f"{path}: {line}" for line in exc.message.splitlines())
+        ) from None
 
 
-def check(path: Path | str | None = None) -> Config:
+def check(path: Path | str | None = None, *, locale: str = "en") -> Config:
     """``baoxiu config check``: load the file and refuse it exactly as the service would."""
-    return load(path)
+    return load(path, locale=locale)
 
 
 def load_text(text: str, *, base: Path | None = None, source: str = "<text>") -> Config:
@@ -162,7 +188,62 @@ def _load_default() -> Config:
     )
 
 
+# -- collecting problems ----------------------------------------------------------
+
+
+class _Problems:
+    """Every problem of one file, so that ``config check`` reports them all at once.
+
+    A failing entry (one technician, one team…) or section is recorded and left out;
+    checks that compare sections (a category's team, a team's members) run only when
+    the sections they compare were read without problems, so that one mistake is not
+    reported again as the cascade of "no such team" it would cause."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def keep(self, read: Callable[[], _T], fallback: _T) -> _T:
+        try:
+            return read()
+        except ConfigError as exc:
+            self.messages.append(exc.message)
+            return fallback
+
+    def check(self, run: Callable[..., object], *args: Any) -> None:
+        self.keep(lambda: run(*args), None)
+
+    def each(self, items: Iterable[_I], read: Callable[[_I], _T]) -> list[_T]:
+        out: list[_T] = []
+        for item in items:
+            try:
+                out.append(read(item))
+            except ConfigError as exc:
+                self.messages.append(exc.message)
+        return out
+
+    @property
+    def clean(self) -> bool:
+        return not self.messages
+
+
 # -- messages ---------------------------------------------------------------------
+
+
+def _m(key: str, /, **params: Any) -> str:
+    """A piece of a problem's message in the language it is being reported in."""
+    # Not translate(): "key" is one of the params here ("add {key} = {example}").
+    template = catalog(_LOCALE.get()).get(f"config_check.{key}")
+    if template is None:
+        template = catalog(DEFAULT_LOCALE)[f"config_check.{key}"]
+    return template.format_map(params)
+
+
+def _word(group: str, name: str) -> str:
+    """A unit or a kind of thing by its catalog name; as given when it has none."""
+    try:
+        return _m(f"{group}.{name}")
+    except KeyError:
+        return name
 
 
 def _show(value: Any) -> str:
@@ -186,25 +267,25 @@ def _fail(path: str, value: Any, problem: str, fix: str) -> NoReturn:
 
 def _listing(options: Iterable[str]) -> str:
     items = list(options)
-    return ", ".join(items[:20]) + (", …" if len(items) > 20 else "") if items else "(none)"
+    return ", ".join(items[:20]) + (", …" if len(items) > 20 else "") if items else _m("none")
 
 
 def _did_you_mean(value: str, options: Sequence[str]) -> str:
     close = difflib.get_close_matches(value, options, n=1)
-    return f"did you mean {close[0]}? " if close else ""
+    return _m("did_you_mean", option=close[0]) if close else ""
 
 
 def _toml_message(text: str, exc: tomllib.TOMLDecodeError) -> str:
     reason = str(exc)
     where = re.search(r"\s*\(at line (\d+), column (\d+)\)", reason)
-    fix = 'write key = value, text in "double quotes", each [table] header on its own line'
+    fix = _m("toml_fix")
     if where is None:
-        return f"not valid TOML: {reason} — {fix}"
+        return _m("toml_bad", reason=reason, fix=fix)
     line, column = int(where.group(1)), int(where.group(2))
     lines = text.splitlines()
-    shown = _show(lines[line - 1]) if 0 < line <= len(lines) else "(end of file)"
+    shown = _show(lines[line - 1]) if 0 < line <= len(lines) else _m("end_of_file")
     reason = reason[: where.start()]
-    return f"line {line} = {shown}: not valid TOML ({reason}, column {column}) — {fix}"
+    return _m("toml_bad_at", line=line, shown=shown, reason=reason, column=column, fix=fix)
 
 
 # -- reading tables ---------------------------------------------------------------
@@ -218,14 +299,16 @@ class _Table:
 
     def __init__(self, raw: Any, path: str, kind: str | None) -> None:
         if not isinstance(raw, dict):
-            _fail(path, raw, "must be a table", "write a [header] line, then key = value lines")
+            _fail(path, raw, _m("must_be_table"), _m("must_be_table_fix"))
         self.raw: dict[str, Any] = raw
         self.path = path
         allowed = SCHEMA[kind] if kind is not None else tuple(raw)
         for key, value in raw.items():
             if key not in allowed:
-                fix = f"{_did_you_mean(key, allowed)}allowed keys here: {', '.join(allowed)}"
-                self.fail(key, value, "unknown key", fix)
+                hint, listed = _did_you_mean(key, allowed), ", ".join(allowed)
+                self.fail(
+                    key, value, _m("unknown_key"), _m("unknown_key_fix", hint=hint, allowed=listed)
+                )
 
     def at(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
@@ -237,54 +320,56 @@ class _Table:
         if key not in self.raw:
             if default is None:
                 example = _EXAMPLES.get(key, '"…"')
-                raise ConfigError(f"{self.at(key)}: missing — add {key} = {example}")
+                raise ConfigError(_m("missing", path=self.at(key), key=key, example=example))
             return default
         value = self.raw[key]
         if not isinstance(value, str):
-            self.fail(key, value, "must be text", f'put it in double quotes: "{_bare(value)}"')
+            self.fail(key, value, _m("must_be_text"), _m("quote_it", bare=_bare(value)))
         if not value.strip() and not empty:
-            self.fail(key, value, "must not be empty", "write a value between the quotes")
+            self.fail(key, value, _m("must_not_be_empty"), _m("write_between_quotes"))
         return value.strip()
 
     def code(self, key: str) -> str:
         value = self.text(key)
         if not _CODE.fullmatch(value):
-            fix = "use up to 32 lowercase letters, digits, _ or -, e.g. leak or no_water"
-            self.fail(key, value, "not a valid code", fix)
+            self.fail(key, value, _m("bad_code"), _m("bad_code_fix"))
         return value
 
     def choice(self, key: str, options: Sequence[str], default: str) -> str:
         value = self.raw.get(key, default)
         if not isinstance(value, str) or value not in options:
-            self.fail(key, value, f"not one of {', '.join(options)}", "use one of those")
+            listed = ", ".join(options)
+            self.fail(key, value, _m("not_one_of", options=listed), _m("use_one_of_those"))
         return value
 
     def integer(self, key: str, default: int, *, unit: str = "", high: int | None = None) -> int:
         value = self.raw.get(key, default)
-        kind = f"a whole number of {unit}" if unit else "a whole number"
+        kind = _m("whole_number_of", unit=_word("unit", unit)) if unit else _m("whole_number")
         if isinstance(value, bool) or not isinstance(value, int):
-            fix = f"write digits without quotes, e.g. {key} = {default}"
-            self.fail(key, value, f"must be {kind}", fix)
+            self.fail(key, value, kind, _m("digits_fix", key=key, default=default))
         if value < 1 or (high is not None and value > high):
-            span = f"from 1 to {high}" if high is not None else "1 or more"
-            self.fail(key, value, f"must be {kind}, {span}", f"e.g. {key} = {default}")
+            span = (
+                _m("number_span", kind=kind, high=high)
+                if high is not None
+                else _m("number_min", kind=kind)
+            )
+            self.fail(key, value, span, _m("for_example", key=key, default=default))
         return value
 
     def flag(self, key: str, default: bool) -> bool:
         value = self.raw.get(key, default)
         if not isinstance(value, bool):
-            fix = f"write {key} = true or {key} = false, without quotes"
-            self.fail(key, value, "must be true or false", fix)
+            self.fail(key, value, _m("must_be_flag"), _m("flag_fix", key=key))
         return value
 
     def texts(self, key: str) -> tuple[str, ...]:
         value = self.raw.get(key, [])
         if not isinstance(value, list):
-            self.fail(key, value, "must be a list", f'write it as {key} = ["…", "…"]')
+            self.fail(key, value, _m("must_be_list"), _m("list_fix", key=key))
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
-                fix = f'put it in double quotes: "{_bare(item)}"'
-                self.fail(f"{key}[{i}]", item, "must be non-empty text", fix)
+                fix = _m("quote_it", bare=_bare(item))
+                self.fail(f"{key}[{i}]", item, _m("must_be_nonempty_text"), fix)
         return tuple(item.strip() for item in value)
 
     def table(self, key: str, kind: str | None) -> _Table:
@@ -293,11 +378,25 @@ class _Table:
     def tables(self, key: str, kind: str, *, required: bool = False) -> list[_Table]:
         value = self.raw.get(key, [])
         if not isinstance(value, list):
-            fix = f"start each entry with [[{kind}]] (double brackets)"
-            self.fail(key, value, "must be an array of tables", fix)
+            self.fail(key, value, _m("must_be_tables"), _m("tables_fix", kind=kind))
         if required and not value:
-            raise ConfigError(f"{self.at(key)}: missing — add at least one [[{kind}]] entry")
-        return [_Table(item, f"{self.at(key)}[{i}]", kind) for i, item in enumerate(value)]
+            raise ConfigError(_m("missing_entry", path=self.at(key), kind=kind))
+        names = [_label(item, i) for i, item in enumerate(value)]
+        # Two entries with the same id keep their indexes, so the message can tell them apart.
+        names = [n if names.count(n) == 1 else str(i) for i, n in enumerate(names)]
+        return [
+            _Table(item, f"{self.at(key)}[{n}]", kind) for n, item in zip(names, value, strict=True)
+        ]
+
+
+def _label(item: Any, index: int) -> str:
+    """An entry of a list by what the operator calls it (``technicians[zhang]``), or by
+    its index when it has no usable id or code."""
+    if isinstance(item, dict):
+        name = item.get("id", item.get("code"))
+        if isinstance(name, str) and _CODE.fullmatch(name.strip()):
+            return name.strip()
+    return str(index)
 
 
 def _bare(value: Any) -> str:
@@ -309,9 +408,16 @@ def _unique(items: Iterable[tuple[str, str]], what: str) -> None:
     seen: dict[str, str] = {}
     for path, value in items:
         if value in seen:
-            fix = f"{seen[value]} already uses it; give each one its own"
-            _fail(path, value, f"duplicate {what}", fix)
+            fix = _m("duplicate_fix", first=seen[value])
+            _fail(path, value, _m("duplicate", what=_word("what", _WHAT.get(what, what))), fix)
         seen[value] = path
+
+
+def _unique_field(tables: Sequence[_Table], key: str, what: str) -> None:
+    """Refuse the second of two entries with the same ``key`` (read on its own later)."""
+    _unique(
+        ((t.at(key), t.raw[key].strip()) for t in tables if isinstance(t.raw.get(key), str)), what
+    )
 
 
 def _coded(tables: Sequence[_Table], what: str) -> list[tuple[_Table, str]]:
@@ -325,62 +431,118 @@ def _coded(tables: Sequence[_Table], what: str) -> list[tuple[_Table, str]]:
 
 
 def _build(doc: dict[str, Any], base: Path, source: str) -> Config:
-    root = _Table(doc, "", "")
-    service = root.table("service", "service")
-    timezone = service.text("timezone", "Asia/Shanghai")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        fix = 'use an IANA name such as "Asia/Shanghai" or "Europe/London"'
-        service.fail("timezone", timezone, "not a known time zone", fix)
-    limits = _priority_limits(root.table("limits", "limits"))
-    areas = _areas(root.tables("areas", "areas", required=True))
-    groups, uses = _categories(root.tables("categories", "categories", required=True), limits)
+    found = _Problems()
+    keep, each, check = found.keep, found.each, found.check
+    root = keep(lambda: _Table(doc, "", ""), None)
+    if root is None:
+        raise ConfigError("\n".join(found.messages))
+
+    def tables(key: str, kind: str, required: bool = False) -> list[_Table]:
+        none: list[_Table] = []
+        return keep(lambda: root.tables(key, kind, required=required), none)
+
+    service = keep(lambda: root.table("service", "service"), _Table({}, "service", "service"))
+    timezone = keep(lambda: _timezone(service), "Asia/Shanghai")
+    default_limits: Mapping[Priority, TimeLimits] = MappingProxyType(DEFAULT_LIMITS)
+    limits = keep(lambda: _priority_limits(root.table("limits", "limits")), default_limits)
+    area_tables = tables("areas", "areas", required=True)
+    check(_unique_field, area_tables, "code", "area code")
+    areas = tuple(each(area_tables, _area))
+    group_tables = tables("categories", "categories", required=True)
+    check(_unique_field, group_tables, "code", "category code")
+    read_groups = each(group_tables, lambda g: _category_group(g, limits))
+    groups = tuple(g for g, _ in read_groups)
+    uses = [u for _, group_uses in read_groups for u in group_uses]
     codes = [g.code for g in groups] + [c.code for g in groups for c in g.children]
-    tech_tables = root.tables("technicians", "technicians")
-    technicians = [_technician(t, codes, [a.code for a in areas]) for t in tech_tables]
-    disp_tables = root.tables("dispatchers", "dispatchers")
-    dispatchers = [Dispatcher(t.code("id"), t.text("name"), _phone(t)) for t in disp_tables]
-    people: list[tuple[_Table, Technician | Dispatcher]] = [
-        *zip(tech_tables, technicians, strict=True),
-        *zip(disp_tables, dispatchers, strict=True),
-    ]
-    _unique(((t.at("id"), p.id) for t, p in people), "person id")
-    _unique(((t.at("phone"), p.phone) for t, p in people), "phone (a phone names one person)")
-    teams = _teams(root.tables("teams", "teams", required=True), [t.id for t in technicians])
-    _check_uses(uses, {t.code: t for t in teams}, bool(dispatchers))
-    web, terminal, extra = _channels(root.table("channels", "channels"))
+    sections_ok = found.clean  # categories and areas: what people and teams refer to
+    tech_tables = tables("technicians", "technicians")
+    area_codes = [a.code for a in areas]
+    pairs = each(tech_tables, lambda t: (t, _technician(t, codes, area_codes, sections_ok)))
+    technicians = [p for _, p in pairs]
+    disp_tables = tables("dispatchers", "dispatchers")
+    dispatchers = each(
+        disp_tables, lambda t: (t, Dispatcher(t.code("id"), t.text("name"), _phone(t)))
+    )
+    people: list[tuple[_Table, Technician | Dispatcher]] = [*pairs, *dispatchers]
+    check(_unique, [(t.at("id"), p.id) for t, p in people], "person id")
+    phones = [(t.at("phone"), p.phone) for t, p in people]
+    check(_unique, phones, "phone (a phone names one person)")
+    people_ok = found.clean
+    team_tables = tables("teams", "teams", required=True)
+    tech_ids = [t.id for t in technicians]
+    check(_unique_field, team_tables, "code", "team code")
+    teams = tuple(each(team_tables, lambda t: _team(t, tech_ids, people_ok)))
+    if found.clean:
+        by_code = {t.code: t for t in teams}
+        for use in uses:
+            check(_check_use, use, by_code, bool(dispatchers))
+    no_channels: tuple[WebChannel, bool, Mapping[str, Mapping[str, Any]]] = (
+        WebChannel(),
+        True,
+        MappingProxyType({}),
+    )
+    channels = keep(lambda: _channels(root.table("channels", "channels")), no_channels)
+    web, terminal, extra = channels
+    locale = keep(lambda: service.choice("locale", LOCALES, "zh_CN"), "zh_CN")
+    database = keep(lambda: _path(service, "database", "data/baoxiu.db", base), base)
+    media_dir = keep(lambda: _path(service, "media_dir", "data/media", base), base)
+    window = keep(lambda: service.integer("confirm_window_hours", 72, unit="hours"), 72)
+    notify = keep(lambda: notify_config.read(root, CHANNELS), None)
+    dispatch = None
+    if found.clean:  # it compares against everything above
+        dispatch = keep(
+            lambda: dispatch_config.parse(
+                root,
+                groups=groups,
+                areas=area_codes,
+                teams=teams,
+                technicians=tech_ids,
+                dispatchers=[d.id for _, d in dispatchers],
+                timezone=timezone,
+                limits=limits,
+            ),
+            None,
+        )
+    rules = keep(
+        lambda: rules_config.parse(
+            root.table("repeats", "repeats"), root.table("incidents", "incidents")
+        ),
+        None,
+    )
+    ops = keep(lambda: ops_config.read(root, base), None)
+    if not found.clean or notify is None or dispatch is None or rules is None or ops is None:
+        # Two leaves of one group naming the same missing team are one problem.
+        raise ConfigError("\n".join(dict.fromkeys(found.messages)))
     return Config(
-        locale=service.choice("locale", LOCALES, "zh_CN"),
+        locale=locale,
         timezone=timezone,
-        database=_path(service, "database", "data/baoxiu.db", base),
-        media_dir=_path(service, "media_dir", "data/media", base),
+        database=database,
+        media_dir=media_dir,
         categories=groups,
         areas=areas,
         teams=teams,
         technicians=tuple(technicians),
-        dispatchers=tuple(dispatchers),
+        dispatchers=tuple(d for _, d in dispatchers),
         web=web,
         terminal_enabled=terminal,
-        confirm_window_hours=service.integer("confirm_window_hours", 72, unit="hours"),
+        confirm_window_hours=window,
         source=source,
         limits=limits,
         extra_channels=extra,
-        **notify_config.read(root, CHANNELS),
-        dispatch=dispatch_config.parse(
-            root,
-            groups=groups,
-            areas=[a.code for a in areas],
-            teams=teams,
-            technicians=[t.id for t in technicians],
-            dispatchers=[d.id for d in dispatchers],
-            timezone=timezone,
-            limits=limits,
-        ),
-        **rules_config.parse(
-            root.table("repeats", "repeats"), root.table("incidents", "incidents")
-        ),
+        **notify,
+        ops=ops,
+        dispatch=dispatch,
+        **rules,
     )
+
+
+def _timezone(service: _Table) -> str:
+    timezone = service.text("timezone", "Asia/Shanghai")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        service.fail("timezone", timezone, _m("bad_timezone"), _m("timezone_fix"))
+    return timezone
 
 
 def _path(table: _Table, key: str, default: str, base: Path) -> Path:
@@ -401,9 +563,14 @@ def _limits(tables: Sequence[_Table], start: TimeLimits) -> TimeLimits:
         if values[later] < values[earlier]:
             # One of the two was set here (``start`` itself is in order): blame that one.
             key = later if origin[later] else earlier
-            problem = f"{later} ({values[later]}) is less than {earlier} ({values[earlier]})"
-            fix = "every limit counts from acceptance, so keep claim ≤ arrive ≤ resolve"
-            _fail(origin[key], values[key], problem, fix)
+            problem = _m(
+                "limits_order",
+                later=later,
+                later_value=values[later],
+                earlier=earlier,
+                earlier_value=values[earlier],
+            )
+            _fail(origin[key], values[key], problem, _m("limits_order_fix"))
     return TimeLimits(**values)
 
 
@@ -415,13 +582,11 @@ def _priority_limits(table: _Table) -> Mapping[Priority, TimeLimits]:
     return MappingProxyType(result)
 
 
-def _areas(tables: list[_Table]) -> tuple[Area, ...]:
-    areas = []
-    for t, code in _coded(tables, "area code"):
-        b_tables = _coded(t.tables("buildings", "areas.buildings"), "building code")
-        buildings = [Building(c, b.text("zh"), b.text("en")) for b, c in b_tables]
-        areas.append(Area(code, t.text("zh"), t.text("en"), tuple(buildings)))
-    return tuple(areas)
+def _area(t: _Table) -> Area:
+    code = t.code("code")
+    b_tables = _coded(t.tables("buildings", "areas.buildings"), "building code")
+    buildings = [Building(c, b.text("zh"), b.text("en")) for b, c in b_tables]
+    return Area(code, t.text("zh"), t.text("en"), tuple(buildings))
 
 
 # A leaf with the key paths of its team and mode (its own or its group's), to blame
@@ -429,54 +594,49 @@ def _areas(tables: list[_Table]) -> tuple[Area, ...]:
 _Use = tuple[str, str, Category]
 
 
-def _categories(
-    tables: list[_Table], limits: Mapping[Priority, TimeLimits]
-) -> tuple[tuple[CategoryGroup, ...], list[_Use]]:
-    groups, uses = [], []
-    for g, group in _coded(tables, "category code"):
-        g_team, g_priority = g.code("team"), g.choice("priority", _PRIORITIES, "normal")
-        g_mode = g.choice("mode", _MODES, "claim")
-        g_limits = [g.table("limits", "categories.limits")] if "limits" in g.raw else []
-        children = g.tables("children", "categories.children", required=True)
-        leaves = []
-        for c, code in _coded(children, "category code"):
-            priority = Priority(c.choice("priority", _PRIORITIES, g_priority))
-            own = [c.table("limits", "categories.children.limits")] if "limits" in c.raw else []
-            leaf = Category(
-                code=f"{group}.{code}",
-                group=group,
-                zh=c.text("zh"),
-                en=c.text("en"),
-                team=c.code("team") if "team" in c.raw else g_team,
-                priority=priority,
-                mode=Mode(c.choice("mode", _MODES, g_mode)),
-                limits=_limits(g_limits + own, limits[priority]),
-                keywords=c.texts("keywords"),
-            )
-            leaves.append(leaf)
-            team_at = (c if "team" in c.raw else g).at("team")
-            mode_at = (c if "mode" in c.raw else g).at("mode")
-            uses.append((team_at, mode_at, leaf))
-        groups.append(CategoryGroup(group, g.text("zh"), g.text("en"), tuple(leaves)))
-    return tuple(groups), uses
+def _category_group(
+    g: _Table, limits: Mapping[Priority, TimeLimits]
+) -> tuple[CategoryGroup, list[_Use]]:
+    group = g.code("code")
+    g_team, g_priority = g.code("team"), g.choice("priority", _PRIORITIES, "normal")
+    g_mode = g.choice("mode", _MODES, "claim")
+    g_limits = [g.table("limits", "categories.limits")] if "limits" in g.raw else []
+    children = g.tables("children", "categories.children", required=True)
+    leaves, uses = [], []
+    for c, code in _coded(children, "category code"):
+        priority = Priority(c.choice("priority", _PRIORITIES, g_priority))
+        own = [c.table("limits", "categories.children.limits")] if "limits" in c.raw else []
+        leaf = Category(
+            code=f"{group}.{code}",
+            group=group,
+            zh=c.text("zh"),
+            en=c.text("en"),
+            team=c.code("team") if "team" in c.raw else g_team,
+            priority=priority,
+            mode=Mode(c.choice("mode", _MODES, g_mode)),
+            limits=_limits(g_limits + own, limits[priority]),
+            keywords=c.texts("keywords"),
+        )
+        leaves.append(leaf)
+        team_at = (c if "team" in c.raw else g).at("team")
+        mode_at = (c if "mode" in c.raw else g).at("mode")
+        uses.append((team_at, mode_at, leaf))
+    return CategoryGroup(group, g.text("zh"), g.text("en"), tuple(leaves)), uses
 
 
-def _check_uses(uses: list[_Use], teams: Mapping[str, Team], has_dispatchers: bool) -> None:
-    for path, mode_path, leaf in uses:
-        team = teams.get(leaf.team)
-        if team is None:
-            fix = (
-                f"{_did_you_mean(leaf.team, list(teams))}use one of {_listing(teams)}, "
-                f'or add a [[teams]] entry with code = "{leaf.team}"'
-            )
-            _fail(path, leaf.team, "no such team", fix)
-        if leaf.mode is not Mode.MANUAL and not team.members:
-            problem = f"team has no members to take {leaf.code} (mode {leaf.mode})"
-            _fail(path, leaf.team, problem, 'add members to the team, or set mode = "manual"')
-        if leaf.mode is Mode.MANUAL and not has_dispatchers:
-            problem = f"{leaf.code} waits for a dispatcher but there is none"
-            fix = 'add a [[dispatchers]] entry, or set mode = "claim"'
-            _fail(mode_path, leaf.mode.value, problem, fix)
+def _check_use(use: _Use, teams: Mapping[str, Team], has_dispatchers: bool) -> None:
+    path, mode_path, leaf = use
+    team = teams.get(leaf.team)
+    if team is None:
+        hint = _did_you_mean(leaf.team, list(teams))
+        fix = _m("no_team_fix", hint=hint, teams=_listing(teams), team=leaf.team)
+        _fail(path, leaf.team, _m("no_team"), fix)
+    if leaf.mode is not Mode.MANUAL and not team.members:
+        problem = _m("team_empty", category=leaf.code, mode=leaf.mode.value)
+        _fail(path, leaf.team, problem, _m("team_empty_fix"))
+    if leaf.mode is Mode.MANUAL and not has_dispatchers:
+        problem = _m("no_dispatcher", category=leaf.code)
+        _fail(mode_path, leaf.mode.value, problem, _m("no_dispatcher_fix"))
 
 
 def _phone(table: _Table) -> str:
@@ -486,53 +646,54 @@ def _phone(table: _Table) -> str:
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        fix = (
-            'write it with its country code, e.g. "+8613800000001" '
-            "(numbers without + are read as mainland China numbers)"
-        )
-        table.fail("phone", raw, "not a valid phone number", fix)
+        table.fail("phone", raw, _m("bad_phone"), _m("bad_phone_fix"))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _technician(t: _Table, categories: Sequence[str], areas: Sequence[str]) -> Technician:
+def _technician(
+    t: _Table, categories: Sequence[str], areas: Sequence[str], refs: bool = True
+) -> Technician:
+    """``refs``: check skills and areas against categories and areas read without problems."""
     skills, where = t.texts("skills"), t.texts("areas")
+    if not refs:
+        return Technician(t.code("id"), t.text("name"), _phone(t), skills, where)
     for i, skill in enumerate(skills):
         if skill not in categories:
             leaf = [c for c in categories if c.endswith(f".{skill}")]
-            hint = f"did you mean {leaf[0]}? " if leaf else _did_you_mean(skill, categories)
-            fix = f"{hint}use a group code or a group.leaf code: {_listing(categories)}"
-            t.fail(f"skills[{i}]", skill, "not a category code", fix)
+            hint = _m("did_you_mean", option=leaf[0]) if leaf else _did_you_mean(skill, categories)
+            fix = _m("bad_skill_fix", hint=hint, categories=_listing(categories))
+            t.fail(f"skills[{i}]", skill, _m("bad_skill"), fix)
     for i, area in enumerate(where):
         if area not in areas:
-            fix = f"{_did_you_mean(area, areas)}use one of {_listing(areas)}"
-            t.fail(f"areas[{i}]", area, "no such area", fix)
+            fix = _m("no_area_fix", hint=_did_you_mean(area, areas), areas=_listing(areas))
+            t.fail(f"areas[{i}]", area, _m("no_area"), fix)
     return Technician(t.code("id"), t.text("name"), _phone(t), skills, where)
 
 
-def _teams(tables: list[_Table], technicians: Sequence[str]) -> tuple[Team, ...]:
-    teams = []
-    for t, code in _coded(tables, "team code"):
-        members = t.texts("members")
-        _unique(((f"{t.at('members')}[{i}]", m) for i, m in enumerate(members)), "member")
-        for i, member in enumerate(members):
-            if member not in technicians:
-                fix = (
-                    f"{_did_you_mean(member, technicians)}use one of {_listing(technicians)}, "
-                    f'or add a [[technicians]] entry with id = "{member}"'
-                )
-                t.fail(f"members[{i}]", member, "not a configured technician", fix)
-        chats = t.table("groups", "teams.groups")
-        groups = MappingProxyType({channel: chats.texts(channel) for channel in chats.raw})
-        teams.append(Team(code, t.text("name"), members, groups))
-    return tuple(teams)
+def _team(t: _Table, technicians: Sequence[str], refs: bool = True) -> Team:
+    """``refs``: check the members against technicians read without problems."""
+    code = t.code("code")
+    members = t.texts("members")
+    _unique(((f"{t.at('members')}[{i}]", m) for i, m in enumerate(members)), "member")
+    for i, member in enumerate(members if refs else ()):
+        if member not in technicians:
+            fix = _m(
+                "not_technician_fix",
+                hint=_did_you_mean(member, technicians),
+                technicians=_listing(technicians),
+                member=member,
+            )
+            t.fail(f"members[{i}]", member, _m("not_technician"), fix)
+    chats = t.table("groups", "teams.groups")
+    groups = MappingProxyType({channel: chats.texts(channel) for channel in chats.raw})
+    return Team(code, t.text("name"), members, groups)
 
 
 def _channels(table: _Table) -> tuple[WebChannel, bool, Mapping[str, Mapping[str, Any]]]:
     web = table.table("web", "channels.web")
     public_url = web.text("public_url", "", empty=True).rstrip("/")
     if public_url and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", public_url):
-        fix = 'write it like "https://repair.example.com", or leave it empty'
-        web.fail("public_url", public_url, "not a web address", fix)
+        web.fail("public_url", public_url, _m("bad_url"), _m("bad_url_fix"))
     channel = WebChannel(
         enabled=web.flag("enabled", True),
         host=web.text("host", "127.0.0.1"),

@@ -10,6 +10,7 @@ from typing import Any
 
 from config.dispatch_config import DispatchConfig
 from config.notify_config import DeliverySettings, EmailSettings, SmsSettings
+from config.ops_config import OpsSettings
 from config.rules_config import IncidentRules, RepeatRules
 from tickets.model import Mode, Priority
 
@@ -151,6 +152,8 @@ class Config:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
+    # [backup], [metrics], [privacy]: how the service is operated (docs/operations.md)
+    ops: OpsSettings = field(default_factory=OpsSettings)
 
     # -- look-ups ---------------------------------------------------------------
     def category(self, code: str) -> Category | None:

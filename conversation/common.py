@@ -4,6 +4,7 @@ and the wording of refused actions."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import parse_qsl
 
 from conversation import dispatcher, followup, intake, technician
@@ -57,7 +58,7 @@ def command(name: str, arg: str, state: DialogueState, ctx: Ctx) -> Step | None:
             return Step(
                 state, (Say(ctx.t("common.lang_unknown", given=wanted, known=", ".join(LOCALES))),)
             )
-        return Step(state, (), (SetLocale(wanted),))
+        return switch_locale(wanted, state, ctx)
     if name == "report":
         return intake.start(ctx, {})
     return None
@@ -72,8 +73,25 @@ def button(data: str, state: DialogueState, ctx: Ctx) -> Step | None:
     if parts == ["c", "help"]:
         return Step(state, (Say(ctx.t(f"common.help_{ctx.role.value}")),))
     if len(parts) == 3 and parts[:2] == ["c", "lang"] and parts[2] in LOCALES:
-        return Step(state, (), (SetLocale(parts[2]),))
+        return switch_locale(parts[2], state, ctx)
     return None
+
+
+def switch_locale(wanted: str, state: DialogueState, ctx: Ctx) -> Step:
+    """Say so in the new language and redraw what the chat shows now (the menu, or the
+    current intake question) in it: buttons in the old language under an English text
+    would otherwise stay until the next step."""
+    new = replace(ctx, locale=wanted)
+    redraw: tuple[Reply, ...] = ()
+    if state.flow is None:
+        redraw = menu(new)
+    elif state.flow == intake.NAME:
+        redraw = intake.redraw(state, new)
+    elif state.flow == technician.NAME:
+        redraw = technician.redraw(state, new)
+    elif state.flow == followup.NAME:
+        redraw = followup.redraw(state, new)
+    return Step(state, (Say(new.t("common.lang_set")), *redraw), (SetLocale(wanted),))
 
 
 def menu(ctx: Ctx) -> tuple[Reply, ...]:
@@ -124,10 +142,7 @@ def bind(phone: str, ctx: Ctx) -> Step:
 
 def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Reply, ...]:
     if isinstance(action, SetLocale):
-        # ctx.locale is still the old one: answer in the new language.
-        from conversation.i18n import translate
-
-        return (Say(translate(action.locale, "common.lang_set")),)
+        return ()  # switch_locale already said so, with the redrawn buttons
     if isinstance(action, Bind):
         person = ctx.config.technician(action.person) or ctx.config.dispatcher(action.person)
         name = person.name if person else action.person

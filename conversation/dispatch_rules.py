@@ -27,7 +27,7 @@ from conversation.state import DialogueState
 from conversation.step import Step
 from tickets.incidents import Incident, IncidentState, Linked
 from tickets.model import Action, Priority, Ticket
-from tickets.outages import Outage, take_when
+from tickets.outages import Outage, take_when, window_end
 
 NAME = "dispatcher"
 COMMANDS = frozenset({"transfer", "merge", "priority", "incident", "outage"})
@@ -210,8 +210,11 @@ def _outage_add(words: list[str], state: DialogueState, ctx: Ctx) -> Step:
     if category is None:
         return Step(state, (Say(ctx.t("dispatch.unknown_category", category=words[1][:30])),))
     rest = words[2:]
-    start, used = take_when(rest, ctx.now, ctx.config.timezone)
-    end, more = take_when(rest[used:], ctx.now, ctx.config.timezone)
+    # A bare time means today, as the dispatcher sees it (issue 12 item 18).
+    start, used = take_when(rest, ctx.now, ctx.config.timezone, today=True)
+    end, more = take_when(rest[used:], ctx.now, ctx.config.timezone, today=True)
+    if start is not None and end is not None and more == 1:
+        end = window_end(start, end, rest[used])
     if start is None or end is None or end <= start:
         return Step(state, (Say(f"{ctx.t('outages.bad_window')}\n{ctx.t('outages.usage')}"),))
     params = {

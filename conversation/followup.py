@@ -330,6 +330,15 @@ def rate(number: str, stars: str, skip: bool, state: DialogueState, ctx: Ctx) ->
     return Step(new, (question,))
 
 
+def redraw(state: DialogueState, ctx: Ctx) -> tuple[Reply, ...]:
+    """The current question with its buttons again (after a language switch)."""
+    if state.step != "comment":
+        return ()
+    number, rating = str(state.data.get("number", "")), state.data.get("rating", 0)
+    skip = Choice(ctx.t("followup.btn_skip"), f"r:rate:{number}:{rating}:skip")
+    return (Ask(ctx.t("followup.comment_ask", rating=rating), (skip,), inline=True),)
+
+
 @_own
 def ask_reopen(found: Ticket, state: DialogueState, ctx: Ctx) -> Step:
     # Closed is too late to reopen: the answer becomes a follow-up task (``step``).
@@ -440,8 +449,9 @@ def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Repl
         case Action.CANCEL:
             return (Say(ctx.t("followup.cancelled", number=n)),)
         case Action.CONFIRM:
-            question = ctx.t("followup.confirmed", number=n)
-            return (Ask(question, _rating_choices(n, ctx), inline=True),)
+            # No second set of stars: the message that offered the confirmation offered
+            # the rating too (the resolved notice, the status card), one widget for both.
+            return (Say(ctx.t("followup.confirmed", number=n)),)
         case Action.RATE:
             return (Say(ctx.t("followup.rated", number=n)),)
         case Action.REOPEN:

@@ -146,7 +146,11 @@ def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Repl
         # follows a report filed in his own dialogue (tickets.notices).
         name = _category_name(ticket.category, ctx)
         lines = [ctx.t("intake.accepted", number=ticket.number, category=name)]
-        if ticket.arrive_due is not None:
+        if ticket.preferred_time:
+            # A time the reporter asked for beats the time limit: promising the limit
+            # ("by 07:45") to someone who asked for "tomorrow morning" contradicts him.
+            lines.append(ctx.t("intake.accepted_when", time=ticket.preferred_time))
+        elif ticket.arrive_due is not None:
             eta = local_time(ticket.arrive_due, ctx.config.timezone)
             lines.append(ctx.t("intake.accepted_eta", eta=eta))
         lines.append(ctx.t("intake.accepted_next", number=ticket.number))
@@ -195,6 +199,14 @@ def _advance(state: DialogueState, ctx: Ctx, lead: str = "") -> Step:
     nxt = DialogueState(NAME, _settle(data, ctx), data)
     known = known_faults.announce(data, ctx)  # an incident or outage there: told once
     return Step(nxt, _prompt(nxt, ctx, "\n".join(x for x in (lead, known) if x)))
+
+
+def redraw(state: DialogueState, ctx: Ctx, lead: str = "") -> tuple[Reply, ...]:
+    """The current question again after ``lead``, unchanged state (after a language
+    switch, or input no step can use)."""
+    if state.flow != NAME or state.step not in _HANDLERS:
+        return (Say(lead),) if lead else ()
+    return _prompt(state, ctx, lead)
 
 
 def _go(state: DialogueState, step_name: str, ctx: Ctx, lead: str = "", **updates: Any) -> Step:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from conversation import common, dispatcher, followup, intake, preferences, technician
-from conversation.actions import TicketAction
+from conversation.actions import CreateTicket, TicketAction
 from conversation.context import Ctx
 from conversation.events import Button, Command, InEvent, Photo, Text, Unsupported
 from conversation.replies import Ask, Reply, Say
@@ -74,6 +74,8 @@ def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
             if handled is not None:
                 return handled
 
+    if isinstance(event, Unsupported) and state.flow in FLOWS:
+        return _unsupported(state, event, ctx)
     if state.flow in FLOWS:
         return FLOWS[state.flow].step(state, event, ctx)
 
@@ -85,6 +87,18 @@ def step(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
         if picked is not None:
             return step(state, Button(picked), ctx)
     return common.idle(state, event, ctx)
+
+
+def _unsupported(state: DialogueState, event: Unsupported, ctx: Ctx) -> Step:
+    """A sticker or voice note mid-dialogue: say plainly that it is not supported here
+    (the documented answer), then the question again; nothing else changes."""
+    said = ctx.t("common.unsupported")
+    if state.flow == intake.NAME:
+        return Step(state, intake.redraw(state, ctx, said))
+    handled = FLOWS[str(state.flow)].step(state, event, ctx)
+    if handled.actions or handled.state != state:
+        return Step(state, (Say(said),))
+    return Step(state, (Say(said), *handled.replies))
 
 
 def _menu_choice(text: str, ctx: Ctx) -> str | None:
@@ -105,7 +119,11 @@ def menu(ctx: Ctx) -> tuple[Reply, ...]:
 def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Reply, ...]:
     """Replies describing an action the engine performed."""
     module = FLOWS.get(action.flow, common)
-    return tuple(module.outcome(action, ticket, ctx))
+    said = tuple(module.outcome(action, ticket, ctx))
+    if isinstance(action, CreateTicket) and action.flow == intake.NAME:
+        # The report is done: offer the menu, so there is a way on without typing /report.
+        return (*said, *common.menu(ctx))
+    return said
 
 
 def refused(action: TicketAction, error: BaoxiuError, ctx: Ctx) -> tuple[Reply, ...]:

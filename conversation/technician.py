@@ -244,6 +244,20 @@ def ask_release(number: str, state: DialogueState, ctx: Ctx) -> Step:
     return Step(DialogueState(NAME, "release", {"number": found.number}), (asked,))
 
 
+def redraw(state: DialogueState, ctx: Ctx) -> tuple[Reply, ...]:
+    """The current question with its buttons again (after a language switch)."""
+    number = str(state.data.get("number", ""))
+    if state.step == "signin":
+        return ask_sign_in(number, state, ctx).replies
+    if state.step == "pause":
+        return ask_pause(number, state, ctx).replies
+    if state.step == "done_photos":
+        count = len(state.data.get("photos", []))
+        more = ctx.t("technician.done_ask_photos", limit=MAX_PHOTOS, count=count)
+        return (Ask(more, (_finish_choice(number, ctx),), inline=True),)
+    return ()
+
+
 def _finish_choice(number: str, ctx: Ctx) -> Choice:
     return Choice(ctx.t("technician.btn_finish"), f"t:finish:{number}")
 

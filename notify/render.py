@@ -152,7 +152,9 @@ def _reporter_accepted(view: _View) -> tuple[Reply, ...]:
         "reporter.accepted",
         ("line.category", view.category()),
         ("line.place", view.place()),
-        ("line.eta", view.time("eta")),
+        # The reporter's own time, not the time limit, when he asked for one.
+        ("line.visit", view.text("preferred_time")),
+        ("line.eta", "" if view.text("preferred_time") else view.time("eta")),
     )
     tail = view.t("reporter.accepted_tail", number=view.number)
     return (Say(f"{text}\n{tail}"),)
@@ -195,12 +197,33 @@ def _reporter_resolved(view: _View) -> tuple[Reply, ...]:
 
 
 def _reporter_closed(view: _View) -> tuple[Reply, ...]:
-    rating = view.params.get("rating")
-    stars = ""
-    if isinstance(rating, int) and 1 <= rating <= 5:
-        stars = "★" * rating + "☆" * (5 - rating)
     text = _lines(
-        view, "reporter.closed", ("line.rating", stars), ("line.comment", view.text("comment"))
+        view,
+        "reporter.closed",
+        ("line.rating", _stars(view)),
+        ("line.comment", view.text("comment")),
+    )
+    return (Say(text),)
+
+
+def _stars(view: _View) -> str:
+    rating = view.params.get("rating")
+    if isinstance(rating, int) and 1 <= rating <= 5:
+        return "★" * rating + "☆" * (5 - rating)
+    return ""
+
+
+def _technician_confirmed(view: _View) -> tuple[Reply, ...]:
+    head = "technician.auto_closed" if view.params.get("auto") else "technician.confirmed"
+    return (Say(view.t(head, number=view.number)),)
+
+
+def _technician_rated(view: _View) -> tuple[Reply, ...]:
+    text = _lines(
+        view,
+        "technician.rated",
+        ("line.their_rating", _stars(view)),
+        ("line.their_comment", view.text("comment")),
     )
     return (Say(text),)
 
@@ -272,6 +295,8 @@ _KINDS: dict[str, Callable[[_View], tuple[Reply, ...]]] = {
     "technician.assigned": _technician_assigned,
     "technician.released": _say("technician.released", _param("line.note", "note")),
     "technician.reopened": _say("technician.reopened", _param("line.note", "note")),
+    "technician.confirmed": _technician_confirmed,
+    "technician.rated": _technician_rated,
     "technician.cancelled": _say("technician.cancelled", _param("line.note", "note")),
     "technician.hurried": _technician_hurried,
     "technician.info_added": _technician_info_added,
@@ -293,8 +318,15 @@ def _dead_letter(view: _View) -> tuple[Reply, ...]:
     return (_ask(view, text, ("show", "d:show")),) if view.number else (Say(text),)
 
 
+def _unreachable(view: _View) -> tuple[Reply, ...]:
+    who = view.text("person") or view.text("team")
+    text = _lines(view, "dispatcher.unreachable", ("line.to", who))
+    return (_ask(view, text, ("assign", "d:assign"), ("show", "d:show")),)
+
+
 _DELIVERY_KINDS: dict[str, Callable[[_View], tuple[Reply, ...]]] = {
     "dispatcher.dead_letter": _dead_letter,
+    "dispatcher.unreachable": _unreachable,
 }
 """Kinds the delivery queues itself (``notify.fallback``), not ``tickets.notices``:
 rendered like the others, but not among ``kinds()``, the domain's."""

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import NOW, draft
+from conftest import NOW, draft, make_ticket
 
 from bots.cli import main
+from bots.cli.tickets import FIELDS, _cell, row_formatter, value_text
 from config.loader import check, load, starter_text
 from config.model import Config
 from conversation.i18n import local_time, translate
 from tickets.errors import ConfigError
-from tickets.model import Action, Actor, Role
+from tickets.model import Action, Actor, Role, State
+from tickets.rows import ticket_from_row, ticket_row
 from tickets.store import Store
 
 BAD_TOML = starter_text().replace('locale = "zh_CN"', 'locale = "fr"', 1)
@@ -92,14 +96,18 @@ def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
 # -- init and check ------------------------------------------------------------------------------
 
 
-def test_init_writes_the_starter_and_will_not_overwrite(
+def test_init_writes_the_default_and_will_not_overwrite(
     runner: CliRunner, tmp_path: Path, env: dict[str, str]
 ) -> None:
     target = tmp_path / "baoxiu.toml"
     result = runner.invoke(main, ["init", str(target)])
     assert result.exit_code == 0, result.output
-    assert target.read_text(encoding="utf-8") == starter_text()
     assert cli("zh_CN", "init_written", path=target) in result.output
+    # What init writes is what the service runs without a file (issue 12 item 13).
+    written = load(target)
+    assert replace(written, source="", database=Path(), media_dir=Path()) == replace(
+        load(None), source="", database=Path(), media_dir=Path()
+    )
 
     target.write_text("# mine\n", encoding="utf-8")
     result = runner.invoke(main, ["init", str(target)], env={"LANG": "en_GB.UTF-8"})
@@ -107,7 +115,7 @@ def test_init_writes_the_starter_and_will_not_overwrite(
     assert cli("en", "init_exists", path=target) in result.output
     assert target.read_text(encoding="utf-8") == "# mine\n"
 
-    result = runner.invoke(main, ["init", str(target), "--force"])
+    result = runner.invoke(main, ["init", str(target), "--force", "--example"])
     assert result.exit_code == 0
     assert target.read_text(encoding="utf-8") == starter_text()
 
@@ -117,7 +125,20 @@ def test_init_defaults_to_baoxiu_toml_here(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert runner.invoke(main, ["init"]).exit_code == 0
-    assert (tmp_path / "baoxiu.toml").read_text(encoding="utf-8") == starter_text()
+    assert "[[categories]]" in (tmp_path / "baoxiu.toml").read_text(encoding="utf-8")
+
+
+def test_help_lists_whole_command_descriptions(runner: CliRunner) -> None:
+    """Issue 12 item 13: "Write a commented starter configuration to PATH (default:..." """
+    en = {"LANG": "en_US.UTF-8"}
+    for args in ([], ["outage"], ["tickets"]):
+        out = runner.invoke(main, [*args, "--help"], terminal_width=80, env=en).output
+        listed = out.split("Commands:")[1]
+        assert "..." not in listed, out
+    out = runner.invoke(main, ["outage", "--help"], terminal_width=80, env=en).output
+    assert "told now." in out
+    zh = runner.invoke(main, ["outage", "--help"], terminal_width=80, env={"LANG": ""}).output
+    assert "现在就会收到通知。" in zh
 
 
 def test_check_a_good_file_prints_ok_and_a_summary(
@@ -159,7 +180,7 @@ def test_a_bad_file_is_refused_with_its_message_and_status_2(
     bad = tmp_path / "bad.toml"
     bad.write_text(BAD_TOML, encoding="utf-8")
     with pytest.raises(ConfigError) as expected:
-        check(bad)
+        check(bad, locale="zh_CN")  # the shell's language (zh_CN unless LANG says en)
 
     args, extra = {
         "argument": (["config", "check", str(bad)], {}),
@@ -171,6 +192,22 @@ def test_a_bad_file_is_refused_with_its_message_and_status_2(
     assert result.exit_code == 2
     assert expected.value.message in result.output
     assert cli("zh_CN", "config_invalid", message=expected.value.message) in result.output
+    assert "不是 zh_CN, en 之一" in result.output  # header and details in one language
+
+
+def test_config_check_reports_in_the_shells_language(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Issue 12 items 13 and 16: a Chinese header over English details."""
+    bad = tmp_path / "bad.toml"
+    text = starter_text().replace('timezone = "Asia/Shanghai"', 'timezone = "Mars/Base"', 1)
+    bad.write_text(text.replace("confirm_window_hours = 72", "confirm_window_hours = 0"), "utf-8")
+    zh = runner.invoke(main, ["config", "check", str(bad)]).output
+    assert "配置文件有误" in zh and "不是已知的时区" in zh and "必须是整数（小时），至少为 1" in zh
+    assert "not a known time zone" not in zh
+    en = runner.invoke(main, ["config", "check", str(bad)], env={"LANG": "en_US.UTF-8"}).output
+    assert "not a known time zone" in en and "must be a whole number of hours, 1 or more" in en
+    assert "不是" not in en
 
 
 @pytest.mark.parametrize(
@@ -208,6 +245,11 @@ def test_serve_runs_the_server_with_host_and_port_overrides(
     assert (config.web.host, config.web.port) == ("0.0.0.0", 9090)
     assert config.database == default.database
     assert default.database.parent.is_dir()
+    # Startup says which configuration, which database, which channels (issue 12 item 14).
+    said = result.output
+    assert cli("zh_CN", "startup_config", source=cli("zh_CN", "startup_default")) in said
+    assert str(default.database) in said
+    assert "已开启的渠道：网页报修 http://0.0.0.0:9090/chat, 终端（baoxiu chat）" in said
 
 
 def test_chat_refuses_when_the_terminal_channel_is_off(
@@ -256,7 +298,17 @@ def test_list_filters_by_state_and_limit(
     result = runner.invoke(main, ["tickets", "list", "--state", "closed"])
     assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == [tickets[0]]
     result = runner.invoke(main, ["tickets", "list", "--limit", "1"])
-    assert len(result.stdout.splitlines()) == 2
+    _header, first, more = result.stdout.splitlines()
+    assert more.startswith("--after ")
+    result = runner.invoke(main, ["tickets", "list", "--limit", "1", *more.split()])
+    assert result.exit_code == 0, result.output
+    second = result.stdout.splitlines()[1]
+    assert second.split()[0] != first.split()[0]
+    assert second.split()[0] in tickets
+    result = runner.invoke(main, ["tickets", "list", "--after", "garbage"])
+    assert result.exit_code == 2
+    assert translate("zh_CN", "errors.invalid_input") in result.output
+    assert "--cursor" in result.output
     result = runner.invoke(main, ["tickets", "list", "--state", "lost"])
     assert result.exit_code == 2  # click refuses a state that does not exist
 
@@ -337,3 +389,95 @@ def test_export_to_standard_output(runner: CliRunner, default: Config, tickets: 
     assert result.exit_code == 0
     assert result.stdout_bytes.startswith(b"\xef\xbb\xbf")
     assert len(result.stdout_bytes.decode("utf-8-sig").strip().splitlines()) == 4
+
+
+def test_export_cells_are_what_show_prints(default: Config, tmp_path: Path) -> None:
+    """The streaming formatter (stored rows, no Ticket per row) gives each field's
+    value_text, formula-neutralised, for a ticket with every field set."""
+    full = make_ticket(
+        state=State.PAUSED,
+        paused_from=State.ON_SITE,
+        holder="zhang",
+        latitude=-31.5,
+        longitude=121.25,
+        photos=("a.jpg", "b.jpg"),
+        resolution_photos=("=c.jpg",),
+        description="-1+1",
+        claim_due=NOW,
+        signed_in_at=NOW,
+        distance_m=12.5,
+        rating=4,
+        hurry_count=2,
+        overdue="claim,arrive",
+        master="BX20261123-0009",
+    )
+    with Store(tmp_path / "x.db", default) as store:
+        with store.transaction():
+            row = ticket_row(full)
+            store.db.execute(
+                f"INSERT INTO tickets ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+        [stored] = store.query("SELECT * FROM tickets")
+    ticket = ticket_from_row(stored)
+    expected = [_cell(value_text(default, n, getattr(ticket, n), "zh_CN")) for n in FIELDS]
+    assert row_formatter(default, list(stored))(list(stored.values())) == expected
+    assert "'-1+1" in expected and "'=c.jpg" in expected and "'-31.5" in expected
+
+
+# -- issue 12 item 13: tickets show reads like a desk, not like Python ---------------------
+
+
+@pytest.mark.parametrize("typed", ["1", "0001", "20261123-0001", "bx20261123-0001"])
+def test_show_finds_a_ticket_by_its_short_number(
+    runner: CliRunner,
+    default: Config,
+    tickets: list[str],
+    typed: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bots.cli import tickets as cli_tickets
+
+    monkeypatch.setattr(cli_tickets, "now", lambda: NOW)  # today is 2026-11-23
+    result = runner.invoke(main, ["tickets", "show", typed])
+    assert result.exit_code == 0, result.output
+    assert tickets[0] == "BX20261123-0001" and "BX20261123-0001" in result.output
+
+
+def test_show_renders_the_routing_decision_readably(
+    runner: CliRunner, default: Config, tickets: list[str]
+) -> None:
+    result = runner.invoke(main, ["tickets", "show", tickets[0]])
+    out = result.output
+    assert "route=" not in out and "{'" not in out and "candidates" not in out
+    assert "派单：班组" in out and "候选" in out
+    assert "评价: 5" in out  # a data key by its field name
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin", "America/St_Johns"])
+def test_export_times_match_show_across_zones_and_dst(default: Config, zone: str) -> None:
+    """The export converts each UTC hour once: it must agree with local_time for every
+    minute around a DST change and in a half-hour zone."""
+    config = replace(default, timezone=zone)
+    names = list(FIELDS)
+    cells = row_formatter(config, names)
+    at = names.index("created_at")
+    start = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)  # Berlin moves at 01:00 UTC
+    for minutes in range(0, 6 * 60, 7):
+        moment = start + timedelta(minutes=minutes, seconds=minutes % 60)
+        row = [None] * len(names)
+        row[names.index("created_at")] = ticket_row(make_ticket(created_at=moment))["created_at"]
+        assert cells(row)[at] == local_time(moment, zone, "%Y-%m-%d %H:%M:%S")
+
+
+def test_help_is_in_the_shells_language(runner: CliRunner, env: dict[str, str]) -> None:
+    """Issue 12 item 16: every --help was English while the desk reads Chinese."""
+    zh = runner.invoke(main, ["--help"]).output
+    assert "以聊天为主的报修服务台" in zh and "查看和导出工单。" in zh
+    out = runner.invoke(main, ["outage", "add", "--help"]).output
+    assert "发布计划停电" in out and "区域代码或名称" in out and "执行此操作的调度员" in out
+    en = runner.invoke(main, ["outage", "add", "--help"], env={"LANG": "en_GB.UTF-8"}).output
+    assert "Publish a planned outage" in en and "Area code or name." in en
+    assert "发布计划停电" not in en
+    again = runner.invoke(main, ["tickets", "show", "--help"]).output  # back to the shell's
+    assert "显示一张工单" in again and "今天的" in again

@@ -232,3 +232,18 @@ def test_a_refused_action_changes_nothing_and_later_ones_still_work(
     assert invoke("assign", leak, "li")[0] == 1  # held already: assign is refused
     assert store.get(leak).state is State.ASSIGNED and store.get(leak).holder == "zhang"
     assert invoke("transfer", leak, "li")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "shown"),
+    [
+        ("09:00", "18:00", "11-23 09:00 – 11-23 18:00"),  # typed at 16:00: began this morning
+        ("22:00", "06:00", "11-23 22:00 – 11-24 06:00"),  # one night
+        ("11-24T09:00", "12:00", "11-24 09:00 – 11-24 12:00"),
+    ],
+)
+def test_outage_bare_times_mean_today(store: Store, start: str, end: str, shown: str) -> None:
+    """Issue 12 item 18: a bare time means today, not tomorrow once it has passed."""
+    args = ["--area", "east", "--category", "water", "--start", start, "--end", end]
+    code, out = invoke("outage", "add", *args)
+    assert code == 0 and shown in out, out

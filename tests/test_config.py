@@ -291,7 +291,7 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text(edited(('phone = "13800000001"', 'phone = "1"')), encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         check(bad)
-    assert str(info.value).startswith(f'{bad}: technicians[0].phone = "1"')
+    assert str(info.value).startswith(f'{bad}: technicians[zhang].phone = "1"')
     latin = tmp_path / "latin.toml"
     latin.write_bytes(BASE.encode("gbk"))
     with pytest.raises(ConfigError, match="not UTF-8 — save the file as UTF-8"):
@@ -314,14 +314,14 @@ BAD: list[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]] = [
         "bad priority",
         ((LEAK_PRIORITY, 'priority = "hgh"'),),
         (
-            'categories[0].children[0].priority = "hgh": '
+            'categories[water].children[leak].priority = "hgh": '
             "not one of urgent, high, normal, low — use one of those",
         ),
     ),
     (
         "unknown key",
         (('name = "维修班"', 'nmae = "维修班"'),),
-        ('teams[0].nmae = "维修班": unknown key', "did you mean name?", "code, name, members"),
+        ('teams[maint].nmae = "维修班": unknown key', "did you mean name?", "code, name, members"),
     ),
     (
         "unknown top-level table",
@@ -331,17 +331,17 @@ BAD: list[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]] = [
     (
         "unknown team",
         (('team = "maint"', 'team = "mant"'),),
-        ('categories[0].team = "mant": no such team', "use one of maint", "add a [[teams]]"),
+        ('categories[water].team = "mant": no such team', "use one of maint", "add a [[teams]]"),
     ),
     (
         "bad phone",
         (('phone = "13800000001"', 'phone = "12345"'),),
-        ('technicians[0].phone = "12345": not a valid phone number', '"+8613800000001"'),
+        ('technicians[zhang].phone = "12345": not a valid phone number', '"+8613800000001"'),
     ),
     (
         "phone written as a number",
         (('phone = "13800000001"', "phone = 13800000001"),),
-        ("technicians[0].phone = 13800000001: must be text", 'double quotes: "13800000001"'),
+        ("technicians[zhang].phone = 13800000001: must be text", 'double quotes: "13800000001"'),
     ),
     (
         "duplicate person id",
@@ -354,19 +354,19 @@ BAD: list[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]] = [
     (
         "technician and dispatcher share an id",
         (('id = "wang"', 'id = "zhang"'),),
-        ('dispatchers[0].id = "zhang": duplicate person id', "technicians[0].id already"),
+        ('dispatchers[zhang].id = "zhang": duplicate person id', "technicians[zhang].id already"),
     ),
     (
         "duplicate phone, written differently",
         (('phone = "+8613800000009"', 'phone = "+86 138 0000 0001"'),),
-        ('dispatchers[0].phone = "+8613800000001": duplicate phone', "technicians[0].phone"),
+        ('dispatchers[wang].phone = "+8613800000001": duplicate phone', "technicians[zhang].phone"),
     ),
     (
         "duplicate category code",
         (('code = "blocked"', 'code = "leak"'),),
         (
-            'categories[0].children[1].code = "leak": duplicate category code',
-            "categories[0].children[0].code already uses it",
+            'categories[water].children[1].code = "leak": duplicate category code',
+            "categories[water].children[0].code already uses it",
         ),
     ),
     (
@@ -393,7 +393,8 @@ BAD: list[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]] = [
         "category limit out of order",
         ((LEAK_PRIORITY, LEAK_PRIORITY + "\nlimits = { resolve = 60 }"),),
         (
-            "categories[0].children[0].limits.resolve = 60: resolve (60) is less than arrive",
+            "categories[water].children[leak].limits.resolve = 60: "
+            "resolve (60) is less than arrive",
             "keep claim ≤ arrive ≤ resolve",
         ),
     ),
@@ -411,19 +412,19 @@ BAD: list[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]] = [
         "member not a technician",
         (('members = ["zhang"]', 'members = ["zhang", "lee"]'),),
         (
-            'teams[0].members[1] = "lee": not a configured technician',
+            'teams[maint].members[1] = "lee": not a configured technician',
             'add a [[technicians]] entry with id = "lee"',
         ),
     ),
     (
         "skill unknown",
         (('skills = ["water"]', 'skills = ["leak"]'),),
-        ('technicians[0].skills[0] = "leak": not a category code', "did you mean water.leak?"),
+        ('technicians[zhang].skills[0] = "leak": not a category code', "did you mean water.leak?"),
     ),
     (
         "area unknown",
         (('areas = ["east"]', 'areas = ["east", "north"]'),),
-        ('technicians[0].areas[1] = "north": no such area', "use one of east"),
+        ('technicians[zhang].areas[1] = "north": no such area', "use one of east"),
     ),
     (
         "not TOML",
@@ -433,12 +434,12 @@ BAD: list[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]] = [
     (
         "missing name",
         (('zh = "漏水"\n', ""),),
-        ('categories[0].children[0].zh: missing — add zh = "漏水"',),
+        ('categories[water].children[leak].zh: missing — add zh = "漏水"',),
     ),
     (
         "bad code",
         (('code = "leak"', 'code = "Leak.1"'),),
-        ('categories[0].children[0].code = "Leak.1": not a valid code', "lowercase letters"),
+        ('categories[water].children[0].code = "Leak.1": not a valid code', "lowercase letters"),
     ),
     (
         "no categories",
@@ -459,7 +460,7 @@ BAD: list[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]] = [
         "team without members takes claims",
         (('members = ["zhang"]', "members = []"),),
         (
-            'categories[0].team = "maint": team has no members to take water.leak (mode claim)',
+            'categories[water].team = "maint": team has no members to take water.leak (mode claim)',
             'set mode = "manual"',
         ),
     ),
@@ -470,14 +471,14 @@ BAD: list[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]] = [
             (BASE[BASE.index("[[dispatchers]]") :], ""),
         ),
         (
-            'categories[0].children[0].mode = "manual": water.leak waits for a dispatcher',
+            'categories[water].children[leak].mode = "manual": water.leak waits for a dispatcher',
             "[[dispatchers]]",
         ),
     ),
     (
         "group chat id as a number",
         (("", "[teams.groups]\ntelegram = [-100123]\n"),),
-        ("teams[0].groups.telegram[0] = -100123: must be non-empty text", '"-100123"'),
+        ("teams[maint].groups.telegram[0] = -100123: must be non-empty text", '"-100123"'),
     ),
     (
         "unknown channel",
@@ -553,3 +554,23 @@ def test_every_key_is_documented() -> None:
             if f"`{path}`" not in doc or (not named and f"`{key}`" not in doc):
                 missing.append(path)
     assert missing == []
+
+
+def test_every_problem_is_reported_at_once_naming_people_by_id() -> None:
+    """Issue 12 item 13: config check stopped at the first of several errors and named
+    ``technicians[0]``; one mistake is not reported again as its cascade."""
+    text = edited(
+        ('phone = "13800000001"', 'phone = "12345"'),
+        ('priority = "high"', 'priority = "hgh"'),
+        ('name = "王调度"', 'nmae = "王调度"'),
+        ("", TECH_LI.replace('"+8613800000002"', '"1"')),
+    )
+    with pytest.raises(ConfigError) as info:
+        load_text(text)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 4, lines
+    assert lines[0].startswith('categories[water].children[leak].priority = "hgh"')
+    assert lines[1].startswith('technicians[zhang].phone = "12345"')
+    assert lines[2].startswith('technicians[li].phone = "1"')
+    assert lines[3].startswith('dispatchers[wang].nmae = "王调度": unknown key')
+    assert all(" — " in line for line in lines)

@@ -126,6 +126,8 @@ RULES = {
         ("/outage list", "#1 · 水 · 东区"),
         (Button("d:ocancel:1"), "计划停电 #1 已取消"),
         ("/outage delete 1", "计划停电："),
+        # A bare time means today (typed at 16:00), not tomorrow (issue 12 item 18).
+        ("/outage add east water 09:00 18:00 检修", ("#2 已发布", "11-23 09:00 – 11-23 18:00")),
     ],
     "en": [
         ("/incident", "No incident is open or waiting to be opened."),

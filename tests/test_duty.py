@@ -248,9 +248,13 @@ def test_mistakes_are_refused_with_the_key_path(snippet: str, message: str) -> N
         (
             'members = ["zhang", "li"]',
             'members = ["zhang", "li"]\nareas = ["north"]',
-            "teams[0].areas[0]",
+            "teams[maint].areas[0]",
         ),
-        ('members = ["zhang", "li"]', 'members = ["zhang", "li"]\nlead = "ghost"', "teams[0].lead"),
+        (
+            'members = ["zhang", "li"]',
+            'members = ["zhang", "li"]\nlead = "ghost"',
+            "teams[maint].lead",
+        ),
         ('en = "Outage"', 'en = "Outage"\narea_teams = { west = "ghosts" }', "area_teams.west"),
         ('en = "Outage"', 'en = "Outage"\narea_teams = { north = "maint" }', "area_teams.north"),
         (

@@ -260,7 +260,9 @@ def test_half_finished_report_resumes_after_a_restart(
 def test_language_switch_is_kept_for_the_chat(engine: Engine, store: Store) -> None:
     assert engine.locale_of(CHANNEL, CHAT) == "zh_CN"
     replies = engine.handle(CHANNEL, CHAT, Command("lang", "en"), NOW)
-    assert said(replies) == translate("en", "common.lang_set")
+    # Said in the new language, with the menu redrawn in it (issue 12 item 6).
+    assert said(replies).startswith(translate("en", "common.lang_set"))
+    assert translate("en", "common.menu_report") in said(replies)
     assert engine.locale_of(CHANNEL, CHAT) == "en"
     assert store.chat(CHANNEL, CHAT).locale == "en"
 

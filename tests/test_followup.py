@@ -358,14 +358,14 @@ def test_confirm_rate_comment_zh(config: Config) -> None:
                     f"[r:reopen:{A1}]",
                     f"[r:rate:{A1}:1]",
                     f"[r:rate:{A1}:5]",
+                    "★5",  # the same stars as on the resolved notice
                     "!r:hurry",
                     "!r:cancel",
                 ),
             ),
-            (
-                Button(f"r:confirm:{A1}"),
-                ("感谢确认", "已结单", "请为本次维修打分", f"[r:rate:{A1}:4]", "act:confirm"),
-            ),
+            # One rating widget (issue 12 item 8): confirming does not offer a second set
+            # of stars; those of the message that asked for the confirmation still work.
+            (Button(f"r:confirm:{A1}"), ("感谢确认", "已结单", "!r:rate", "act:confirm")),
             (
                 Button(f"r:rate:{A1}:4"),
                 ("您打了 4 星", f"[r:rate:{A1}:4:skip]", "act:-", "state:followup/comment"),

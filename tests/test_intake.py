@@ -250,7 +250,7 @@ def test_everything_by_numbers_and_labels() -> None:
             ("五楼楼梯间的水管在漏水", "现场照片"),
             ("1", "什么时候上门"),
             ("1", "请核对报修信息"),
-            ("9", "请点下面的按钮"),  # there is no ninth choice
+            ("9", "请选择：确认提交"),  # there is no ninth choice
             ("确认提交", f"受理成功，工单号 {NUMBER}"),
         ]
     )
@@ -660,7 +660,7 @@ def test_unexpected_input_leaves_the_state_unchanged(step: str, locale: str) -> 
         ("phone", Location(31.2, 121.4), "这一步需要一个联系电话"),
         ("category", Photo("x.jpg"), "这一步需要先确定报修类别"),
         ("description", Unsupported("sticker"), "这一步请用文字描述故障情况"),
-        ("summary", Text("好的"), "请点下面的按钮：确认提交、修改，或者取消报修"),
+        ("summary", Text("好的"), "请选择：确认提交、修改，或者取消报修"),
         ("spot", Text("楼" * 101), "位置写得太长了，请控制在 100 字以内"),
     ],
 )
@@ -732,7 +732,7 @@ def test_through_the_router_report_deep_link_cancel_and_stale_buttons() -> None:
         [
             ("/start east__b1", ("报修地点：东区 1号楼", "请选择报修类别")),
             ("漏水", "请输入具体位置"),
-            (Unsupported("sticker"), "这一步请用文字写明具体位置"),
+            (Unsupported("sticker"), ("暂不支持这种消息", "请输入具体位置")),  # issue 12 item 12
             ("/cancel", Not("请输入具体位置")),
             (Button("i:area:east"), Not("楼栋")),  # a stale intake button does nothing
             ("/report", "请选择报修类别"),
@@ -972,3 +972,52 @@ def test_normalize_phone_never_raises_and_is_idempotent(text: str) -> None:
     if result is not None:
         assert re.fullmatch(r"\+[1-9][0-9]{6,14}", result)
         assert intake.normalize_phone(result) == result
+
+
+def test_asked_time_is_promised_not_the_time_limit() -> None:
+    """Issue 12 item 4: "明天上午" asked at 05:44 must not be answered "预计 07:45 前上门"."""
+    early = datetime(2026, 11, 22, 21, 44, tzinfo=UTC)  # 05:44 in Asia/Shanghai
+    d = to_step("time", begin(now=early))
+    d.run(
+        [
+            ("明天上午", "上门时间：明天上午"),
+            (
+                Button("i:confirm"),
+                ("受理成功", "按您的要求：明天上午", "先打电话", Not("预计"), Not("前上门")),
+            ),
+        ]
+    )
+    e = to_step("time", begin("en", now=early))
+    e.run(
+        [
+            ("tomorrow morning", None),
+            (Button("i:confirm"), ("time you asked for: tomorrow morning", Not("expected to"))),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "e164"),
+    [
+        ("+44 7911 123456", "+447911123456"),
+        ("0044 7911 123456", "+447911123456"),
+        ("+49 151 23456789", "+4915123456789"),
+        ("+1 650 253 0000", "+16502530000"),
+        ("+852 5123 4567", "+85251234567"),
+    ],
+)
+def test_foreign_mobiles_are_accepted_in_the_english_ui(typed: str, e164: str) -> None:
+    """Issue 12 item 5: any number phonenumbers judges a valid mobile is taken; the
+    default region (CN) only fills in a number written without its country code."""
+    d = to_step("phone", begin("en"))
+    d.run([(typed, "describe the fault")])
+    assert d.state.data["phone"] == e164
+
+
+def test_a_refused_number_says_how_to_write_a_foreign_one() -> None:
+    # +44 7700 900xxx is Ofcom's range for drama: libphonenumber knows it is no real line.
+    d = to_step("phone", begin("en"))
+    d.run([("+44 7700 900123", ("country code", "+44 7911 123456"))])
+    assert d.state.step == "phone"
+    z = to_step("phone")
+    z.run([("12345", ("国家代码", "13800000000"))])

@@ -78,10 +78,36 @@ TABLE: list[tuple[Ticket, Action, Actor, dict[str, Any], set[tuple[Recipient, st
         {"note": "ok"},
         {(R, "reporter.resolved")},
     ),
-    # The reporter's own confirm, rating, cancel, hurry: his dialogue reply tells him.
-    (ticket(State.RESOLVED, "zhang"), Action.CONFIRM, ALICE, {}, set()),
-    (ticket(State.RESOLVED, "zhang"), Action.CONFIRM, SYSTEM, {}, {(R, "reporter.closed")}),
-    (ticket(State.RESOLVED, "zhang"), Action.RATE, ALICE, {"data": {"rating": 5}}, set()),
+    # The reporter's own confirm, rating, cancel, hurry: his dialogue reply tells him;
+    # the technician who did the work hears the confirmation and the rating (issue 12.9).
+    (
+        ticket(State.RESOLVED, "zhang"),
+        Action.CONFIRM,
+        ALICE,
+        {},
+        {(ZH, "technician.confirmed")},
+    ),
+    (
+        ticket(State.RESOLVED, "zhang"),
+        Action.CONFIRM,
+        SYSTEM,
+        {},
+        {(R, "reporter.closed"), (ZH, "technician.confirmed")},
+    ),
+    (
+        ticket(State.RESOLVED, "zhang"),
+        Action.RATE,
+        ALICE,
+        {"data": {"rating": 5}},
+        {(ZH, "technician.rated")},
+    ),
+    (
+        ticket(State.CLOSED, "zhang"),
+        Action.RATE,
+        ALICE,
+        {"data": {"rating": 2}, "note": "慢"},
+        {(ZH, "technician.rated")},
+    ),
     (
         ticket(State.RESOLVED, "zhang"),
         Action.REOPEN,
@@ -235,3 +261,32 @@ def test_auto_candidates_prefer_technicians_of_the_area(config: Config) -> None:
 def test_mask_phone(phone: str, masked: str) -> None:
     assert mask_phone(phone) == masked
     assert mask_phone(masked) == masked  # a renderer may mask again
+
+
+def test_the_technician_hears_how_his_job_ended_in_his_chat(store: Any) -> None:
+    """Issue 12 item 9 through the real store: the confirmation, the rating and a reopen
+    are queued for the technician's bound chat."""
+    from conftest import draft
+
+    from tickets.rows import ChatRecord
+
+    store.save_chat(ChatRecord("telegram", "z1", role="technician", person="zhang"), NOW)
+    rated = store.create_ticket(draft(), NOW).number
+    reopened = store.create_ticket(draft(chat="bob"), NOW).number
+    for number in (rated, reopened):
+        for action in (Action.CLAIM, Action.SIGN_IN, Action.RESOLVE):
+            store.apply(number, action, ZHANG, NOW, note="ok")
+    store.apply(rated, Action.CONFIRM, ALICE, NOW)
+    store.apply(rated, Action.RATE, ALICE, NOW, data={"rating": 4}, note="快")
+    store.apply(reopened, Action.REOPEN, Actor.reporter("web", "bob"), NOW, note="还在漏")
+    told = {
+        (n.number, n.kind)
+        for number in (rated, reopened)
+        for n in store.notices_of(number)
+        if n.chat == "z1"
+    }
+    assert {
+        (rated, "technician.confirmed"),
+        (rated, "technician.rated"),
+        (reopened, "technician.reopened"),
+    } <= told

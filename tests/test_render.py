@@ -127,6 +127,14 @@ TABLE: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
         ["is done", "Work done: 更换了阀门", "72 hours"],
     ),
     ("reporter.closed", {"rating": 4}, ["已结单", "★★★★☆"], ["is closed", "★★★★☆"]),
+    ("technician.confirmed", {}, ["已确认修好", "已结单"], ["confirmed", "is closed"]),
+    ("technician.confirmed", {"auto": True}, ["自动结单"], ["closed automatically"]),
+    (
+        "technician.rated",
+        {"rating": 2, "comment": "来得太慢"},
+        ["评价了您处理的工单", "评价：★★☆☆☆", "留言：来得太慢"],
+        ["rated your work", "Rating: ★★☆☆☆", "Comment: 来得太慢"],
+    ),
     (
         "reporter.cancelled",
         {"note": "重复报修"},
@@ -148,7 +156,7 @@ TABLE: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
             "【派工单】",
             "联系电话：13800001234",
             "故障描述：水管漏水",
-            "较急",
+            "优先级：高",
             "到场时限：2026-11-23 18:00",
         ],
         [
@@ -269,6 +277,10 @@ def test_unknown_codes_are_shown_as_given_and_missing_lines_left_out() -> None:
     )
     assert "gas.smell" in shown and "north" in shown
     assert "预计" not in shown  # no eta, no eta line
+    # A visit time the reporter asked for replaces the time limit (issue 12 item 4).
+    asked = row("reporter.accepted", eta="2026-11-22T23:45:00+00:00", preferred_time="明天上午")
+    shown = text(render_notice(asked, CONFIG))
+    assert "按您的要求（明天上午）" in shown and "预计" not in shown and "07:45" not in shown
     bare = text(render_notice(row("reporter.assigned"), CONFIG))
     assert "维修人员" in bare and "联系电话" not in bare
 

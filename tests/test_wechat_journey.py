@@ -165,6 +165,7 @@ async def _journey(found: Rig, gateway: FakeGateway) -> None:
     with found.store.transaction():
         ticket = found.store.ticket(number[0])
     assert ticket is not None and ticket.state is State.CLOSED
+    shown = await alice.say(f"/status {number[0]}")  # the closed ticket's card: the stars
     shown = await alice.say(number_of(shown, t("followup.btn_rate", stars=5)))
     await alice.say("师傅很专业")
     with found.store.transaction():

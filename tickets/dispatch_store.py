@@ -393,10 +393,13 @@ def request_follow_up(
     return ticket
 
 
-def follow_ups(store: Store, *, status: str | None = "open") -> list[FollowUp]:
-    """Satisfaction calls the dispatchers owe (``status=None``: all), oldest first."""
+def follow_ups(store: Store, *, status: str | None = "open", limit: int = 200) -> list[FollowUp]:
+    """Satisfaction calls the dispatchers owe (``status=None``: all), oldest first, at
+    most ``limit`` (follow_ups_status serves the order)."""
     where, params = ("status = ?", [status]) if status else ("1", [])
-    rows = store.query(f"SELECT * FROM follow_ups WHERE {where} ORDER BY opened_at, id", params)
+    rows = store.query(
+        f"SELECT * FROM follow_ups WHERE {where} ORDER BY opened_at, id LIMIT ?", [*params, limit]
+    )
     return [
         FollowUp(
             r["id"],

@@ -329,6 +329,43 @@ def _dispatch_timers(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="perf_0001_list_indexes")
+def _perf_list_indexes(db: Database) -> None:
+    # due_key: the time limit of the ticket's current state (claim/arrive/resolve), or
+    # '~' (after every ISO time) when it has none, so "deadline" sorts those last and
+    # "overdue" is one range (due_key < now). A VIRTUAL generated column: SQLite keeps
+    # it (and its indexes) right on every write, so no writer has to maintain it.
+    # The list indexes end in (created_at, number) or (due_key, number): the sort of
+    # tickets.queries, so a page is read in order and the LIMIT stops the scan
+    # (without them `state = ? ORDER BY created_at DESC` sorted 895k rows: 2.4 s).
+    _script(
+        db,
+        """
+        ALTER TABLE tickets ADD COLUMN due_key TEXT GENERATED ALWAYS AS (
+            COALESCE(CASE state
+                WHEN 'new' THEN claim_due
+                WHEN 'assigned' THEN arrive_due
+                WHEN 'on_site' THEN resolve_due
+                WHEN 'paused' THEN resolve_due
+            END, '~')
+        ) VIRTUAL;
+        DROP INDEX tickets_created;
+        DROP INDEX tickets_reporter;
+        DROP INDEX tickets_holder;
+        CREATE INDEX tickets_reporter_newest
+            ON tickets (reporter_channel, reporter_chat, created_at, number);
+        CREATE INDEX tickets_holder_state ON tickets (holder, state, created_at, number);
+        CREATE INDEX tickets_newest ON tickets (created_at, number);
+        CREATE INDEX tickets_state_newest ON tickets (state, created_at, number);
+        CREATE INDEX tickets_area_newest ON tickets (area, created_at, number);
+        CREATE INDEX tickets_holder_newest ON tickets (holder, created_at, number);
+        CREATE INDEX tickets_due ON tickets (due_key, number);
+        CREATE INDEX tickets_state_due ON tickets (state, due_key, number);
+        CREATE INDEX tickets_holder_due ON tickets (holder, due_key, number);
+        """,
+    )
+
+
 @MIGRATIONS(name="wechat_0001_offered_choices")
 def _wechat_offered_choices(db: Database) -> None:
     # The choices last offered in a chat as numbered text (bots.channel.choices), so a

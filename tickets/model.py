@@ -46,6 +46,7 @@ class Action(StrEnum):
     REMIND = "remind"  # a time limit is half or mostly used up; the holder is reminded
     ESCALATE = "escalate"  # a time limit is breached; the dispatcher (then the lead) is told
     FOLLOW_UP = "follow_up"  # the dispatcher records the outcome of a satisfaction call
+    ERASE = "erase"  # the reporter's personal data was erased (tickets.privacy); state stays
 
 
 class Role(StrEnum):

@@ -121,6 +121,11 @@ def notices_for(
             )
         case Action.CONFIRM | Action.RATE:
             tell_reporter("reporter.closed", rating=ticket.rating, comment=ticket.comment)
+            # The technician who did the work hears how it ended (issue 12 item 9).
+            if event.action is Action.RATE:
+                tell_person(prior, "technician.rated", rating=ticket.rating, comment=ticket.comment)
+            else:
+                tell_person(prior, "technician.confirmed", auto=event.actor_role is Role.SYSTEM)
         case Action.REOPEN:
             tell_reporter("reporter.reopened")
             tell_person(prior, "technician.reopened")

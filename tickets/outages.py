@@ -66,10 +66,11 @@ _DATE = re.compile(r"(?:(\d{4})-)?(\d{1,2})-(\d{1,2})")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
-def parse_when(text: str, now: datetime, timezone: str) -> datetime | None:
+def parse_when(text: str, now: datetime, timezone: str, *, today: bool = False) -> datetime | None:
     """A moment people type, in local time, as an aware UTC datetime; None if unreadable.
 
-    ``+90m``, ``+2h``, ``+1d`` (from now); ``18:30`` (today; tomorrow if already past);
+    ``+90m``, ``+2h``, ``+1d`` (from now); ``18:30`` (today; tomorrow if already past,
+    unless ``today``: an outage window typed at 10:00 as 09:00–18:00 began this morning);
     ``11-24T09:00``, ``11-24 09:00``, ``2026-11-24T09:00`` (this year if left out).
     """
     raw = " ".join(text.replace("T", " ").split())
@@ -85,7 +86,7 @@ def parse_when(text: str, now: datetime, timezone: str) -> datetime | None:
     hour, minute = int(time_match.group(1)), int(time_match.group(2))
     if not day:
         moment = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if moment < local_now:
+        if moment < local_now and not today:
             moment += timedelta(days=1)
         return moment.astimezone(UTC)
     date_match = _DATE.fullmatch(day)
@@ -101,7 +102,9 @@ def parse_when(text: str, now: datetime, timezone: str) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def take_when(words: list[str], now: datetime, timezone: str) -> tuple[datetime | None, int]:
+def take_when(
+    words: list[str], now: datetime, timezone: str, *, today: bool = False
+) -> tuple[datetime | None, int]:
     """The moment at the start of ``words`` (a date and a time may be two words) and how
     many words it used; ``(None, 0)`` when the first word is no time."""
     if len(words) >= 2:
@@ -109,7 +112,15 @@ def take_when(words: list[str], now: datetime, timezone: str) -> tuple[datetime 
         if both is not None and _DATE.fullmatch(words[0]):
             return both, 2
     if words:
-        one = parse_when(words[0], now, timezone)
+        one = parse_when(words[0], now, timezone, today=today)
         if one is not None:
             return one, 1
     return None, 0
+
+
+def window_end(start: datetime, end: datetime, typed: str) -> datetime:
+    """The end of a window whose end was typed as a bare time: before the start, it is
+    the next day's (22:00–06:00 is one night, not a refusal)."""
+    if end <= start and _TIME.fullmatch(typed.strip()):
+        return end + timedelta(days=1)
+    return end

@@ -28,6 +28,8 @@ from tickets.store import Store
 
 OUTCOMES = ("sent", "retry", "dead", "interrupted")
 ALERT_KIND = "dispatcher.dead_letter"
+UNREACHABLE_KIND = "dispatcher.unreachable"
+"""A job notice no chat could receive (``Store._unreachable``)."""
 SMS = "sms"
 EMAIL = "email"
 

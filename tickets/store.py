@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from config.model import Config
-from tickets import dispatch_store, migrations, workflow
+from tickets import dispatch_store, migrations, queries, workflow
 from tickets.dispatch_notices import revise
 from tickets.errors import BaoxiuError, InvalidInput, TicketNotFound
 from tickets.incident_store import RuleStore
@@ -90,10 +90,28 @@ class Store(RuleStore):
         self.db = Database(conn, execute_plugins=False)
         with self.transaction():
             migrations.apply(self.db)
+        # As SQLite recommends for long-lived connections: a bounded ANALYZE where the
+        # statistics are missing or stale (the list indexes need them at 1M tickets).
+        conn.execute("PRAGMA analysis_limit = 400")
+        self._optimize("PRAGMA optimize = 0x10002")
 
     def close(self) -> None:
         with self._lock:
+            self._optimize("PRAGMA optimize")
             self.db.close()
+
+    def _optimize(self, pragma: str) -> None:
+        # Another process holding the write lock: the statistics can wait (and a store
+        # closed twice has nothing to optimize).
+        with suppress(sqlite3.OperationalError, sqlite3.ProgrammingError):
+            self.db.conn.execute(pragma)
+
+    @contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the store's lock, for reads with ``conn.execute`` (no
+        sqlite-utils SAVEPOINT/RELEASE around each read): tickets.queries uses it."""
+        with self._lock:
+            yield self.db.conn
 
     def __enter__(self) -> Store:
         return self
@@ -246,14 +264,18 @@ class Store(RuleStore):
         event = replace(event, id=event_id)
         notices = notices_for(after, event, self.config, before=before)
         notices = revise(notices, after, event, self.config, before=before)
-        followers = self.followers(after.number)  # merged duplicates hear what it hears
+        # Merged duplicates hear what it hears; a ticket being filed has none yet.
+        followers = self.followers(after.number) if before is not None else []
         notices += follower_notices(after, event, self.config, followers, before=before)
         for notice in notices:
             self._queue(after, event, notice)
         return event
 
     def _queue(self, ticket: Ticket, event: Event, notice: Notice) -> None:
-        for channel, chat, locale in self._recipients(ticket, event, notice):
+        recipients = self._recipients(ticket, event, notice)
+        if not recipients and isinstance(notice.recipient, Team | Person):
+            self._unreachable(ticket, event, notice)
+        for channel, chat, locale in recipients:
             self.db.execute(
                 "INSERT INTO outbox (key, number, event_id, kind, channel, chat, locale, params,"
                 " priority, status, attempts, next_at, created_at)"
@@ -272,6 +294,33 @@ class Store(RuleStore):
                     iso(event.at),
                     iso(event.at),
                 ],
+            )
+
+    def _unreachable(self, ticket: Ticket, event: Event, notice: Notice) -> None:
+        """A job notice that no chat can receive (a team without a bound group or member,
+        a technician who never bound a chat) would tell nobody: the dispatchers are told
+        instead — in their chats, else by SMS to their configured phones."""
+        from tickets import outbox  # it builds on this module
+
+        params = {"number": ticket.number, "notice": notice.kind, "team": ticket.team}
+        if isinstance(notice.recipient, Person):
+            params["person"] = notice.recipient.id
+        targets = outbox.dispatcher_chats(self, self.config) or [
+            (outbox.SMS, d.phone, self.config.locale) for d in self.config.dispatchers if d.phone
+        ]
+        for channel, chat, locale in targets:
+            outbox.queue(
+                self,
+                key=f"{event.id}:{outbox.UNREACHABLE_KIND}:{notice.kind}:{channel}:{chat}",
+                number=ticket.number,
+                event_id=event.id,
+                kind=outbox.UNREACHABLE_KIND,
+                channel=channel,
+                chat=chat,
+                locale=locale,
+                params=params,
+                priority=notice.priority,
+                now=event.at,
             )
 
     def _recipients(
@@ -340,37 +389,50 @@ class Store(RuleStore):
 
     # Lookup (conversation.context.Lookup) and console queries -----------------
     def tickets_of(self, channel: str, chat: str, limit: int = 10) -> Sequence[Ticket]:
-        return self._tickets(
-            "reporter_channel = ? AND reporter_chat = ?",
-            [channel, chat],
-            order=f"({_OPEN_SQL}) DESC, created_at DESC, number DESC",
-            limit=limit,
+        """The reporter's tickets, open first, newest first: two reads in index order
+        (tickets_reporter_newest), so a reporter with thousands is never sorted."""
+        mine, newest = "reporter_channel = ? AND reporter_chat = ?", "created_at DESC, number DESC"
+        found = self._tickets(
+            f"{mine} AND +{_OPEN_SQL}", [channel, chat], order=newest, limit=limit
         )
+        if len(found) < limit:
+            found += self._tickets(
+                f"{mine} AND NOT +{_OPEN_SQL}",
+                [channel, chat],
+                order=newest,
+                limit=limit - len(found),
+            )
+        return found
 
     def open_duplicate(
         self, channel: str, chat: str, category: str, spot: str, since: datetime
     ) -> Ticket | None:
         found = self._tickets(
-            f"reporter_channel = ? AND reporter_chat = ? AND category = ? AND spot = ? "
-            f"AND created_at >= ? AND {_OPEN_SQL}",
+            f"reporter_channel = ? AND reporter_chat = ? AND +category = ? AND +spot = ? "
+            f"AND created_at >= ? AND +{_OPEN_SQL}",
             [channel, chat, category, spot, iso(since)],
             order="created_at DESC, number DESC",
             limit=1,
         )
         return found[0] if found else None
 
-    def jobs_of(self, technician: str) -> Sequence[Ticket]:
-        return self._tickets(f"holder = ? AND {_OPEN_SQL}", [technician])
+    def jobs_of(self, technician: str, limit: int = 50) -> Sequence[Ticket]:
+        """Open tickets held by ``technician``, oldest first."""
+        return self._open("holder = ?", [technician], limit=limit)
 
-    def offered_to(self, technician: str) -> Sequence[Ticket]:
+    def offered_to(self, technician: str, limit: int = 50) -> Sequence[Ticket]:
         teams = sorted(self.config.teams_of(technician))
         if not teams:
             return []
         marks = ", ".join("?" for _ in teams)
-        return self._tickets(f"state = 'new' AND mode = 'claim' AND team IN ({marks})", [*teams])
+        # "+": read new tickets in created order (tickets_state_newest), never sort them.
+        return self._tickets(
+            f"state = 'new' AND +mode = 'claim' AND +team IN ({marks})", [*teams], limit=limit
+        )
 
     def queue(self, limit: int = 20) -> Sequence[Ticket]:
-        return self._tickets(f"holder IS NULL AND {_OPEN_SQL}", [], limit=limit)
+        # holder IS NULL AND state = ?: a range of tickets_holder_state, in created order.
+        return self._open("holder IS NULL", [], limit=limit)
 
     def follow_ups(self, *, status: str | None = "open") -> list[dispatch_store.FollowUp]:
         """Follow-up tasks (回访) the dispatchers owe, oldest first (for ``ctx.lookup``)."""
@@ -383,33 +445,37 @@ class Store(RuleStore):
         area: str | None = None,
         category: str | None = None,
         technician: str | None = None,
+        limit: int = 200,
     ) -> list[Ticket]:
-        """Open tickets, oldest first; ``category`` may be a leaf or a group code."""
-        where, params = [_OPEN_SQL], []
-        for column, value in (("team", team), ("area", area), ("holder", technician)):
+        """Open tickets, oldest first, at most ``limit`` (tickets.queries pages further);
+        ``category`` may be a leaf or a group code."""
+        where, params = [], []
+        for column, value in (("+team", team), ("+area", area), ("holder", technician)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
         if category is not None:
-            where.append("(category = ? OR category LIKE ? ESCAPE '\\')")
+            where.append("(+category = ? OR category LIKE ? ESCAPE '\\')")
             escaped = category.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params += [category, f"{escaped}.%"]
-        return self._tickets(" AND ".join(where), params)
+        return self._open(" AND ".join(where) or "1", params, limit=limit)
 
-    def overdue(self, now: datetime) -> list[Ticket]:
+    def overdue(self, now: datetime, limit: int = 200) -> list[Ticket]:
         """Open tickets past the time limit of their state: not claimed in time (new),
-        not signed in in time (assigned), not resolved in time (on_site, paused)."""
-        at = iso(now)
-        return self._tickets(
-            "(state = 'new' AND claim_due < ?) OR (state = 'assigned' AND arrive_due < ?) "
-            "OR (state IN ('on_site', 'paused') AND resolve_due < ?)",
-            [at, at, at],
-        )
+        not signed in in time (assigned), not resolved in time (on_site, paused); the
+        longest overdue first (the ``due_key`` column of migration perf_0001)."""
+        return self._tickets("due_key < ?", [iso(now)], order="due_key, number", limit=limit)
 
-    def all_tickets(self, *, state: str | None = None, limit: int | None = None) -> list[Ticket]:
-        """Every ticket (or those in ``state``), newest first."""
+    def all_tickets(self, *, state: str | None = None, limit: int = 200) -> list[Ticket]:
+        """The newest ``limit`` tickets (or those in ``state``); tickets.queries pages."""
         where, params = ("state = ?", [state]) if state is not None else ("1", [])
         return self._tickets(where, params, order="created_at DESC, number DESC", limit=limit)
+
+    def _open(self, where: str, params: list[Any], *, limit: int) -> list[Ticket]:
+        """Open tickets matching ``where``, oldest first: one arm per open state."""
+        arms = [(f"state = ? AND {where}", [state, *params]) for state in _OPEN]
+        sql, merged_params = queries.merged(arms, "created_at, number", int(limit))
+        return self._select(sql, merged_params)
 
     def _tickets(
         self,
@@ -423,6 +489,9 @@ class Store(RuleStore):
         if limit is not None:
             sql += " LIMIT ?"
             params = [*params, int(limit)]
+        return self._select(sql, params)
+
+    def _select(self, sql: str, params: list[Any]) -> list[Ticket]:
         return [ticket_from_row(row) for row in self.query(sql, params)]
 
     # chats --------------------------------------------------------------------------
@@ -536,8 +605,14 @@ class Store(RuleStore):
         """Rows of a read-only query, as dicts, read under the store's lock (the
         connection is shared between threads: use this, not ``db.query``, from any
         thread that does not hold ``transaction()``)."""
+        # conn.execute, not db.query: sqlite-utils wraps each read in SAVEPOINT/RELEASE
+        # (20 of the 38 statements of a new ticket were those).
         with self._lock:
-            return list(self.db.query(sql, list(params)))
+            cursor = self.db.conn.execute(sql, list(params))
+            if cursor.description is None:
+                return []
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def _insert(self, table: str, row: dict[str, Any]) -> int:
         columns = ", ".join(row)

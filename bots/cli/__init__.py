@@ -9,7 +9,7 @@ wires commands to the pieces that do the work; it holds no rules of its own.
 
 from __future__ import annotations
 
-from bots.cli import service, tickets  # noqa: F401  (their commands register on main)
+from bots.cli import ops, service, tickets  # noqa: F401  (their commands register on main)
 from bots.cli.base import main
 from bots.cli.dispatch import register as register_dispatch
 from bots.cli.outbox import outbox_group

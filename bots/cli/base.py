@@ -16,8 +16,9 @@ import click
 from bots.engine import open_store
 from config.loader import load
 from config.model import Config
-from conversation.i18n import DEFAULT_LOCALE, normalize, translate
+from conversation.i18n import DEFAULT_LOCALE, catalog, normalize, translate
 from tickets.errors import ConfigError, StoreMissing
+from tickets.privacy import install_log_mask
 from tickets.store import Store
 
 CONFIG_ENV = "BAOXIU_CONFIG"
@@ -38,7 +39,7 @@ class Session:
     def config(self) -> Config:
         if self._config is None:
             try:
-                self._config = load(self.config_path)
+                self._config = load(self.config_path, locale=self.locale)
             except ConfigError as error:
                 fail(self.locale, "config_invalid", message=error.message)
         return self._config
@@ -47,8 +48,42 @@ class Session:
     def locale(self) -> str:
         if self._config is not None:
             return self._config.locale
-        shell = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
-        return normalize(shell) if shell.lower().startswith("en") else DEFAULT_LOCALE
+        return shell_locale()
+
+
+def shell_locale() -> str:
+    """The operator's language before a configuration is read: en when LC_ALL or LANG
+    says so, else zh_CN."""
+    shell = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+    return normalize(shell) if shell.lower().startswith("en") else DEFAULT_LOCALE
+
+
+_ENGLISH: dict[int, str | None] = {}
+"""The code's own (English) help of every command and option, by id, kept on first use."""
+
+
+def localize_help(root: click.Command, locale: str) -> None:
+    """Every command's and option's help from the ``cli_help`` catalog in ``locale``; a
+    command or option without an entry (one added later) keeps its English docstring."""
+    texts = catalog(locale)
+
+    def walk(cmd: click.Command, path: str) -> None:
+        _ENGLISH.setdefault(id(cmd), cmd.help)
+        own = texts.get(f"cli_help.command.{path}") if locale != "en" else None
+        cmd.help = own or _ENGLISH[id(cmd)]
+        for param in cmd.params:
+            if isinstance(param, click.Option) and param.help:
+                _ENGLISH.setdefault(id(param), param.help)
+                name = param.name or ""
+                found = texts.get(f"cli_help.option.{path}.{name}") or texts.get(
+                    f"cli_help.option.{name}"
+                )
+                param.help = (found if locale != "en" else None) or _ENGLISH[id(param)]
+        if isinstance(cmd, click.Group):
+            for sub, child in cmd.commands.items():
+                walk(child, sub if path == "root" else f"{path}.{sub}")
+
+    walk(root, "root")
 
 
 def say(locale: str, key: str, /, **params: Any) -> str:
@@ -78,7 +113,29 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class DeskGroup(click.Group):
+    """A group whose command list shows each command's whole first paragraph, wrapped,
+    instead of cutting it at the terminal's width with "..."."""
+
+    group_class = type  # subgroups are DeskGroups too
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:  # the root, before any --help of the tree is printed
+            localize_help(self, shell_locale())
+        return super().parse_args(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=DeskGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -90,6 +147,7 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None) -> None:
     """baoxiu (报修): a chat-first repair desk."""
+    install_log_mask()  # phone numbers never reach a log in full (PIPL)
     ctx.obj = Session(config_path)
 
 

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 import click
 
+from bots.cli.base import DeskGroup
 from config.model import Config
 from conversation import dispatch_followup, dispatch_rules, dispatcher
 from conversation.actions import Act, Rule
@@ -34,7 +35,7 @@ from conversation.replies import Reply, Say, text_of
 from tickets.errors import BaoxiuError
 from tickets.incidents import IncidentState
 from tickets.model import Action, Priority, Role
-from tickets.outages import parse_when
+from tickets.outages import parse_when, window_end
 from tickets.store import Store
 
 LEVELS = [p.value for p in Priority]
@@ -204,17 +205,25 @@ def _place(session: Any, area: str, category: str) -> dict[str, str]:
     return {"area": found_area, "category": found_category}
 
 
-def _moment(session: Any, text: str | None) -> str | None:
+def _moment(session: Any, text: str | None, *, today: bool = False) -> datetime | None:
     if text is None:
         return None
     config: Config = session.config
-    moment = parse_when(text, now(), config.timezone)
+    moment = parse_when(text, now(), config.timezone, today=today)
     if moment is None:
         _fail(_t(config, "outages.bad_window"))
-    return moment.isoformat()
+    return moment
 
 
-@click.group("incident")
+def _window(session: Any, start: str, end: str) -> dict[str, str]:
+    """An outage window: a bare time means today (--start 09:00 typed at 10:00 began this
+    morning), and a bare end before the start is the next day's."""
+    began, ended = _moment(session, start, today=True), _moment(session, end, today=True)
+    assert began is not None and ended is not None
+    return {"start": began.isoformat(), "end": window_end(began, ended, end).isoformat()}
+
+
+@click.group("incident", cls=DeskGroup)
 def incident_group() -> None:
     """Large-area incidents (大面积故障): open, close, list."""
 
@@ -246,7 +255,7 @@ def incident_open(
     else:
         _fail(_t(session.config, "incidents.usage"), code=2)
     if (when := _moment(session, expected)) is not None:
-        params["expected"] = when
+        params["expected"] = when.isoformat()
     _run(session, as_, Rule("incident.open", params))
 
 
@@ -290,7 +299,7 @@ def incident_list(session: Any, everything: bool) -> None:
 # -- outages ----------------------------------------------------------------------------------
 
 
-@click.group("outage")
+@click.group("outage", cls=DeskGroup)
 def outage_group() -> None:
     """Planned outages (停电信息): add, list, cancel."""
 
@@ -298,8 +307,13 @@ def outage_group() -> None:
 @outage_group.command("add")
 @click.option("--area", required=True, help="Area code or name.")
 @click.option("--category", required=True, help="Category or group code, e.g. power.")
-@click.option("--start", required=True, metavar="TIME", help="18:30, 11-24T09:00, +2h.")
-@click.option("--end", required=True, metavar="TIME", help="18:30, 11-24T09:00, +2h.")
+@click.option("--start", required=True, metavar="TIME", help="18:30 (today), 11-24T09:00, +2h.")
+@click.option(
+    "--end",
+    required=True,
+    metavar="TIME",
+    help="18:30 (today; before the start: the next day), 11-24T09:00, +2h.",
+)
 @click.option("--reason", default="", help="Why, as residents are told.")
 @_as_option
 @click.pass_obj
@@ -310,8 +324,7 @@ def outage_add(
     told first, and those with an open report are told now."""
     params = {
         **_place(session, area, category),
-        "start": _moment(session, start),
-        "end": _moment(session, end),
+        **_window(session, start, end),
         "reason": reason,
     }
     _run(session, as_, Rule("outage.add", params))
@@ -345,7 +358,7 @@ def outage_cancel(session: Any, outage_id: int, as_: str | None) -> None:
 # -- follow-ups ---------------------------------------------------------------------------------
 
 
-@click.group("followup")
+@click.group("followup", cls=DeskGroup)
 def followup_group() -> None:
     """Follow-up calls (回访) after a low rating or "not fixed": list, done."""
 

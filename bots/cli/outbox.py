@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bots.cli.base import store_of
+from bots.cli.base import DeskGroup, store_of
 from config.model import Config
 from conversation.i18n import local_time, translate
 from tickets import outbox
@@ -48,7 +48,7 @@ def fail(locale: str, message: str) -> NoReturn:
     sys.exit(1)
 
 
-@click.group("outbox")
+@click.group("outbox", cls=DeskGroup)
 def outbox_group() -> None:
     """Look at the notices waiting, sent and given up on; retry or purge them."""
 

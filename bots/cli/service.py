@@ -12,7 +12,7 @@ import click
 
 from bots.cli.base import DEFAULT_INIT_PATH, Session, config_option, fail, main, pass_session, say
 from config.loader import check as check_config
-from config.loader import load, starter_text
+from config.loader import default_text, load, starter_text
 from config.model import Config
 from conversation.i18n import translate
 from tickets.errors import BaoxiuError, ConfigError
@@ -31,8 +31,37 @@ def serve(session: Session, host: str | None, port: int | None) -> None:
 
     config = session.config
     web = replace(config.web, host=host or config.web.host, port=port or config.web.port)
+    config = replace(config, web=web)
     config.database.parent.mkdir(parents=True, exist_ok=True)  # the loader may not make it
-    run(replace(config, web=web))
+    click.echo("\n".join(startup_lines(config)), err=True)
+    run(config)
+
+
+def startup_lines(config: Config) -> list[str]:
+    """What the operator must know when the service starts: which file, which database,
+    which channels are on (and which are off)."""
+    loc = config.locale
+    source = config.source if config.source != "<default>" else say(loc, "startup_default")
+    on = [say(loc, "channel_web", url=_web_url(config))] if config.web.enabled else []
+    off = [] if config.web.enabled else ["web"]
+    (on if config.terminal_enabled else off).append(say(loc, "channel_terminal"))
+    for name, table in sorted(config.extra_channels.items()):
+        (off if table.get("enabled", True) is False else on).append(name)
+    if config.sms.delivers:
+        on.append(say(loc, "channel_sms", provider=config.sms.provider))
+    if config.email.enabled:
+        on.append(say(loc, "channel_email"))
+    none = say(loc, "startup_none")
+    return [
+        say(loc, "startup_config", source=source),
+        say(loc, "startup_database", database=config.database, media=config.media_dir),
+        say(loc, "startup_channels", on=", ".join(on) or none, off=", ".join(off) or none),
+    ]
+
+
+def _web_url(config: Config) -> str:
+    base = config.web.public_url or f"http://{config.web.host}:{config.web.port}"
+    return f"{base.rstrip('/')}/chat"
 
 
 @main.command("chat")
@@ -72,14 +101,41 @@ def chat_command(session: Session, as_: str | None, chat_id: str | None) -> None
     "path", required=False, type=click.Path(dir_okay=False, path_type=Path), metavar="[PATH]"
 )
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Write the commented example of every key instead (a smaller campus).",
+)
 @pass_session
-def init(session: Session, path: Path | None, force: bool) -> None:
-    """Write a commented starter configuration to PATH (default: baoxiu.toml)."""
+def init(session: Session, path: Path | None, force: bool, example: bool) -> None:
+    """Write the configuration the service runs by default to PATH (default: baoxiu.toml),
+    to edit for your organisation."""
     target = path or Path(DEFAULT_INIT_PATH)
     if target.exists() and not force:
         fail(session.locale, "init_exists", code=1, path=target)
-    target.write_text(starter_text(), encoding="utf-8")
+    # The built-in default, so that a new file behaves exactly as the service did without
+    # one; --example gives the commented tour of every key.
+    target.write_text(starter_text() if example else init_text(), encoding="utf-8")
     click.echo(say(session.locale, "init_written", path=target))
+
+
+def init_text() -> str:
+    """The built-in default configuration under a header for the operator's own copy."""
+    body = default_text()
+    lines = body.splitlines(keepends=True)
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)  # the default's own header speaks of "no file given"
+    return INIT_HEADER + "".join(lines)
+
+
+INIT_HEADER = """\
+# baoxiu 配置文件：服务在不指定配置时使用的内置配置。按你的单位修改，然后运行
+# `baoxiu config check 本文件` 检查；每个键的说明见 docs/configuration.md，
+# 带注释的完整示例可用 `baoxiu init --example` 生成。
+# baoxiu configuration: the built-in configuration the service runs without a file.
+# Edit it for your organisation, then run `baoxiu config check THIS_FILE`; every key is
+# explained in docs/configuration.md, and `baoxiu init --example` writes a commented example.
+"""
 
 
 @main.group("config")
@@ -99,7 +155,8 @@ def config_check(session: Session, path: Path | None) -> None:
     """
     chosen = path or session.config_path
     try:
-        config = check_config(chosen) if chosen is not None else load(None)
+        loc = session.locale  # the shell's: the file's own language is not known yet
+        config = check_config(chosen, locale=loc) if chosen is not None else load(None, locale=loc)
         _check_channels(config)
     except ConfigError as error:
         fail(session.locale, "config_invalid", message=error.message)

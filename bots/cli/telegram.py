@@ -11,11 +11,12 @@ from typing import Any
 
 import click
 
+from bots.cli.base import DeskGroup
 from conversation.i18n import translate
 from tickets.errors import ConfigError, DeliveryError
 
 
-@click.group("telegram")
+@click.group("telegram", cls=DeskGroup)
 def telegram_group() -> None:
     """The Telegram bot: its webhook and identity."""
 

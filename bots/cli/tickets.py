@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -26,7 +28,10 @@ from bots.cli.base import (
 from bots.cli.outbox import delivery_lines
 from config.model import Config
 from conversation.i18n import local_time, translate
-from tickets.model import Event, State, Ticket
+from tickets.errors import InvalidInput
+from tickets.model import OPEN_STATES, Event, State, Ticket
+from tickets.queries import MAX_LIMIT, SORTS, TicketFilter, page
+from tickets.queries import batches as stored_batches
 
 
 @main.group()
@@ -36,14 +41,66 @@ def tickets() -> None:
 
 @tickets.command("list")
 @config_option
-@click.option("--state", type=click.Choice([s.value for s in State]), help="Only this state.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in State]),
+    help="Only these states (repeat the option for several).",
+)
+@click.option("--open", "open_only", is_flag=True, help="Only open tickets (new … paused).")
+@click.option("--area", help="Area code.")
+@click.option("--building", help="Building code.")
+@click.option("--category", help="Category or category group code.")
+@click.option("--team", help="Team code.")
+@click.option("--technician", help="Holder (technician id).")
+@click.option("--priority", help="Priority code.")
+@click.option("--channel", help="Channel the reporter came from.")
+@click.option("--overdue", is_flag=True, help="Only tickets past their current time limit.")
+@click.option("--from", "created_from", type=click.DateTime(), help="Created at or after (UTC).")
+@click.option("--to", "created_to", type=click.DateTime(), help="Created before (UTC).")
+@click.option("--number", "number_prefix", help="Ticket number prefix.")
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="newest",
+    show_default=True,
+    help="newest: newest first; deadline: nearest time limit first.",
+)
+@click.option("--after", help="Cursor printed under the previous page.")
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True)
 @pass_session
-def tickets_list(session: Session, state: str | None, limit: int) -> None:
-    """List tickets, newest first."""
+def tickets_list(
+    session: Session,
+    states: tuple[str, ...],
+    open_only: bool,
+    sort: str,
+    after: str | None,
+    limit: int,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    number_prefix: str | None,
+    **filters: Any,
+) -> None:
+    """List tickets, newest first (or by deadline), one page at a time: the line
+    ``--after CURSOR`` under a full page is the option that shows the next one."""
     config = session.config
+    if open_only:
+        states = tuple(sorted({*states, *(s.value for s in OPEN_STATES)}))
+    flt = TicketFilter(
+        states=tuple(sorted(set(states))),
+        created_from=created_from and created_from.replace(tzinfo=UTC),
+        created_to=created_to and created_to.replace(tzinfo=UTC),
+        number_prefix=number_prefix.strip().upper() if number_prefix else None,
+        **filters,
+    )
     with store_of(config) as store:
-        found = store.all_tickets(state=state, limit=limit)
+        try:
+            got = page(store, flt, sort=sort, after=after, limit=limit, now=datetime.now(UTC))
+        except InvalidInput as error:
+            message = translate(config.locale, error.key, **error.params)
+            fail(config.locale, "refused", message=f"{message} (--{error.params['field']})")
+    found = got.tickets
     loc = config.locale
     if not found:
         click.echo(say(loc, "list_empty"))
@@ -62,6 +119,8 @@ def tickets_list(session: Session, state: str | None, limit: int) -> None:
         for t in found
     ]
     click.echo("\n".join(table(rows)))
+    if got.next_cursor is not None:
+        click.echo(f"--after {got.next_cursor}")
 
 
 @tickets.command("show")
@@ -69,11 +128,12 @@ def tickets_list(session: Session, state: str | None, limit: int) -> None:
 @click.argument("number")
 @pass_session
 def tickets_show(session: Session, number: str) -> None:
-    """Show one ticket: its fields and its timeline, in local time."""
+    """Show one ticket: its fields and its timeline, in local time. NUMBER may be
+    BX20261123-0007, 20261123-0007 (that day's), or 7 / 0007 (today's)."""
     config = session.config
     loc = config.locale
     with store_of(config) as store:
-        ticket = store.ticket(number.strip().upper())
+        ticket = store.ticket(full_number(number, config, now()))
         if ticket is None:
             fail(
                 loc,
@@ -100,16 +160,16 @@ def tickets_show(session: Session, number: str) -> None:
 )
 @pass_session
 def tickets_export(session: Session, as_csv: bool, output: Path | None) -> None:
-    """Export every ticket, one row each, as CSV in UTF-8 with a BOM (opens in Excel)."""
+    """Export every ticket, one row each, as CSV in UTF-8 with a BOM (opens in Excel).
+    Rows are written as they are read (constant memory at a million tickets)."""
     config = session.config
     with store_of(config) as store:
-        found = store.all_tickets()
-    data = export_csv(config, found).encode("utf-8-sig")
-    if output is None:
-        click.echo(data, nl=False)  # bytes go out as they are: the BOM included
-        return
-    output.write_bytes(data)
-    click.echo(say(config.locale, "export_written", count=len(found), path=output), err=True)
+        if output is None:
+            write_csv(config, stored_batches(store), lambda data: click.echo(data, nl=False))
+            return
+        with output.open("wb") as stream:
+            count = write_csv(config, stored_batches(store), stream.write)
+    click.echo(say(config.locale, "export_written", count=count, path=output), err=True)
 
 
 # -- presentation -------------------------------------------------------------------------
@@ -183,7 +243,7 @@ def timeline_row(config: Config, event: Event, locale: str) -> list[str]:
     person = config.technician(who) or config.dispatcher(who)
     if person is not None:
         who = f"{person.name} ({who})"
-    extra = " ".join(f"{k}={v}" for k, v in sorted(event.data.items()))
+    extra = data_text(config, event.data, locale)
     return [
         local_time(event.at, config.timezone, "%Y-%m-%d %H:%M:%S"),
         translate(locale, f"actions.{event.action.value}"),
@@ -193,16 +253,157 @@ def timeline_row(config: Config, event: Event, locale: str) -> list[str]:
     ]
 
 
-def export_csv(config: Config, found: Sequence[Ticket]) -> str:
+def full_number(typed: str, config: Config, at: datetime) -> str:
+    """The ticket number an operator means: ``7`` or ``0007`` is today's (in the service's
+    time zone), ``20261123-0007`` that day's; anything else is taken as typed."""
+    text = typed.strip().upper()
+    if text.isdecimal() and len(text) <= 6:
+        day = local_time(at, config.timezone, "%Y%m%d")
+        return f"BX{day}-{int(text):04d}"
+    day, dash, seq = text.partition("-")
+    if dash and len(day) == 8 and day.isdecimal() and seq.isdecimal():
+        return f"BX{day}-{int(seq):04d}"
+    return text
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def data_text(config: Config, data: dict[str, Any], locale: str) -> str:
+    """An event's data as an operator reads it: the routing decision in words, people
+    by name, lists joined; never a raw Python dict."""
+    parts: list[str] = []
+    for key, value in sorted(data.items()):
+        if key == "route" and isinstance(value, dict):
+            parts.append(_route_text(config, value, locale))
+        elif isinstance(value, dict):
+            inner = ", ".join(f"{k} {_plain(v)}" for k, v in sorted(value.items()) if v)
+            parts.append(f"{_data_name(key, locale)}: {inner}")
+        elif value not in (None, "", [], ()):
+            parts.append(f"{_data_name(key, locale)}: {_plain(value)}")
+    return "; ".join(parts)
+
+
+def _data_name(key: str, locale: str) -> str:
+    """A data key by its field name where it has one (rating → 评价)."""
+    try:
+        return say(locale, f"field.{key}")
+    except KeyError:
+        return key
+
+
+def _route_text(config: Config, route: dict[str, Any], locale: str) -> str:
+    team = str(route.get("team") or "")
+    found = config.team(team)
+    why = str(route.get("why") or "")
+    try:
+        why_text = say(locale, f"route_why.{why}") if why else ""
+    except KeyError:
+        why_text = why
+    candidates = route.get("candidates")
+    names = [holder_name(config, str(c)) for c in candidates or ()]
+    text = say(locale, "route", team=f"{found.name} ({team})" if found else team, why=why_text)
+    if route.get("technician"):
+        text += say(locale, "route_to", technician=holder_name(config, route["technician"]))
+    if names:
+        text += say(locale, "route_candidates", candidates=", ".join(names))
+    return text
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def write_csv(
+    config: Config,
+    batches: Iterable[tuple[Sequence[str], Sequence[Sequence[Any]]]],
+    write: Callable[[bytes], object],
+) -> int:
+    """Write the header and one line per stored ticket row with ``write`` (UTF-8 with a
+    BOM), one batch of rows (``tickets.queries.batches``) at a time; returns how many
+    tickets were written."""
     loc = config.locale
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([say(loc, f"field.{name}") for name in FIELDS])
-    for ticket in found:
-        writer.writerow(
-            [_cell(value_text(config, name, getattr(ticket, name), loc)) for name in FIELDS]
-        )
-    return buffer.getvalue()
+    write(b"\xef\xbb\xbf")
+    count = 0
+    for names, found in batches:
+        cells = row_formatter(config, names)
+        writer.writerows(map(cells, found))
+        count += len(found)
+        write(buffer.getvalue().encode("utf-8"))
+        buffer.seek(0)
+        buffer.truncate()
+    write(buffer.getvalue().encode("utf-8"))
+    return count
+
+
+def row_formatter(config: Config, names: Sequence[str]) -> Callable[[Sequence[Any]], list[str]]:
+    """The export cells of a stored ticket row (columns ``names``): ``value_text`` of
+    each field (what ``tickets show`` prints), formula-neutralised, without building a
+    Ticket per row; the few distinct codes (state, category, holder…) are rendered once."""
+    loc = config.locale
+    zone = ZoneInfo(config.timezone)
+
+    hours: dict[str, str] = {}
+
+    def local(text: str | None) -> str:
+        """Stored UTC text as local "YYYY-MM-DD HH:MM:SS". Zones move by whole hours at
+        whole UTC hours, so each UTC hour is converted once and the minutes copied."""
+        if text is None:
+            return ""
+        prefix = hours.get(text[:13])
+        if prefix is None:
+            moment = datetime.fromisoformat(text).astimezone(zone)
+            shown = moment.isoformat(" ", "seconds")[:19]
+            offset = moment.utcoffset()
+            if not text.endswith("+00:00") or offset is None or offset.seconds % 3600:
+                return shown  # a half-hour zone or an unusual text: no shortcut
+            prefix = hours[text[:13]] = shown[:13]
+        return prefix + text[13:19]
+
+    def coded(name: str) -> Callable[[Any], str]:
+        seen: dict[Any, str] = {}
+
+        def render(value: Any) -> str:
+            if value not in seen:
+                typed = State(value) if value and name in ("state", "paused_from") else value
+                seen[value] = _cell(value_text(config, name, typed, loc))
+            return seen[value]
+
+        return render
+
+    def listed(text: str | None) -> str:
+        if text is None or text == "[]":
+            return ""
+        return _cell(" ".join(str(v) for v in json.loads(text)))
+
+    def plain(value: Any) -> str:
+        return "" if value is None else _cell(str(value))
+
+    index = {name: i for i, name in enumerate(names)}
+    plan: list[tuple[int, Callable[[Any], str]]] = []
+    for name in FIELDS:
+        if name in _TIME_FIELDS:
+            plan.append((index[name], local))
+        elif name in _CODED_FIELDS:
+            plan.append((index[name], coded(name)))
+        elif name in _LIST_FIELDS:
+            plan.append((index[name], listed))
+        else:
+            plan.append((index[name], plain))
+    return lambda row: [render(row[i]) for i, render in plan]
+
+
+_TIME_FIELDS = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
+_LIST_FIELDS = frozenset(f.name for f in fields(Ticket) if str(f.type).startswith("tuple"))
+_CODED_FIELDS = frozenset(
+    {"state", "paused_from", "category", "holder", "priority", "mode", "team"}
+)
 
 
 def _cell(text: str) -> str:
