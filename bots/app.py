@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bots import health, notify_workers, scheduler, telegram
+from bots import health, notify_workers, scheduler, telegram, wechat
 from bots.engine import Engine, private_folder
 from bots.engine import open_store as open_config_store
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
@@ -75,6 +75,7 @@ def build_app(config: Config, *, store: Store | None = None) -> web.Application:
     if config.web.enabled:
         webchat.setup(app)
     telegram.setup(app)  # only when [channels.telegram] is configured
+    wechat.setup(app)  # only when [channels.wechat] is configured
     health.setup(app)  # /readyz, /metrics, timings, backups, privacy sweep, service lock
     console.setup(app)  # the staff console, /console
     return app

@@ -26,26 +26,18 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from bots.channel.choices import Offer, OfferTable, lay_out, merge, pick
 from bots.channel.media import IMAGE_EXTENSIONS, image_type
 from bots.engine import Engine, open_store
 from config.model import Config
-from conversation.events import Button, InEvent, Location, Photo, Text, parse_text, typed_number
+from conversation.events import InEvent, Location, Photo, Text, parse_text
 from conversation.i18n import translate
-from conversation.replies import (
-    Ask,
-    Choice,
-    RemoveKeyboard,
-    Reply,
-    RequestContact,
-    RequestLocation,
-    Say,
-    ShowPhotos,
-)
+from conversation.replies import Reply
 from notify.delivery import DeliveryWorker
 from tickets.errors import InvalidInput
 from tickets.store import OutboxRow
@@ -84,49 +76,32 @@ def save_photo(path: Path, media_dir: Path, max_mb: int) -> str:
 class Screen:
     """Lays replies out as lines and reads typed lines back as events.
 
-    It remembers what the last replies offered: the numbered choices (a number or an
-    exact label picks one) and whether a location was asked for (then ``lat,lon`` is a
-    location). A dialogue's replies replace both; a notice replaces the choices only if
-    it brings its own, so an "assigned" notice arriving mid-report does not take away
-    the categories being chosen from.
+    What the last replies offered (``bots.channel.choices.Offer``: the numbered choices,
+    and whether a location was asked for, then ``lat,lon`` is a location) is kept in the
+    store when ``offers`` is given — so a typed number still answers after ``baoxiu
+    chat`` was restarted mid-dialogue — else in memory.
     """
 
     media_dir: Path
     max_upload_mb: int = 5
     locale: str = "zh_CN"
-    choices: tuple[Choice, ...] = ()
-    wants_location: bool = False
+    offers: OfferTable | None = None
+    chat: str = ""
+    offer: Offer = field(default_factory=Offer)
 
     def t(self, key: str, **params: object) -> str:
         return translate(self.locale, f"terminal.{key}", **params)
 
     def show(self, replies: Sequence[Reply], *, notice: bool = False) -> list[str]:
-        lines: list[str] = [self.t("notice")] if notice and replies else []
-        offered: list[Choice] = []
-        wants_location = False
-        for reply in replies:
-            if isinstance(reply, Ask):
-                lines.append(reply.text)
-                for choice in reply.choices:
-                    offered.append(choice)
-                    lines.append(self.t("choice", number=len(offered), label=choice.label))
-            elif isinstance(reply, RequestContact):
-                lines += [reply.text, self.t("contact")]
-            elif isinstance(reply, RequestLocation):
-                wants_location = True
-                lines += [reply.text, self.t("location")]
-            elif isinstance(reply, ShowPhotos):
-                if reply.caption:
-                    lines.append(reply.caption)
-                lines += [self.t("photo", path=self.media_dir / ref) for ref in reply.refs]
-            elif isinstance(reply, Say | RemoveKeyboard):
-                lines.append(reply.text)
-        if offered:
-            lines.append(self.t("pick"))
-        if offered or not notice:
-            self.choices = tuple(offered)
-        if not notice:
-            self.wants_location = wants_location
+        lines, shown = lay_out(
+            replies, self.t, lambda ref: self.t("photo", path=self.media_dir / ref)
+        )
+        if notice and replies:
+            lines.insert(0, self.t("notice"))
+        if self.offers is not None:
+            self.offer = self.offers.show(self.chat, shown, datetime.now(UTC), notice=notice)
+        else:
+            self.offer = merge(self.offer, shown, notice=notice)
         return lines
 
     def read(self, line: str) -> InEvent | str | None:
@@ -139,15 +114,11 @@ class Screen:
             return self._photo(typed.removeprefix("/photo").strip())
         if typed.startswith("/"):
             return parse_text(typed)
-        picked_number = typed_number(typed)
-        if picked_number is not None and 1 <= picked_number <= len(self.choices):
-            return Button(self.choices[picked_number - 1].data)
-        picked = {c.data for c in self.choices if c.label.strip() == typed}
-        if len(picked) == 1:
-            return Button(picked.pop())
-        if picked:
-            return self.t("ambiguous", label=typed)
-        if self.wants_location and (match := _COORDS.match(typed)):
+        offer = self.offers.get(self.chat) if self.offers is not None else self.offer
+        picked = pick(typed, offer, lambda label: self.t("ambiguous", label=label))
+        if picked is not None:
+            return picked
+        if offer.wants_location and (match := _COORDS.match(typed)):
             lat, lon = float(match[1]), float(match[2])
             if -90 <= lat <= 90 and -180 <= lon <= 180:
                 return Location(lat, lon)
@@ -257,7 +228,12 @@ async def chat(
         engine = Engine(store, config)
         if role and person:
             engine.bind(CHANNEL, chat_id, role, person, datetime.now(UTC))
-        screen = Screen(config.media_dir, config.web.max_upload_mb)
+        screen = Screen(
+            config.media_dir,
+            config.web.max_upload_mb,
+            offers=OfferTable(store, CHANNEL),
+            chat=chat_id,
+        )
         interactive = (stdin or sys.stdin).isatty()
 
         def write(lines: list[str]) -> None:

@@ -296,3 +296,22 @@ async def test_a_bug_in_a_turn_is_apologised_for_and_the_chat_goes_on(
     assert translate("zh_CN", "errors.generic") in shown
     assert "  1) 水" in shown  # the next line was answered
     assert "RuntimeError: bug" in caplog.text
+
+
+def test_a_typed_number_still_answers_after_a_restart(tmp_path: Path) -> None:
+    """The offered choices are the chat's, in the store, not the process's (issue 12,
+    item 17): a notice's rating buttons shown before ``baoxiu chat`` was restarted are
+    still answered by a typed number — the dialogue itself is idle then."""
+    config = make_config(tmp_path)
+    rate = Ask("请评价", (Choice("满意", "f:rate:A:5"), Choice("不满意", "f:rate:A:1")))
+    with Store(config.database, config) as store:
+        before = Screen(tmp_path, offers=terminal.OfferTable(store, "terminal"), chat="c")
+        before.show([rate], notice=True)
+        before.show([Say("收到")])
+        before.show([rate], notice=True)
+    with Store(config.database, config) as store:
+        after = Screen(tmp_path, offers=terminal.OfferTable(store, "terminal"), chat="c")
+        assert after.read("2") == Button("f:rate:A:1")
+        assert after.read("满意") == Button("f:rate:A:5")
+        other = Screen(tmp_path, offers=terminal.OfferTable(store, "terminal"), chat="d")
+        assert other.read("2") == Text("2")

@@ -420,3 +420,64 @@ def _search_fulltext_and_rollup(db: Database) -> None:
     _script(db, search.SCHEMA + ";" + stats.SCHEMA)
     search.rebuild(db.conn)
     stats.rebuild(db.conn, ZoneInfo("Asia/Shanghai"))
+
+
+@MIGRATIONS(name="wechat_0001_offered_choices")
+def _wechat_offered_choices(db: Database) -> None:
+    # The choices last offered in a chat as numbered text (bots.channel.choices), so a
+    # typed number answers after a restart or in another request (a WeChat callback).
+    _script(
+        db,
+        """
+        CREATE TABLE offered_choices (
+            channel TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            offer TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (channel, chat)
+        );
+        """,
+    )
+
+
+@MIGRATIONS(name="wechat_0002_wechat")
+def _wechat_tables(db: Database) -> None:
+    # wechat_answers: what a callback was answered (its key is in processed_updates), so
+    # WeChat's retry of a slow first answer gets the same reply and no second step.
+    # wechat_tokens: the access token with its expiry, shared by every process.
+    # wechat_users: followers who unsubscribed (43004) go to the fallback at once.
+    _script(
+        db,
+        """
+        CREATE TABLE wechat_answers (
+            key TEXT PRIMARY KEY,
+            answer TEXT NOT NULL,
+            answered_at TEXT NOT NULL
+        );
+        CREATE TABLE wechat_tokens (
+            app_id TEXT PRIMARY KEY,
+            token TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE TABLE wechat_users (
+            open_id TEXT PRIMARY KEY,
+            subscribed INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
+@MIGRATIONS(name="wechat_0003_wechat_photos")
+def _wechat_photos(db: Database) -> None:
+    # Pictures taken from each follower, for the hourly cap every channel applies.
+    _script(
+        db,
+        """
+        CREATE TABLE wechat_photos (
+            chat TEXT NOT NULL,
+            taken_at TEXT NOT NULL
+        );
+        CREATE INDEX wechat_photos_chat ON wechat_photos (chat, taken_at);
+        """,
+    )

@@ -15,10 +15,12 @@ from bots.cli.dispatch import register as register_dispatch
 from bots.cli.outbox import outbox_group
 from bots.cli.telegram import telegram_group
 from bots.cli.users import user_group
+from bots.cli.wechat import wechat_group
 
 __all__ = ["main"]
 
 main.add_command(telegram_group)
+main.add_command(wechat_group)
 main.add_command(outbox_group)
 main.add_command(user_group)  # console staff accounts
 register_dispatch(main)  # assign, transfer, merge, priority, incident, outage

@@ -167,9 +167,12 @@ def config_check(session: Session, path: Path | None) -> None:
 def _check_channels(config: Config) -> None:
     """Channel tables are validated by their adapters; refuse them here as serve would."""
     from bots.telegram.settings import TelegramSettings
+    from bots.wechat.settings import WeChatSettings
 
     if TelegramSettings.configured(config):
         TelegramSettings.from_config(config)
+    if WeChatSettings.configured(config):
+        WeChatSettings.from_config(config)
 
 
 def summary(config: Config) -> list[str]:

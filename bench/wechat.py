@@ -1,0 +1,232 @@
+"""How fast the WeChat official-account callback is, next to a bare aiohttp + wechatpy echo.
+
+Three processes: the fake WeChat API (tests/fake_wechat.py), the server under test, and
+this one, which plays N followers at once over safe-mode (AES) callbacks, signed and
+encrypted with wechatpy's crypto as WeChat does. A baoxiu follower goes through a whole
+report — subscribe by a building's QR code, category, room, phone, description, skip
+photos, any time, confirm — one callback after the other, each answered in the HTTP
+response (a passive reply, decrypted and checked here). The echo server gets the same
+callbacks and answers each with its text: verify, decrypt, parse, reply, encrypt — the
+least any safe-mode handler must do.
+
+Prints callbacks/s and p50/p99 answer time for both, measured the same way in the same
+run, and the ratio (targets: baoxiu ≥ 0.8 × echo, p99 < 100 ms, far inside WeChat's 5 s).
+
+Usage: ``python bench/wechat.py [--followers 40] [--concurrency 16]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# This file is named like the library it measures: keep bench/ off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "tests"))
+
+from aiohttp import web  # noqa: E402
+from fake_wechat import AES_KEY, APP_ID, TOKEN, FakeWeChatApi, WeChatUser  # noqa: E402
+
+STEPS = ("1", "302室", "13812345678", "卫生间水管漏水", "1", "1", "1")
+"""After subscribing by building east/b1's QR code: water, room, phone, fault, no photos,
+any time, confirm."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- the servers (run as child processes) -----------------------------------------------------
+
+
+def serve_api(port: int) -> None:
+    async def run() -> None:
+        api = await FakeWeChatApi().start(port)
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+        await api.close()
+
+    asyncio.run(run())
+
+
+def serve_echo(port: int) -> None:
+    """The baseline: a bare aiohttp handler doing what safe mode requires, with wechatpy."""
+    from wechatpy import create_reply, parse_message
+    from wechatpy.crypto import WeChatCrypto
+    from wechatpy.utils import check_signature
+
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+
+    async def callback(request: web.Request) -> web.Response:
+        q = request.query
+        check_signature(TOKEN, q["signature"], q["timestamp"], q["nonce"])
+        body = await request.read()
+        plain = crypto.decrypt_message(body, q["msg_signature"], q["timestamp"], q["nonce"])
+        message = parse_message(plain)
+        text = getattr(message, "content", "") or "welcome"
+        reply = create_reply(text, message).render()
+        return web.Response(
+            text=crypto.encrypt_message(reply, q["nonce"]), content_type="application/xml"
+        )
+
+    app = web.Application()
+    app.router.add_post("/wechat", callback)
+    print("ready", flush=True)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def serve_baoxiu(port: int, api_port: int, folder: str) -> None:
+    import logging
+
+    sys.path.insert(2, str(ROOT / "tests"))
+    from conftest import make_config
+
+    from bots.app import build_app
+
+    logging.basicConfig(level=logging.WARNING)
+    config = make_config(Path(folder))
+    table = {
+        "app_id": APP_ID,
+        "app_secret": "0123456789abcdef0123456789abcdef",
+        "token": TOKEN,
+        "encoding_aes_key": AES_KEY,
+        "api_base_url": f"http://127.0.0.1:{api_port}/cgi-bin/",
+    }
+    config = replace(config, extra_channels={"wechat": table})
+    print("ready", flush=True)
+    web.run_app(build_app(config), host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# -- the followers ----------------------------------------------------------------------------
+
+
+async def follower(
+    url: str, n: int, slots: asyncio.Semaphore, times: list[float], echo: bool
+) -> None:
+    user = WeChatUser(url, f"o_bench_{n:05d}", retries=0)
+    try:
+        async with slots:
+            for kind, fields in [
+                ("event", {"Event": "subscribe", "EventKey": "qrscene_east__b1"})
+            ] + [("text", {"Content": s}) for s in STEPS]:
+                start = time.perf_counter()
+                shown = await user.send(kind, **fields)
+                times.append(time.perf_counter() - start)
+                if not shown:
+                    raise AssertionError(f"follower {n}: no answer to {fields}")
+            if not echo and "BX" not in shown:
+                raise AssertionError(f"follower {n}: no ticket number in {shown!r}")
+    finally:
+        await user.close()
+
+
+async def drive(
+    url: str, followers: int, concurrency: int, echo: bool
+) -> tuple[float, list[float]]:
+    slots = asyncio.Semaphore(concurrency)
+    times: list[float] = []
+    await asyncio.gather(*(follower(url, n, slots, times, echo) for n in range(3)))  # warm up
+    times.clear()
+    start = time.perf_counter()
+    await asyncio.gather(*(follower(url, n, slots, times, echo) for n in range(3, 3 + followers)))
+    return len(times) / (time.perf_counter() - start), times
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    child = subprocess.Popen(
+        [sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    return child
+
+
+async def wait_listening(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def p(times: list[float], q: float) -> float:
+    return statistics.quantiles(times, n=100)[int(q) - 1] * 1000
+
+
+async def bench(followers: int, concurrency: int) -> None:
+    api_port = free_port()
+    api = start("--serve", "api", "--port", str(api_port))
+    results: dict[str, tuple[float, list[float]]] = {}
+    try:
+        for name in ("echo", "baoxiu"):
+            port = free_port()
+            with tempfile.TemporaryDirectory() as folder:
+                args = [
+                    "--serve",
+                    name,
+                    "--port",
+                    str(port),
+                    "--api-port",
+                    str(api_port),
+                    "--folder",
+                    folder,
+                ]
+                server = start(*args)
+                try:
+                    await wait_listening(port)
+                    url = f"http://127.0.0.1:{port}/wechat"
+                    results[name] = await drive(url, followers, concurrency, name == "echo")
+                finally:
+                    server.terminate()
+                    server.wait(10)
+    finally:
+        api.terminate()
+        api.wait(10)
+    print(f"{followers} followers, {len(STEPS) + 1} callbacks each, {concurrency} at once")
+    for name, (rate, times) in results.items():
+        p50, p99 = p(times, 50), p(times, 99)
+        print(f"{name:>7}: {rate:8.1f} callbacks/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
+    ratio = results["baoxiu"][0] / results["echo"][0]
+    p99 = p(results["baoxiu"][1], 99)
+    print(
+        f"ratio baoxiu/echo: {ratio:.2f} (target ≥ 0.8); baoxiu p99 {p99:.1f} ms (target < 100 ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--followers", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--serve", choices=("api", "echo", "baoxiu"))
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--api-port", type=int, default=0)
+    parser.add_argument("--folder", default="")
+    args = parser.parse_args()
+    if args.serve == "api":
+        serve_api(args.port)
+    elif args.serve == "echo":
+        serve_echo(args.port)
+    elif args.serve == "baoxiu":
+        serve_baoxiu(args.port, args.api_port, args.folder)
+    else:
+        asyncio.run(bench(args.followers, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()

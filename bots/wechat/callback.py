@@ -1,0 +1,183 @@
+"""The official account's callback route (``/wechat``): WeChat's requests in, answers out.
+
+GET is the URL handshake (``echostr`` back when the signature holds). POST is a message
+or an event: verified and opened by ``bots.wechat.crypto`` (a forged, stale or foreign
+one is 403 and changes nothing), translated by ``bots.wechat.inbound``, run through the
+engine, and answered in the same HTTP response as a passive text reply (choices as
+numbered lines, ``bots.channel.choices``) — well inside WeChat's 5 s, without using the
+customer-service quota. What does not fit in one reply (2,000 bytes) follows as
+customer-service messages.
+
+WeChat retries a callback it got no answer to within 5 s, with the same MsgId (events
+are keyed on their whole content: ``store.callback_key``). The key is recorded in
+``processed_updates`` in the transaction of the step and the reply next to it, so a
+retry — while the first is still running in this process, or after it finished in any
+process — gets the same reply and never a second step.
+
+No dialogue logic here: what to answer is ``conversation``'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from wechatpy.replies import TextReply
+
+from bots.channel.choices import OfferTable, lay_out
+from bots.engine import Engine
+from bots.wechat.client import WeChatError
+from bots.wechat.crypto import Envelope, Refused
+from bots.wechat.inbound import Inbound, NotTaken, hint
+from bots.wechat.store import CHANNEL, WeChatTables, callback_key
+from config.model import Config
+from conversation.i18n import translate
+from conversation.replies import Reply
+
+log = logging.getLogger(__name__)
+
+RETRY_WAIT_SECONDS = 4.0
+"""How long a retry waits for the first delivery of the same callback to finish."""
+MAX_REPLY_BYTES = 2000  # WeChat cuts passive text replies at 2048 bytes
+SUCCESS = "success"  # WeChat's "received, nothing to say"
+
+
+class WeChatChannel:
+    def __init__(
+        self,
+        config: Config,
+        envelope: Envelope,
+        engine: Engine,
+        tables: WeChatTables,
+        offers: OfferTable,
+        inbound: Inbound,
+    ) -> None:
+        self.config = config
+        self.envelope = envelope
+        self.engine = engine
+        self.tables = tables
+        self.offers = offers
+        self.inbound = inbound
+        self._running: dict[str, asyncio.Future[str]] = {}  # steps at work, by key
+        self._sending: set[asyncio.Task[None]] = set()  # the rest of long replies
+
+    async def handshake(self, request: web.Request) -> web.StreamResponse:
+        try:
+            self.envelope.check_url(request.query)
+        except Refused as why:
+            log.warning("WeChat handshake refused: %s", why)
+            raise web.HTTPForbidden() from None
+        return web.Response(text=request.query.get("echostr", ""))
+
+    async def callback(self, request: web.Request) -> web.StreamResponse:
+        body = await request.content.read(64 * 1024 + 1)
+        try:
+            fields = self.envelope.open(request.query, body)
+        except Refused as why:
+            log.warning("WeChat callback refused: %s", why)
+            raise web.HTTPForbidden() from None
+        key = callback_key(fields)
+        answer = await self._answer(key, fields)
+        if answer == SUCCESS:
+            return web.Response(text=SUCCESS)
+        return web.Response(
+            text=self.envelope.seal(request.query, answer), content_type="application/xml"
+        )
+
+    async def _answer(self, key: str, fields: dict[str, Any]) -> str:
+        step = self._running.get(key)
+        if step is not None:  # WeChat's retry while the first is still at work
+            try:
+                return await asyncio.wait_for(asyncio.shield(step), RETRY_WAIT_SECONDS)
+            except TimeoutError:
+                return SUCCESS
+        if self.tables.seen(key):
+            return self.tables.answer_of(key) or SUCCESS
+        # A task of its own, shielded: WeChat drops a connection it waited 5 s on, which
+        # cancels the request's handler — the step must finish anyway, once, so that the
+        # retry finds its answer instead of running it again.
+        step = asyncio.ensure_future(self._step(key, fields))
+        self._running[key] = step
+        step.add_done_callback(lambda _: self._running.pop(key, None))
+        return await asyncio.shield(step)
+
+    async def _step(self, key: str, fields: dict[str, Any]) -> str:
+        chat = str(fields.get("FromUserName", ""))
+        if not chat:
+            return SUCCESS
+        event_kind = str(fields.get("Event", "")).lower()
+        if event_kind in ("subscribe", "unsubscribe"):
+            self.tables.set_subscribed(chat, event_kind == "subscribe")
+        event = await self.inbound.event_of(fields, lambda: self.engine.wants_photo(CHANNEL, chat))
+        now = datetime.now(UTC)
+        reply = ""
+        try:
+            with self.engine.store.transaction():
+                if not self.tables.take(key):  # another process took it meanwhile
+                    return self.tables.answer_of(key) or SUCCESS
+                if isinstance(event, NotTaken):
+                    text = hint(self.engine.locale_of(CHANNEL, chat), event)
+                elif event is None:
+                    text = ""
+                else:
+                    replies = self.engine.handle(CHANNEL, chat, event, now, can_share_location=True)
+                    text = self._lay_out(chat, replies, now)
+                head, rest = split(text)
+                reply = self._xml(fields, head) if head else SUCCESS
+                self.tables.answered(key, reply)
+        except Exception:
+            # The step rolled back (its key too), so WeChat's retry may try it again.
+            log.exception("WeChat callback %s of %s failed", key, chat)
+            locale = self.engine.locale_of(CHANNEL, chat)
+            return self._xml(fields, translate(locale, "errors.generic"))
+        if rest:
+            task = asyncio.create_task(self._send_rest(chat, rest))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return reply
+
+    async def _send_rest(self, chat: str, rest: str) -> None:
+        """What did not fit in the passive reply, as customer-service messages (the
+        follower just wrote, so the 48-hour window is open)."""
+        while rest:
+            part, rest = split(rest)
+            body = {"touser": chat, "msgtype": "text", "text": {"content": part}}
+            try:
+                await self.inbound.client.send_custom(body)
+            except WeChatError as error:
+                log.warning("the rest of a long reply to %s was not sent: %s", chat, error)
+                return
+
+    def _lay_out(self, chat: str, replies: Sequence[Reply], now: datetime) -> str:
+        locale = self.engine.locale_of(CHANNEL, chat)
+        lines, shown = lay_out(replies, lambda k, **p: translate(locale, f"wechat.{k}", **p))
+        self.offers.show(chat, shown, now, notice=False)
+        return "\n".join(lines)
+
+    @staticmethod
+    def _xml(fields: dict[str, Any], text: str) -> str:
+        reply = TextReply(
+            source=str(fields.get("ToUserName", "")),
+            target=str(fields.get("FromUserName", "")),
+            content=text,
+            time=int(time.time()),
+        )
+        rendered: str = reply.render()
+        return rendered
+
+
+def split(text: str, limit: int = MAX_REPLY_BYTES) -> tuple[str, str]:
+    """``text`` as (what fits in ``limit`` UTF-8 bytes, the rest), cut at a line end
+    when there is one in the part that fits."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text, ""
+    head = data[:limit].decode(errors="ignore")
+    if "\n" in head:
+        head = head[: head.rfind("\n")]
+    return head, text[len(head) :].lstrip("\n")

@@ -1,0 +1,166 @@
+"""The WeChat official-account API over aiohttp: the dozen endpoints the adapter uses.
+
+Why aiohttp and not wechatpy's client: wechatpy's client is synchronous (requests), has
+no timeout by default, hard-codes its token and several endpoint URLs past
+``API_BASE_URL`` and retries token errors recursively without limit (see
+PITFALLS.md). Here every call is async with a timeout, goes to ``api_base_url`` (a
+proxy or a test server), and is retried at most once after a token error
+(40001/40014/42001). wechatpy still does the crypto, XML and reply rendering.
+
+The access token comes from ``stable_token`` (WeChat hands every caller the same valid
+token, so two processes never invalidate each other's) and is kept in the store with
+its expiry; one lock per client stops concurrent calls fetching it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import time
+from typing import Any
+
+import aiohttp
+
+from bots.wechat.settings import WeChatSettings
+from bots.wechat.store import WeChatTables
+
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+EARLY_SECONDS = 300.0
+"""A token this close to its expiry is fetched anew."""
+
+
+class WeChatError(Exception):
+    """An errcode from WeChat (``code`` -1: busy; 0 never raised), or a transport failure
+    (``code`` None)."""
+
+    def __init__(self, code: int | None, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class WeChatClient:
+    def __init__(self, settings: WeChatSettings, tables: WeChatTables) -> None:
+        self.settings = settings
+        self.tables = tables
+        self.base = settings.api_base_url
+        self._lock = asyncio.Lock()
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds, ceil_threshold=0)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    # -- token --------------------------------------------------------------------------
+    async def token(self, *, force: bool = False, stale: str = "") -> str:
+        async with self._lock:
+            stored = self.tables.token(self.settings.app_id)
+            if stored and stored[0] != stale and stored[1] - EARLY_SECONDS > time.time():
+                return stored[0]
+            body = {
+                "grant_type": "client_credential",
+                "appid": self.settings.app_id,
+                "secret": self.settings.app_secret,
+                "force_refresh": force,
+            }
+            answer = await self._request("POST", "stable_token", json=body)
+            token = str(answer.get("access_token", ""))
+            if not token:
+                raise WeChatError(None, "no access_token in the answer")
+            expires = time.time() + float(answer.get("expires_in", 7200))
+            self.tables.save_token(self.settings.app_id, token, expires)
+            return token
+
+    # -- calls ----------------------------------------------------------------------------
+    async def call(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """One API call with the token; after a token error the token is fetched anew and
+        the call tried once more, never more."""
+        token = await self.token()
+        try:
+            return await self._request(
+                method, path, json=json, params={**(params or {}), "access_token": token}
+            )
+        except WeChatError as error:
+            if error.code not in TOKEN_ERRORS:
+                raise
+            self.tables.drop_token(self.settings.app_id, token)
+            token = await self.token(force=True, stale=token)
+            return await self._request(
+                method, path, json=json, params={**(params or {}), "access_token": token}
+            )
+
+    async def _request(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        raw, kind = await self._fetch(method, path, json=json, params=params)
+        return _answer(raw, kind)
+
+    async def _fetch(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+    ) -> tuple[bytes, str]:
+        try:
+            async with self._http().request(
+                method, self.base + path, json=json, params=params
+            ) as response:
+                raw = await response.read()
+                if response.status >= 500:
+                    raise WeChatError(-1, f"HTTP {response.status}")
+                return raw, response.content_type
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise WeChatError(None, f"{type(exc).__name__}: {exc}") from exc
+
+    async def media(self, media_id: str, max_bytes: int) -> tuple[bytes, str]:
+        """A user's image by MediaId: its bytes and content type; ``WeChatError`` 0 with
+        "too large" when over ``max_bytes``."""
+        for attempt in (0, 1):
+            token = await self.token(force=attempt == 1)
+            raw, kind = await self._fetch(
+                "GET", "media/get", params={"access_token": token, "media_id": media_id}
+            )
+            if kind.startswith("image/"):
+                if len(raw) > max_bytes:
+                    raise WeChatError(0, "too large")
+                return raw, kind
+            try:
+                _answer(raw, kind)
+            except WeChatError as error:
+                if error.code in TOKEN_ERRORS and attempt == 0:
+                    self.tables.drop_token(self.settings.app_id, token)
+                    continue
+                raise
+            raise WeChatError(None, f"not an image: {kind}")
+        raise WeChatError(None, "unreachable")
+
+    async def send_custom(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.call("POST", "message/custom/send", json=body)
+
+    async def send_template(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.call("POST", "message/template/send", json=body)
+
+    async def create_menu(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.call("POST", "menu/create", json=body)
+
+    async def create_qrcode(self, scene: str) -> dict[str, Any]:
+        body = {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}}
+        return await self.call("POST", "qrcode/create", json=body)
+
+
+def _answer(raw: bytes, kind: str) -> dict[str, Any]:
+    try:
+        data = jsonlib.loads(raw or b"{}")
+    except ValueError as exc:
+        raise WeChatError(None, f"not JSON ({kind})") from exc
+    if not isinstance(data, dict):
+        raise WeChatError(None, "not a JSON object")
+    code = data.get("errcode", 0)
+    if code:
+        raise WeChatError(int(code), str(data.get("errmsg", "")))
+    return data

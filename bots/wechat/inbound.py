@@ -1,0 +1,154 @@
+"""WeChat callback fields → conversation events.
+
+Text (a typed number answers the chat's standing offer: ``bots.channel.choices``), image
+(downloaded by MediaId through the API, checked like every photo: a step that takes one,
+the size cap, 20 an hour, the bytes must be an image), location message, voice (the Recognition
+text, else a localized hint), subscribe / SCAN (``qrscene_east__b1`` pre-fills area and
+building like ``/chat?area=…``), CLICK menu keys. ``LOCATION`` events (the periodic
+position report) and unsubscribe make no event.
+
+Only translation: no dialogue decisions; the store only to read the standing offer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bots.channel.choices import OfferTable, pick
+from bots.channel.media import IMAGE_EXTENSIONS, image_type
+from bots.engine import private_folder
+from bots.wechat.client import WeChatClient, WeChatError
+from bots.wechat.store import WeChatTables
+from conversation.events import Command, InEvent, Location, Photo, Unsupported, parse_text
+from conversation.i18n import translate
+
+log = logging.getLogger(__name__)
+
+MEDIA_FOLDER = "wechat"
+PHOTOS_PER_HOUR = 20
+"""Pictures one follower may send in an hour: the web chat's cap (a report takes at most
+4, a completion 4)."""
+MENU_COMMANDS = {"report": Command("report"), "mine": Command("my"), "status": Command("status")}
+_CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-=&")
+
+
+@dataclass(frozen=True)
+class NotTaken:
+    """An input answered by the adapter itself (catalog key + params)."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+Nothing = None
+"""An input that makes no event and no answer (unsubscribe, a LOCATION event)."""
+
+
+def scene(event_key: str) -> str:
+    """The deep-link payload of a QR code's scene (``qrscene_`` on subscribe)."""
+    payload = event_key.removeprefix("qrscene_").strip()
+    return payload if payload and len(payload) <= 64 and set(payload) <= _CODE_CHARS else ""
+
+
+class Inbound:
+    def __init__(
+        self,
+        client: WeChatClient,
+        offers: OfferTable,
+        tables: WeChatTables,
+        media_dir: Path,
+        max_file_mb: int,
+    ) -> None:
+        self.client = client
+        self.tables = tables
+        self.offers = offers
+        self.media_dir = media_dir
+        self.max_file_mb = max_file_mb
+
+    def text(self, chat: str, text: str) -> InEvent | NotTaken:
+        if text.strip().startswith("/"):
+            return parse_text(text)
+        picked = pick(text, self.offers.get(chat), lambda label: label)
+        if isinstance(picked, str):
+            return NotTaken("wechat.ambiguous", {"label": picked})
+        return picked if picked is not None else parse_text(text)
+
+    async def event_of(
+        self, fields: dict[str, Any], photo_wanted: Callable[[], bool]
+    ) -> InEvent | NotTaken | None:
+        """The event of a callback's fields; ``photo_wanted()`` says whether the chat's
+        dialogue takes a photo now (asked only for an image: it costs a read)."""
+        chat = str(fields.get("FromUserName", ""))
+        kind = str(fields.get("MsgType", "")).lower()
+        if kind == "text":
+            return self.text(chat, str(fields.get("Content", "")))
+        if kind == "location":
+            try:
+                lat, lon = float(fields["Location_X"]), float(fields["Location_Y"])
+            except (KeyError, TypeError, ValueError):
+                return Unsupported("location")
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                return Unsupported("location")
+            return Location(lat, lon)
+        if kind == "image":
+            if not photo_wanted():
+                return NotTaken("wechat.photo_not_now")
+            now = datetime.now(UTC)
+            if self.tables.photos_since(chat, now - timedelta(hours=1)) >= PHOTOS_PER_HOUR:
+                return NotTaken("wechat.photo_quota", {"limit": PHOTOS_PER_HOUR})
+            taken = await self._photo(str(fields.get("MediaId", "")))
+            if isinstance(taken, Photo):
+                self.tables.took_photo(chat, now)
+            return taken
+        if kind == "voice":
+            heard = str(fields.get("Recognition") or "").strip()
+            return self.text(chat, heard) if heard else NotTaken("wechat.voice_hint")
+        if kind == "event":
+            return self._event(
+                str(fields.get("Event", "")).lower(), str(fields.get("EventKey") or "")
+            )
+        return Unsupported(kind or "other")
+
+    def _event(self, event: str, key: str) -> InEvent | None:
+        if event == "subscribe":
+            return Command("start", scene(key))
+        if event == "scan":
+            return Command("start", scene(key))
+        if event == "click":
+            return MENU_COMMANDS.get(key, Command("help"))
+        return Nothing  # unsubscribe, LOCATION, VIEW, template delivery reports
+
+    async def _photo(self, media_id: str) -> Photo | NotTaken:
+        limit = self.max_file_mb * 1024 * 1024
+        try:
+            data, _kind = await self.client.media(media_id, limit)
+        except WeChatError as error:
+            if error.code == 0:
+                return NotTaken("wechat.too_large", {"limit": self.max_file_mb})
+            log.warning("WeChat image %s not downloaded: %s", media_id, error)
+            return NotTaken("wechat.download_failed")
+        proven = image_type(data[:16])
+        if proven is None:
+            return NotTaken("wechat.download_failed")
+        ref = f"{MEDIA_FOLDER}/{secrets.token_hex(16)}{IMAGE_EXTENSIONS[proven]}"
+        _save(self.media_dir / ref, data)
+        return Photo(ref, "")
+
+
+def _save(path: Path, data: bytes) -> None:
+    private_folder(path.parent)
+    # Owner-only like the database: a reporter's photo may show their home.
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def hint(locale: str, taken: NotTaken) -> str:
+    return translate(locale, taken.key, **taken.params)
