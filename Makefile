@@ -34,12 +34,14 @@ bench: $(STAMP)
 	$(PY) bench/fanout.py --tickets 500
 	$(PY) bench/telegram.py
 	$(PY) bench/web.py
+	$(PY) bench/wechat.py
 
 # At a utility's scale (issue 11): builds bench/.data/tickets-1000000-v*.db on first use
 # (minutes), then lists, export and new tickets beside raw SQLite. TICKETS=100000 for less.
 TICKETS ?= 1000000
 scale: $(STAMP)
 	$(PY) bench/scale.py --tickets $(TICKETS)
+	$(PY) bench/console.py --tickets $(TICKETS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bots import health, notify_workers, scheduler, telegram, wechat
+from bots.access_log import QuietAccessLogger
 from bots.engine import Engine, private_folder
 from bots.engine import open_store as open_config_store
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
@@ -141,7 +142,7 @@ def run(config: Config) -> None:
         raise SystemExit(2) from None
     base = (config.web.public_url or f"http://{config.web.host}:{config.web.port}").rstrip("/")
     log.info("baoxiu is serving the web chat at %s/chat (health: %s/healthz)", base, base)
-    web.run_app(build_app(config), sock=sock, print=None)
+    web.run_app(build_app(config), sock=sock, print=None, access_log_class=QuietAccessLogger)
 
 
 def _listen(host: str, port: int) -> socket.socket:
