@@ -41,6 +41,12 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 
+HEADER_SECONDS = 15.0
+"""A connection that has not completed a request by then is closed, and so is one idle
+that long between requests (aiohttp's keep-alive timer runs from the connection's start):
+300 clients trickling their headers once held their connections for good (issue 10,
+defect 8). Bodies have their own deadlines (``bots.web.chat``)."""
+
 log = logging.getLogger(__name__)
 
 
@@ -142,7 +148,13 @@ def run(config: Config) -> None:
         raise SystemExit(2) from None
     base = (config.web.public_url or f"http://{config.web.host}:{config.web.port}").rstrip("/")
     log.info("baoxiu is serving the web chat at %s/chat (health: %s/healthz)", base, base)
-    web.run_app(build_app(config), sock=sock, print=None, access_log_class=QuietAccessLogger)
+    web.run_app(
+        build_app(config),
+        sock=sock,
+        print=None,
+        access_log_class=QuietAccessLogger,
+        keepalive_timeout=HEADER_SECONDS,
+    )
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -303,6 +304,29 @@ def _coordinate(value: Any, name: str, limit: float) -> float | None:
     return float(number) if math.isfinite(number) else None
 
 
+JSON_BODY_SECONDS = 10.0
+UPLOAD_BODY_SECONDS = 120.0
+"""How long a request body may take to arrive (a 5 MB photo on a slow mobile link fits):
+a client trickling its body holds a connection no longer (issue 10, defect 8)."""
+
+
+async def _within(seconds: float, read: Awaitable[bytes]) -> bytes:
+    try:
+        async with asyncio.timeout(seconds):
+            return await read
+    except TimeoutError:
+        raise Refused(408, "error_too_slow") from None
+
+
+@contextlib.asynccontextmanager
+async def _deadline(when: float) -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout_at(when):
+            yield
+    except TimeoutError:
+        raise Refused(408, "error_too_slow") from None
+
+
 async def _read_limited(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise Refused(413, "error_too_long", length=request.content_length, limit=MAX_TEXT)
@@ -319,7 +343,7 @@ async def send(request: web.Request, chat: str, locale: Locale) -> web.StreamRes
     """POST /chat/api/send — ``{text}``, ``{button}``, ``{location: {lat, lon}}`` or ``{start}``."""
     if request.content_type != "application/json":
         raise Refused(400, "error_bad_type", field="Content-Type")
-    raw = await _read_limited(request, MAX_JSON_BYTES)
+    raw = await _within(JSON_BODY_SECONDS, _read_limited(request, MAX_JSON_BYTES))
     try:
         body = json.loads(raw)
     except ValueError:  # UnicodeDecodeError is one
@@ -350,23 +374,25 @@ async def photo(request: web.Request, chat: str, locale: Locale) -> web.StreamRe
     if request.content_length is not None and request.content_length > cap + 64 * 1024:
         raise too_large
     image, declared, caption = None, "", ""
+    deadline = asyncio.get_running_loop().time() + UPLOAD_BODY_SECONDS
     try:
-        reader = await request.multipart()
-        async for part in reader:
-            if not isinstance(part, BodyPartReader):
-                raise Refused(400, "error_bad_type", field="multipart")
-            if part.name == "photo" and image is None:
-                declared = part.headers.get("Content-Type", "").split(";")[0].strip().lower()
-                image = await _read_part(part, cap)
-                if image is None:
-                    raise too_large
-            elif part.name == "caption":
-                raw = await _read_part(part, MAX_TEXT * 4)
-                caption = (raw or b"").decode("utf-8").strip()
-                if raw is None or len(caption) > MAX_TEXT:
-                    raise Refused(400, "error_too_long", length=len(caption), limit=MAX_TEXT)
-            else:
-                await part.release()
+        async with _deadline(deadline):
+            reader = await request.multipart()
+            async for part in reader:
+                if not isinstance(part, BodyPartReader):
+                    raise Refused(400, "error_bad_type", field="multipart")
+                if part.name == "photo" and image is None:
+                    declared = part.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                    image = await _read_part(part, cap)
+                    if image is None:
+                        raise too_large
+                elif part.name == "caption":
+                    raw = await _read_part(part, MAX_TEXT * 4)
+                    caption = (raw or b"").decode("utf-8").strip()
+                    if raw is None or len(caption) > MAX_TEXT:
+                        raise Refused(400, "error_too_long", length=len(caption), limit=MAX_TEXT)
+                else:
+                    await part.release()
     except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError):
         # aiohttp refuses malformed part headers (a NUL in a filename) with InvalidHeader.
         raise Refused(400, "error_bad_type", field="multipart") from None
