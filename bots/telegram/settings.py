@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
+from bots.channel.settings import Section
 from config.model import Config
 from tickets.errors import ConfigError
 
-SECTION = "channels.telegram"
+_SECTION = Section("telegram")
+SECTION = _SECTION.path
 MODES = ("polling", "webhook")
 UPDATE_TYPES = ("message", "callback_query", "my_chat_member")
 """Update kinds the adapter uses (my_chat_member: it logs the id of a group it joins)."""
@@ -72,31 +74,18 @@ class TelegramSettings:
     @staticmethod
     def configured(config: Config) -> bool:
         """Whether ``[channels.telegram]`` is present and not switched off."""
-        table = config.extra_channels.get("telegram")
-        return table is not None and table.get("enabled", True) is not False
+        return _SECTION.configured(config)
 
     @staticmethod
     def from_config(config: Config) -> TelegramSettings:
         """The checked settings; ``ConfigError`` names the key, the value and the fix."""
-        raw = config.extra_channels.get("telegram")
-        if raw is None:
-            raise ConfigError(
-                f"{SECTION}: missing — add a [channels.telegram] table with "
-                'token = "123456:ABC…" (from @BotFather)'
-            )
-        return _parse(raw)
+        return _parse(_SECTION.table(config, 'token = "123456:ABC…" (from @BotFather)'))
 
 
-def _fail(key: str, value: Any, problem: str, fix: str) -> NoReturn:
-    shown = f'"{value}"' if isinstance(value, str) else repr(value)
-    raise ConfigError(f"{SECTION}.{key} = {shown}: {problem} — {fix}")
+_fail = _SECTION.fail
 
 
-def _text(raw: Mapping[str, Any], key: str, default: str) -> str:
-    value = raw.get(key, default)
-    if not isinstance(value, str):
-        _fail(key, value, "must be text", f'put it in double quotes: "{value}"')
-    return value.strip()
+_text = _SECTION.text
 
 
 def _number(raw: Mapping[str, Any], key: str, default: float, high: float) -> float:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
+from bots.channel.settings import Section
 from config.model import Config
 from tickets.errors import ConfigError
 
-SECTION = "channels.wechat"
+_SECTION = Section("wechat")
+SECTION = _SECTION.path
 MODES = ("safe", "compatible", "plain")
 DEFAULT_API = "https://api.weixin.qq.com/cgi-bin/"
 MENU_KEYS = ("report", "mine", "status")
@@ -75,31 +77,19 @@ class WeChatSettings:
     @staticmethod
     def configured(config: Config) -> bool:
         """Whether ``[channels.wechat]`` is present and not switched off."""
-        table = config.extra_channels.get("wechat")
-        return table is not None and table.get("enabled", True) is not False
+        return _SECTION.configured(config)
 
     @staticmethod
     def from_config(config: Config) -> WeChatSettings:
         """The checked settings; ``ConfigError`` names the key, the value and the fix."""
-        raw = config.extra_channels.get("wechat")
-        if raw is None:
-            raise ConfigError(
-                f"{SECTION}: missing — add a [channels.wechat] table with app_id, app_secret "
-                "and token (公众号后台 → 设置与开发 → 基本配置)"
-            )
-        return _parse(raw)
+        needs = "app_id, app_secret and token (公众号后台 → 设置与开发 → 基本配置)"
+        return _parse(_SECTION.table(config, needs))
 
 
-def _fail(key: str, value: Any, problem: str, fix: str) -> NoReturn:
-    shown = f'"{value}"' if isinstance(value, str) else repr(value)
-    raise ConfigError(f"{SECTION}.{key} = {shown}: {problem} — {fix}")
+_fail = _SECTION.fail
 
 
-def _text(raw: Mapping[str, Any], key: str, default: str) -> str:
-    value = raw.get(key, default)
-    if not isinstance(value, str):
-        _fail(key, value, "must be text", f'put it in double quotes: "{value}"')
-    return value.strip()
+_text = _SECTION.text
 
 
 def _secret(raw: Mapping[str, Any], key: str, pattern: re.Pattern[str], what: str) -> str:
