@@ -4,7 +4,8 @@
 tickets closed more than ``[privacy] keep_days`` ago.
 
 The work is ``tickets.backup``'s and ``tickets.privacy``'s; this module only keeps time,
-runs it off the event loop and deletes erased photo files. The clock is injectable.
+runs it off the event loop, deletes erased photo files and, daily, photo files no
+ticket refers to (issue 10, defect 7). The clock is injectable.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,6 +64,44 @@ def erase_expired(store: Store, config: Config, now: datetime) -> int:
     return len(numbers)
 
 
+MEDIA_GRACE = timedelta(days=1)
+"""A photo younger than this may still be on its way into a report: never swept."""
+
+_REFERENCED = """
+    SELECT value FROM tickets, json_each(tickets.photos)
+    UNION SELECT value FROM tickets, json_each(tickets.resolution_photos)
+    UNION SELECT value FROM events, json_each(events.data, '$.photos')
+    WHERE json_type(events.data, '$.photos') = 'array'
+"""
+
+
+def sweep_media(database: Path, media_dir: Path, now: datetime) -> int:
+    """Delete photo files that no ticket or event refers to once they are a day old (an
+    upload a dialogue refused, a report abandoned after its photos); returns how many.
+
+    Reads on a connection of its own, so the service's store is not held meanwhile."""
+    if not media_dir.is_dir():
+        return 0
+    cutoff = (now - MEDIA_GRACE).timestamp()
+    root = media_dir.resolve()
+    old = [p for p in root.rglob("*") if p.is_file() and p.stat().st_mtime < cutoff]
+    if not old:
+        return 0
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        kept = {str(row[0]) for row in conn.execute(_REFERENCED)}
+    finally:
+        conn.close()
+    removed = 0
+    for path in old:
+        if path.relative_to(root).as_posix() not in kept:
+            path.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.info("media: removed %d photo file(s) no ticket refers to", removed)
+    return removed
+
+
 class Upkeep:
     def __init__(
         self, store: Store, config: Config, *, clock: Callable[[], datetime] = utcnow
@@ -93,6 +133,7 @@ class Upkeep:
             log.info("backup: wrote %s (%d old archive(s) removed)", target, len(gone))
         if self._privacy_at is None or now - self._privacy_at >= PRIVACY_EVERY:
             erase_expired(self.store, self.config, now)
+            sweep_media(self.config.database, self.config.media_dir, now)
             self._privacy_at = now
 
     async def run(self, stop: asyncio.Event, interval: float = TICK_SECONDS) -> None:
