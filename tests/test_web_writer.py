@@ -97,8 +97,16 @@ async def test_two_first_polls_at_once_greet_once(client: TestClient[Any, Any]) 
     # the first greeting is still waiting for the writer.
     assert (await client.get("/chat")).status == 200
     writer = client.server.app[WRITER]  # type: ignore[union-attr]
-    gate = threading.Event()
-    held = asyncio.create_task(writer.run(lambda: gate.wait(5)))  # the writer is busy
+    gate, busy = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        busy.set()
+        gate.wait(5)
+
+    held = asyncio.create_task(writer.run(hold))  # the writer is busy
+    # Polls sent before the writer took the holding job could join its batch and never
+    # show in the queue (a race seen under CI load): wait until it is really held.
+    assert await asyncio.to_thread(busy.wait, 5)
     polls = [asyncio.create_task(client.get("/chat/api/messages?after=0&wait=0")) for _ in range(4)]
     async with asyncio.timeout(10):
         while writer._queue.qsize() < 4:  # every poll has asked for a greeting
