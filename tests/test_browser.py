@@ -188,3 +188,26 @@ async def test_qr_deep_link_in_english(
     )
     await page.screenshot(path=tmp_path / "deep-link-en.png")
     assert errors == []
+
+
+async def test_long_text_shows_a_counter_and_says_when_the_limit_is_reached(
+    server: TestServer, browser: Browser, tmp_path: Path
+) -> None:
+    # The textarea stopped taking characters at 1,000 without a word (issue 12 item 3).
+    page, errors = await phone_page(browser, "zh-CN")
+    await page.goto(str(server.make_url("/chat")))
+    await expect(page.locator("#log")).to_contain_text(
+        translate("zh_CN", "common.welcome_reporter")
+    )
+    count = page.locator("#count")
+    await page.fill("#text", "漏" * 100)
+    await expect(count).to_be_hidden()  # far from the limit: nothing to say
+    await page.fill("#text", "漏" * 850)
+    await expect(count).to_have_text("850 / 1000")
+    await page.fill("#text", "漏" * 1200)  # pasted: the textarea keeps 1,000
+    await expect(count).to_have_text(translate("zh_CN", "web.text_limit", limit=1000))
+    await page.screenshot(path=tmp_path / "limit.png")
+    await page.press("#text", "Enter")  # what is kept is sent, and the counter goes
+    await expect(page.locator("#text")).to_have_value("")
+    await expect(count).to_be_hidden()
+    assert errors == []

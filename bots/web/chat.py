@@ -505,6 +505,7 @@ async def page(request: web.Request) -> web.StreamResponse:
     locale = locale_for(request, chat_of(token) if known else None)
     texts = {key: translate(locale, f"web.{key}") for key in (*_CLIENT_TEXTS, *_PAGE_TEXTS)}
     texts["too_large"] = translate(locale, "web.error_too_large", limit=config.web.max_upload_mb)
+    texts["text_limit"] = translate(locale, "web.text_limit", limit=MAX_TEXT)
     deep = [
         (k, v) for k, v in request.query.items() if k in ("area", "building") and _CODE.fullmatch(v)
     ]
@@ -520,6 +521,7 @@ async def page(request: web.Request) -> web.StreamResponse:
             "texts": texts,
             "max_upload_bytes": config.web.max_upload_mb * 1024 * 1024,
             "poll_seconds": POLL_SECONDS,
+            "max_text": MAX_TEXT,
             "pin_icon": str(static.url_for(filename="pin.svg")),
             "start": urlencode(deep) if deep else "",
         },

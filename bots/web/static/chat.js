@@ -252,6 +252,7 @@
     if (!text) return;
     if (await send({ text: text })) input.value = "";
     fitInput();
+    countInput();
     input.focus();
   });
 
@@ -260,7 +261,19 @@
     input.style.height = Math.min(input.scrollHeight + 2, 120) + "px";
   }
 
+  // Near the limit the resident sees how much is left; at it, that the rest will not go
+  // (the textarea stops taking characters, which otherwise looked like text was lost).
+  const count = document.getElementById("count");
+  function countInput() {
+    const used = input.value.length;
+    const max = cfg.max_text;
+    count.hidden = used < max * 0.8;
+    count.classList.toggle("full", used >= max);
+    count.textContent = used >= max ? t.text_limit : used + " / " + max;
+  }
+
   input.addEventListener("input", fitInput);
+  input.addEventListener("input", countInput);
 
   input.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
