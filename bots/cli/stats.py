@@ -13,9 +13,8 @@ import click
 
 from bots.channel.export import Cell, write_table
 from bots.cli.base import Session, config_option, fail, main, pass_session, say, store_of, table
-from bots.cli.tickets import category_name, holder_name, place, tickets
+from bots.cli.tickets import category_name, holder_name, ticket_table, tickets
 from config.model import Config
-from conversation.i18n import local_time, translate
 from tickets import search, stats
 
 __all__ = ["stats_rows", "volume_rows"]
@@ -156,19 +155,6 @@ def tickets_search(session: Session, text: str, after: str | None, limit: int) -
     if not found.tickets:
         click.echo(say(loc, "list_empty"))
         return
-    columns = ("number", "state", "category", "place", "description", "created_at")
-    rows = [[say(loc, f"field.{c}") for c in columns]]
-    rows += [
-        [
-            t.number,
-            translate(loc, f"states.{t.state.value}"),
-            category_name(config, t.category, loc),
-            place(config, t, loc),
-            t.description[:40],
-            local_time(t.created_at, config.timezone),
-        ]
-        for t in found.tickets
-    ]
-    click.echo("\n".join(table(rows)))
+    click.echo("\n".join(ticket_table(config, found.tickets, "description")))
     if found.after is not None:
         click.echo(f"--after {found.after}")

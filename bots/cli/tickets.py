@@ -105,7 +105,22 @@ def tickets_list(
     if not found:
         click.echo(say(loc, "list_empty"))
         return
-    columns = ("number", "state", "category", "place", "holder", "created_at")
+    click.echo("\n".join(ticket_table(config, found, "holder")))
+    if got.next_cursor is not None:
+        click.echo(f"--after {got.next_cursor}")
+
+
+def ticket_table(config: Config, found: Sequence[Ticket], middle: str) -> list[str]:
+    """Tickets as aligned lines under a header: number, state, category, place, then
+    ``middle`` (``holder`` for lists, ``description`` for search hits), then filed at."""
+    loc = config.locale
+    columns = ("number", "state", "category", "place", middle, "created_at")
+
+    def cell(ticket: Ticket) -> str:
+        if middle == "holder":
+            return holder_name(config, ticket.holder)
+        return ticket.description[:40]
+
     rows = [[say(loc, f"field.{c}") for c in columns]]
     rows += [
         [
@@ -113,14 +128,12 @@ def tickets_list(
             translate(loc, f"states.{t.state.value}"),
             category_name(config, t.category, loc),
             place(config, t, loc),
-            holder_name(config, t.holder),
+            cell(t),
             local_time(t.created_at, config.timezone),
         ]
         for t in found
     ]
-    click.echo("\n".join(table(rows)))
-    if got.next_cursor is not None:
-        click.echo(f"--after {got.next_cursor}")
+    return table(rows)
 
 
 @tickets.command("show")
