@@ -50,6 +50,8 @@ sys.path.insert(1, str(ROOT / "tests"))
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web  # noqa: E402
 from fake_telegram import TOKEN, FakeTelegram, user  # noqa: E402
 
+from tests.web_report import free_port  # noqa: E402 (after sys.path)
+
 SECRET = "bench-secret-0123456789abcdef"
 PATH = "/telegram/webhook"
 CONCURRENCY = 16
@@ -271,12 +273,6 @@ async def drive(port: int, api_port: int, residents: int, first_id: int) -> dict
 
 
 # -- orchestration ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_port(port: int, timeout: float = 30.0) -> None:

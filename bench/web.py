@@ -34,7 +34,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,20 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SCRIPT: list[tuple[str, str]] = [
-    ("button", "c:report"),
-    ("button", "i:cat:water"),
-    ("button", "i:cat:water.leak"),
-    ("button", "i:area:east"),
-    ("button", "i:bld:b1"),
-    ("text", "{spot}"),
-    ("text", "{phone}"),
-    ("text", "卫生间水管漏水，地面都湿了 {spot}"),
-    ("button", "i:photos_done"),
-    ("button", "i:time:any"),
-    ("button", "i:confirm"),
-]
-NUMBER = re.compile(r"BX\d{8}-\d{4}")
+from tests.web_report import NUMBER, SCRIPT, free_port  # noqa: E402 (after sys.path)
 
 
 # -- the bare handler (run in a subprocess: --serve-bare PORT) ----------------------------
@@ -117,12 +103,6 @@ def serve_bare(port: int) -> None:
 
 
 # -- the servers --------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start(kind: str, port: int, data: Path, profile: str | None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BAOXIU_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}
     env.pop("BAOXIU_CONFIG", None)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,15 +37,11 @@ sys.path.insert(1, str(ROOT / "tests"))
 from aiohttp import web  # noqa: E402
 from fake_wechat import AES_KEY, APP_ID, TOKEN, FakeWeChatApi, WeChatUser  # noqa: E402
 
+from tests.web_report import free_port  # noqa: E402 (after sys.path)
+
 STEPS = ("1", "302室", "13812345678", "卫生间水管漏水", "1", "1", "1")
 """After subscribing by building east/b1's QR code: water, room, phone, fault, no photos,
 any time, confirm."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- the servers (run as child processes) -----------------------------------------------------

@@ -16,9 +16,7 @@ import asyncio
 import itertools
 import os
 import random
-import re
 import signal
-import socket
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,31 +28,12 @@ import aiohttp
 import pytest
 
 from config.loader import load
+from tests.web_report import NUMBER, SCRIPT, free_port
 from tickets.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = int(os.environ.get("BAOXIU_SOAK_ROUNDS", "4"))
 RESIDENTS = 4
-NUMBER = re.compile(r"BX\d{8}-\d{4}")
-SCRIPT: list[tuple[str, str]] = [
-    ("button", "c:report"),
-    ("button", "i:cat:water"),
-    ("button", "i:cat:water.leak"),
-    ("button", "i:area:east"),
-    ("button", "i:bld:b1"),
-    ("text", "{spot}"),
-    ("text", "{phone}"),
-    ("text", "卫生间水管漏水，地面都湿了 {spot}"),
-    ("button", "i:photos_done"),
-    ("button", "i:time:any"),
-    ("button", "i:confirm"),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Service:

@@ -23,6 +23,7 @@ from bots.keys import ENGINE, INBOX, STORE, WORKER
 from bots.web.chat import COOKIE
 from config.model import Config
 from conversation.i18n import translate
+from tests.web_report import free_port
 from tickets.store import Store
 
 
@@ -207,9 +208,3 @@ def test_a_busy_port_is_one_clear_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.strip() == translate("zh_CN", "cli.port_in_use", port=port)
     assert "Traceback" not in err and "serving" not in caplog.text
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
