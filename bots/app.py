@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bots import health, notify_workers, scheduler, telegram, wechat
+from bots import health, notify_workers, scheduler, serving, telegram, wechat
 from bots.access_log import QuietAccessLogger
 from bots.engine import Engine, private_folder
 from bots.engine import open_store as open_config_store
@@ -148,10 +148,12 @@ def run(config: Config) -> None:
         raise SystemExit(2) from None
     base = (config.web.public_url or f"http://{config.web.host}:{config.web.port}").rstrip("/")
     log.info("baoxiu is serving the web chat at %s/chat (health: %s/healthz)", base, base)
-    web.run_app(
+    busy = serving.busy_response(translate(config.locale, "cli.too_many_connections"))
+    serving.serve(
         build_app(config),
-        sock=sock,
-        print=None,
+        sock,
+        cap=config.web.max_connections,
+        busy=busy,
         access_log_class=QuietAccessLogger,
         keepalive_timeout=HEADER_SECONDS,
     )

@@ -74,7 +74,14 @@ SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "technicians": ("id", "name", "phone", "skills", "areas"),
     "dispatchers": ("id", "name", "phone"),
     "channels": CHANNELS,
-    "channels.web": ("enabled", "host", "port", "max_upload_mb", "public_url"),
+    "channels.web": (
+        "enabled",
+        "host",
+        "port",
+        "max_upload_mb",
+        "public_url",
+        "max_connections",
+    ),
     "channels.terminal": ("enabled",),
     "repeats": rules_config.REPEAT_KEYS,
     "incidents": rules_config.INCIDENT_KEYS,
@@ -700,6 +707,7 @@ def _channels(table: _Table) -> tuple[WebChannel, bool, Mapping[str, Mapping[str
         port=web.integer("port", 8080, high=65535),
         max_upload_mb=web.integer("max_upload_mb", 5, unit="megabytes", high=100),
         public_url=public_url,
+        max_connections=web.integer("max_connections", 1000, high=100_000),
     )
     terminal = table.table("terminal", "channels.terminal").flag("enabled", True)
     extra = {}

@@ -120,6 +120,7 @@ class WebChannel:
     port: int = 8080
     max_upload_mb: int = 5
     public_url: str = ""  # used in deep links / QR codes; empty means http://host:port
+    max_connections: int = 1000  # beyond it a connection gets a 503 (bots.serving)
 
 
 @dataclass(frozen=True)

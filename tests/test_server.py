@@ -18,6 +18,7 @@ from conftest import draft
 from test_webchat import Resident, png_bytes
 
 from bots import app as server
+from bots import serving
 from bots.app import CSP, build_app
 from bots.keys import ENGINE, INBOX, STORE, WORKER
 from bots.web.chat import COOKIE
@@ -179,14 +180,14 @@ async def test_disabled_web_chat_has_no_routes(config: Config, store: Store) -> 
 def test_run_serves_on_the_configured_address(
     config: Config, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    calls: list[tuple[web.Application, dict[str, Any]]] = []
-    monkeypatch.setattr(web, "run_app", lambda app, **kw: calls.append((app, kw)))
+    calls: list[tuple[web.Application, socket.socket, dict[str, Any]]] = []
+    monkeypatch.setattr(serving, "serve", lambda app, sock, **kw: calls.append((app, sock, kw)))
     config = replace(config, web=replace(config.web, host="127.0.0.1", port=free_port()))
     with caplog.at_level("INFO", logger="bots.app"):
         server.run(config)
-    ((app, options),) = calls
+    ((app, sock, options),) = calls
     assert isinstance(app, web.Application)
-    sock = options["sock"]
+    assert options["cap"] == config.web.max_connections
     try:
         assert sock.getsockname() == ("127.0.0.1", config.web.port)
     finally:

@@ -1,7 +1,7 @@
 """Slow clients are timed out and the service keeps answering (issue 10, defect 8):
 300 connections trickling their headers once stayed open for good.
 
-The app runs as ``baoxiu serve`` runs it (``run_app``'s keep-alive timer, here shortened)
+The app runs as ``baoxiu serve`` runs it (the runner's keep-alive timer, here shortened)
 on a real 127.0.0.1 port; the clients are raw sockets."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from aiohttp import ClientSession, web
 
 from bots import app as service
+from bots import serving
 from bots.app import build_app
 from config.model import Config
 from conversation.i18n import translate
@@ -96,8 +97,7 @@ def test_the_service_runs_with_the_header_deadline(
     config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(web, "run_app", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(serving, "serve", lambda app, sock, **kw: calls.append(kw) or sock.close())
     service.run(config)
     [options] = calls
-    options["sock"].close()
     assert options["keepalive_timeout"] == service.HEADER_SECONDS
