@@ -10,8 +10,9 @@ The reporter's choice (``/notify``, stored per chat, default ``[delivery] prefer
   by email if the reporter gave an address and ``[email]`` is configured;
 - ``sms_too``: every notice also by SMS (and email) as soon as the chat has it.
 
-A reporter from a phone-only source is filed with ``reporter_channel = "sms"`` and his
-phone as chat: his notices are SMS from the start and need no fallback.
+A reporter from a phone-only source is filed with ``reporter_channel = "sms"`` (or
+``"phone"``, a caller filed at the console) and his phone as chat: his notices are SMS
+from the start and need no fallback.
 
 A notice given up on that was not passed on to a channel that really delivers (SMS with
 the ``log`` provider only writes it down) becomes a ``dispatcher.dead_letter`` notice to
@@ -34,7 +35,7 @@ from tickets.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
 
-OFF_CHAT = (outbox.SMS, outbox.EMAIL)
+OFF_CHAT = (outbox.SMS, outbox.EMAIL, outbox.PHONE)
 
 
 class Fallback:

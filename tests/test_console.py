@@ -4,6 +4,7 @@ on a ticket writing its event with the staff member as actor."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -236,12 +237,16 @@ async def test_an_agent_files_a_phone_report(client: Client, store: Store) -> No
     assert answer.status == 200, await answer.text()
     (row,) = store.query("SELECT number FROM tickets")
     ticket = store.get(row["number"])
-    assert (ticket.reporter_channel, ticket.reporter_chat) == ("sms", "+8613812345678")
+    assert (ticket.reporter_channel, ticket.reporter_chat) == ("phone", "+8613812345678")
     assert len(ticket.photos) == 1
     accept = store.timeline(ticket.number)[0]
     assert accept.actor_id == "staff:amy"
     told = [n for n in store.notices_of(ticket.number) if n.kind.startswith("reporter.")]
-    assert told and all(n.channel == "sms" for n in told)
+    assert told and all(n.channel == "phone" for n in told)
+    async with asyncio.timeout(10):  # the caller is told by the SMS provider
+        while any(n.status != "sent" for n in told):
+            await asyncio.sleep(0.05)
+            told = [n for n in store.notices_of(ticket.number) if n.kind.startswith("reporter.")]
 
 
 async def test_a_phone_report_of_an_open_fault_shows_and_hurries_it(

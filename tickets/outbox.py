@@ -33,6 +33,9 @@ REPLY_KIND = "dialogue.reply"  # a dialogue reply kept for retry (notify.kept)
 """A job notice no chat could receive (``Store._unreachable``)."""
 SMS = "sms"
 EMAIL = "email"
+PHONE = "phone"
+"""A caller filed by an agent at the console (坐席代录): his chat is his phone, and his
+notices go by SMS from the start (``bots.notify_workers``)."""
 
 
 @dataclass(frozen=True)

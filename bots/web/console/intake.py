@@ -5,8 +5,8 @@ description, photos). Typing the caller's phone first (GET ``?phone=``) shows th
 and recent tickets; on submit the repeat rules (``tickets.repeats.judge``, as the chat
 intake's ``known_faults.at_confirm``) run over the caller's tickets before anything is
 filed: an open ticket of the same fault is hurried instead, one fixed a short while ago
-is reopened. A new ticket is filed for channel ``sms`` with the caller's number as the
-chat (notify's phone-only reporter: every notice, the number first, goes by SMS) and
+is reopened. A new ticket is filed for channel ``phone`` with the caller's number as the
+chat (a phone-only reporter: every notice, the number first, goes by SMS) and
 the agent as the actor of its accept event. Photos are checked by their bytes and saved
 in the media folder.
 """
@@ -31,15 +31,16 @@ from conversation.replies import text_of
 from tickets import console_store
 from tickets.errors import BaoxiuError, InvalidInput
 from tickets.model import Actor, Draft
-from tickets.outbox import SMS
+from tickets.outbox import PHONE
 from tickets.repeats import Hurry, Reopen, judge
 from tickets.staff import Can
 from tickets.workflow import MAX_PHOTOS
 
-CHANNEL = SMS
-"""A caller is filed as notify's phone-only reporter (``notify.fallback``): channel
-``sms``, the phone as chat, so every notice reaches him by SMS from the start; the
-accept event's actor (the agent) is what marks a phone intake."""
+CHANNEL = PHONE
+"""A caller is filed on channel ``phone`` with his number as chat: the ticket and the
+figures say he phoned, and every notice reaches him by SMS from the start (the ``phone``
+outbox is delivered by the SMS provider, ``bots.notify_workers``); the accept event's
+actor is the agent who took the call."""
 MAX_FIELD = 2000
 
 
