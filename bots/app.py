@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bots import health, notify_workers, scheduler, telegram, wechat
+from bots import health, notify_workers, scheduler, telegram, wechat, wecom
 from bots.access_log import QuietAccessLogger
 from bots.engine import Engine, private_folder
 from bots.engine import open_store as open_config_store
@@ -83,6 +83,7 @@ def build_app(config: Config, *, store: Store | None = None) -> web.Application:
         webchat.setup(app)
     telegram.setup(app)  # only when [channels.telegram] is configured
     wechat.setup(app)  # only when [channels.wechat] is configured
+    wecom.setup(app)  # only when [channels.wecom] is configured
     health.setup(app)  # /readyz, /metrics, timings, backups, privacy sweep, service lock
     console.setup(app)  # the staff console, /console
     return app

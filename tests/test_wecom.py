@@ -1,0 +1,232 @@
+"""The WeCom app over HTTP against the fake WeCom: the encrypted handshake, refusals of
+forged and stale callbacks, who a member is (configured 账号, mobile from user/get, never
+a typed phone), job offers as template cards, the race of two presses on 抢单 (one wins,
+every card updated), and a replayed press that makes no second step."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import draft
+from fake_wecom import WeComMember
+from wecom_rig import Rig, rig
+
+from bots.wecom.settings import WeComSettings
+from config.model import Config
+from conversation.i18n import translate
+from tickets.errors import ConfigError
+from tickets.model import State
+
+
+def t(key: str, **params: object) -> str:
+    return translate("zh_CN", key, **params)
+
+
+def events(found: Rig, number: str) -> list[str]:
+    return [e.action.value for e in found.store.timeline(number)]
+
+
+def role_of(found: Rig, userid: str) -> tuple[str | None, str | None]:
+    record = found.store.chat("wecom", userid)
+    return record.role, record.person
+
+
+async def offered(found: Rig) -> str:
+    ticket = found.store.create_ticket(draft(), datetime.now(UTC))
+    await found.until(lambda: found.api.cards_of("ZhangSan") and found.api.cards_of("LiSi"))
+    return ticket.number
+
+
+async def test_the_handshake_echoes_the_decrypted_echostr_and_refuses_forgeries(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as found:
+        member = found.member("ZhangSan")
+        assert await member.handshake("1616140317555161061") == (200, "1616140317555161061")
+        forged = found.member("ZhangSan", token="notthetoken")
+        assert (await forged.handshake("123"))[0] == 403
+        stale = await member.handshake("123", timestamp=int(datetime.now(UTC).timestamp()) - 3600)
+        assert stale[0] == 403
+        other = found.member("ZhangSan", corp_id="ww1111111111111111")
+        assert (await other.handshake("123"))[0] == 403
+
+
+async def test_forged_stale_and_foreign_messages_are_refused_and_change_nothing(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as found:
+        member = found.member("ZhangSan")
+        plain = member.xml("text", Content="/jobs")
+        query, body = member.sealed(plain)
+        status, _ = await member.post_raw({**query, "msg_signature": "0" * 40}, body)
+        assert status == 403
+        old = int(datetime.now(UTC).timestamp()) - 3600
+        assert (await member.post_raw(*member.sealed(plain, timestamp=old)))[0] == 403
+        foreign = found.member("ZhangSan", corp_id="ww1111111111111111")
+        assert (await foreign.post_raw(*foreign.sealed(plain)))[0] == 403
+        other_app = member.xml("text", Content="/jobs", AgentID=1000009)
+        assert (await member.post_raw(*member.sealed(other_app)))[0] == 403
+        assert (await member.post_raw(query, b"<xml><Encrypt>"))[0] == 403
+        seen = "SELECT count(*) AS n FROM processed_updates WHERE channel = 'wecom'"
+        assert found.store.query(seen)[0]["n"] == 0
+        assert found.api.messages == []
+
+
+async def test_configured_members_are_bound_at_start_and_others_by_their_mobile(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as found:
+        assert role_of(found, "ZhangSan") == ("technician", "zhang")
+        assert role_of(found, "WangDiaodu") == ("dispatcher", "wang")
+        found.api.member("zhao.w", "赵五", "+86 138 0000 0003")  # zhao has no 账号 configured
+        zhao = found.member("zhao.w")
+        await zhao.say("/jobs")
+        assert role_of(found, "zhao.w") == ("technician", "zhao")
+        texts = await found.until(lambda: found.api.texts("zhao.w"))
+        assert t("technician.mine_empty") in texts[0]
+
+
+async def test_no_one_binds_themselves_by_typing_a_technicians_phone(tmp_path: Path) -> None:
+    async with rig(tmp_path) as found:
+        found.api.member("stranger", "路人", "13700000000")
+        stranger = found.member("stranger")
+        await stranger.say("/jobs")
+        await stranger.say("13800000001")  # zhang's phone, typed
+        await stranger.say("/jobs")
+        assert role_of(found, "stranger")[1] is None
+        await found.until(lambda: len(found.api.texts("stranger")) >= 3)
+        assert found.api.user_gets == 1  # nobody's: not asked again for a while
+        # A member whose mobile is a person's who is configured with another 账号: no.
+        found.api.member("fake-zhang", "假张", "13800000001")
+        await found.member("fake-zhang").say("/jobs")
+        assert role_of(found, "fake-zhang")[1] is None
+
+
+async def test_two_presses_at_once_one_wins_and_every_card_says_who(tmp_path: Path) -> None:
+    async with rig(tmp_path) as found:
+        number = await offered(found)
+        (zhang_card,) = found.api.cards_of("ZhangSan")
+        (li_card,) = found.api.cards_of("LiSi")
+        assert zhang_card.key == f"t:claim:{number}"
+        card = zhang_card.body["template_card"]
+        assert number in card["main_title"]["title"]
+        assert card["button_list"][0]["text"] == t("notices.button.claim")
+        zhang, li = found.member("ZhangSan"), found.member("LiSi")
+        await asyncio.gather(zhang.press(zhang_card), li.press(li_card))
+        ticket = found.store.get(number)
+        assert ticket.state is State.ASSIGNED
+        assert events(found, number).count("claim") == 1
+        winner = found.config.technician(ticket.holder or "")
+        assert winner is not None
+        claimed = t("wecom.card_claimed", name=winner.name)
+        await found.until(lambda: zhang_card.replaced and li_card.replaced)
+        assert (zhang_card.replaced, li_card.replaced) == (claimed, claimed)
+        # The winner gets the job card (sign in, …); the other is told it is taken.
+        won = "ZhangSan" if ticket.holder == "zhang" else "LiSi"
+        lost = "LiSi" if won == "ZhangSan" else "ZhangSan"
+        await found.until(lambda: found.api.texts(won) and found.api.texts(lost))
+        assert t("technician.btn_signin") in found.api.texts(won)[-1]
+        assert number in found.api.texts(lost)[-1]
+
+
+async def test_a_replayed_press_makes_no_second_step(tmp_path: Path) -> None:
+    async with rig(tmp_path) as found:
+        number = await offered(found)
+        (card,) = found.api.cards_of("ZhangSan")
+        zhang = found.member("ZhangSan")
+        plain = await zhang.press(card)
+        await found.until(lambda: found.api.texts("ZhangSan"))
+        before = (events(found, number), len(found.store.query("SELECT id FROM outbox")))
+        await zhang.send_plain(plain)  # WeCom's retry: the same event, signed anew
+        await zhang.send_plain(plain)
+        after = (events(found, number), len(found.store.query("SELECT id FROM outbox")))
+        assert after == before
+
+
+async def test_a_slow_first_answer_is_retried_by_wecom_without_a_second_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with rig(tmp_path) as found:
+        number = await offered(found)
+        (card,) = found.api.cards_of("ZhangSan")
+        from bots.wecom.people import People
+
+        identify = People.identify
+
+        async def slow(self: People, userid: str, now: datetime) -> None:
+            await asyncio.sleep(0.6)
+            await identify(self, userid, now)
+
+        monkeypatch.setattr(People, "identify", slow)
+        zhang = WeComMember(found.url, "ZhangSan", found.api, timeout=0.2, retries=3)
+        found.members.append(zhang)
+        await zhang.press(card)
+        assert zhang.attempts >= 2
+        await found.until(lambda: found.store.get(number).state is State.ASSIGNED)
+        await asyncio.sleep(0.7)
+        assert events(found, number).count("claim") == 1
+
+
+async def test_a_busy_wecom_is_retried_by_the_outbox(tmp_path: Path) -> None:
+    async with rig(tmp_path) as found:
+        found.api.fail_next = [-1, 45009]
+        await offered(found)
+        rows = found.store.query(
+            "SELECT attempts FROM outbox WHERE channel = 'wecom' AND kind = 'team.offer'"
+        )
+        assert max(r["attempts"] for r in rows) >= 2
+
+
+def test_settings_are_checked(config: Config) -> None:
+    from dataclasses import replace
+
+    good = {
+        "corp_id": "ww0123456789abcdef",
+        "agent_id": 1000002,
+        "secret": "a" * 43,
+        "token": "tok123",
+        "encoding_aes_key": "b" * 43,
+    }
+
+    def check(**changes: object) -> WeComSettings:
+        table = {k: v for k, v in {**good, **changes}.items() if v is not None}
+        return WeComSettings.from_config(replace(config, extra_channels={"wecom": table}))
+
+    assert check().token_key == "wecom:ww0123456789abcdef:1000002"
+    for bad in (
+        {"corp_id": "nope"},
+        {"agent_id": "1000002"},
+        {"secret": "short"},
+        {"token": None},
+        {"encoding_aes_key": "x"},
+        {"api_base_url": "ftp:/x"},
+        {"agentid": 1},
+    ):
+        with pytest.raises(ConfigError, match=r"channels\.wecom"):
+            check(**bad)
+    with pytest.raises(ConfigError) as info:
+        check(secret="s" * 42 + "!")
+    assert "s" * 42 not in str(info.value)  # a mistyped secret is never echoed
+    twice = tuple(replace(t, wecom_userid="same") for t in config.technicians[:2])
+    with pytest.raises(ConfigError, match="names one person"):
+        WeComSettings.from_config(
+            replace(config, technicians=twice, extra_channels={"wecom": good})
+        )
+
+
+async def test_api_calls_keep_their_exact_time_limit(tmp_path: Path) -> None:
+    """aiohttp rounds a deadline up to whole seconds when the timeout is above
+    ``ceil_threshold``; the client's ``ceil_threshold=0`` let a 3 s limit run to 4 s."""
+    from bots.wechat.store import WeChatTables
+    from bots.wecom.client import WeComClient
+
+    async with rig(tmp_path) as found:
+        settings = WeComSettings.from_config(found.config)
+        client = WeComClient(settings, WeChatTables(found.store))
+        timeout = client._http().timeout
+        await client.close()
+        assert timeout.total == settings.timeout_seconds
+        assert timeout.ceil_threshold >= settings.timeout_seconds
