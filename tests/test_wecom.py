@@ -230,3 +230,39 @@ async def test_api_calls_keep_their_exact_time_limit(tmp_path: Path) -> None:
         await client.close()
         assert timeout.total == settings.timeout_seconds
         assert timeout.ceil_threshold >= settings.timeout_seconds
+
+
+def test_every_wecom_key_is_documented() -> None:
+    from bots.wecom.settings import KEYS
+
+    root = Path(__file__).parents[1]
+    doc = (root / "docs" / "wechat.md").read_text(encoding="utf-8")
+    configuration = (root / "docs" / "configuration.md").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert [k for k in KEYS if f"| `{k}` |" not in doc] == []
+    assert [k for k in KEYS if k != "enabled" and f"`{k}`" not in configuration] == []
+    assert "`wecom_userid`" in doc and "[channels.wecom]" in readme and "/wecom" in readme
+
+
+def test_config_check_refuses_a_bad_wecom_table_and_a_shared_userid(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bots.cli import main
+    from config.loader import default_text, load_text
+
+    path = tmp_path / "baoxiu.toml"
+    good = (
+        '\n[channels.wecom]\ncorp_id = "ww0123456789abcdef"\nagent_id = 1000002\n'
+        f'secret = "{"s" * 43}"\ntoken = "tok123"\nencoding_aes_key = "{"k" * 43}"\n'
+    )
+    path.write_text(default_text() + good.replace("1000002", '"x"'), encoding="utf-8")
+    result = CliRunner().invoke(main, ["config", "check", str(path)])
+    assert result.exit_code == 2 and "agent_id" in result.output
+    path.write_text(default_text() + good, encoding="utf-8")
+    assert CliRunner().invoke(main, ["config", "check", str(path)]).exit_code == 0
+    config = load_text(default_text() + good)
+    assert all(not t.wecom_userid for t in config.technicians)
+    text = default_text().replace('id = "li"', 'id = "li"\nwecom_userid = "Li Si"')
+    path.write_text(text + good, encoding="utf-8")
+    result = CliRunner().invoke(main, ["config", "check", str(path)])
+    assert result.exit_code == 2 and "wecom_userid" in result.output
