@@ -55,6 +55,7 @@ class FakeWeComApi:
     agent_id: int = AGENT_ID
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # userid -> user/get
     media: dict[str, bytes] = field(default_factory=dict)
+    uploaded: dict[str, bytes] = field(default_factory=dict)  # media/upload, by media_id
     messages: list[dict[str, Any]] = field(default_factory=list)  # message/send bodies
     cards: dict[str, FakeCard] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
@@ -82,6 +83,14 @@ class FakeWeComApi:
             if m.get("touser") == userid and m.get("msgtype") == "text"
         ]
 
+    def images(self, userid: str) -> list[bytes]:
+        """The pictures sent to ``userid`` (image messages), as uploaded."""
+        return [
+            self.uploaded[m["image"]["media_id"]]
+            for m in self.messages
+            if m.get("touser") == userid and m.get("msgtype") == "image"
+        ]
+
     def cards_of(self, userid: str) -> list[FakeCard]:
         return [c for c in self.cards.values() if c.userid == userid]
 
@@ -103,6 +112,7 @@ class FakeWeComApi:
         app.router.add_post("/cgi-bin/message/update_template_card", self._update)
         app.router.add_get("/cgi-bin/user/get", self._user)
         app.router.add_get("/cgi-bin/media/get", self._media)
+        app.router.add_post("/cgi-bin/media/upload", self._upload)
         return app
 
     async def start(self, port: int = 0) -> FakeWeComApi:
@@ -161,6 +171,9 @@ class FakeWeComApi:
             code = secrets.token_hex(12)
             self.cards[task] = FakeCard(task, user, body, {code})
             answer["response_code"] = code
+        elif body.get("msgtype") == "image":
+            if body.get("image", {}).get("media_id") not in self.uploaded:
+                return _error(40007, "invalid media_id")
         elif body.get("msgtype") != "text":
             return _error(40008, "invalid message type")
         self.messages.append(body)
@@ -192,6 +205,22 @@ class FakeWeComApi:
         if member is None:
             return _error(60111, "userid not found")
         return web.json_response({"errcode": 0, "errmsg": "ok", **member})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        if (refused := self._check(request)) is not None:
+            return refused
+        if request.query.get("type") != "image":
+            return _error(40004, "invalid media type")
+        form = await request.post()
+        media = form.get("media")
+        if not isinstance(media, web.FileField):
+            return _error(41005, "media data missing")
+        media_id = f"media-{secrets.token_hex(8)}"
+        self.uploaded[media_id] = media.file.read()
+        return web.json_response(
+            {"errcode": 0, "errmsg": "", "type": "image", "media_id": media_id,
+             "created_at": str(int(time.time()))}
+        )  # fmt: skip
 
     async def _media(self, request: web.Request) -> web.Response:
         if (refused := self._check(request)) is not None:

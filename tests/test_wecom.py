@@ -266,3 +266,19 @@ def test_config_check_refuses_a_bad_wecom_table_and_a_shared_userid(tmp_path: Pa
     path.write_text(text + good, encoding="utf-8")
     result = CliRunner().invoke(main, ["config", "check", str(path)])
     assert result.exit_code == 2 and "wecom_userid" in result.output
+
+
+async def test_the_reporters_photos_reach_the_technician_as_images(tmp_path: Path) -> None:
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 64
+    async with rig(tmp_path) as found:
+        (found.config.media_dir / "web").mkdir(parents=True, exist_ok=True)
+        (found.config.media_dir / "web" / "leak.jpg").write_bytes(jpeg)
+        ticket = found.store.create_ticket(draft(photos=("web/leak.jpg",)), datetime.now(UTC))
+        await found.until(lambda: found.api.cards_of("ZhangSan"))
+        (card,) = found.api.cards_of("ZhangSan")
+        await found.member("ZhangSan").press(card)
+        await found.until(lambda: found.api.texts("ZhangSan"))
+        assert found.api.images("ZhangSan") == [jpeg]
+        kinds = [m["msgtype"] for m in found.api.messages if m["touser"] == "ZhangSan"]
+        assert kinds == ["template_card", "image", "text"]  # the photo, then the job card
+        assert ticket.number in found.api.texts("ZhangSan")[-1]

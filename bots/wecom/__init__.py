@@ -65,7 +65,7 @@ async def wecom_ctx(app: web.Application) -> AsyncIterator[None]:
     tables = WeComTables(store)
     offers = OfferTable(store, CHANNEL)
     cards = Cards(store, tables, client, config)
-    sender = WeComSender(client, tables, offers, cards)
+    sender = WeComSender(client, tables, offers, cards, config.media_dir)
     worker = DeliveryWorker(store, config, CHANNEL, sender, fallback=Fallback(store, config))
     people = People(engine, client)
     people.bind_configured(datetime.now(UTC))
