@@ -282,3 +282,11 @@ async def test_the_reporters_photos_reach_the_technician_as_images(tmp_path: Pat
         kinds = [m["msgtype"] for m in found.api.messages if m["touser"] == "ZhangSan"]
         assert kinds == ["template_card", "image", "text"]  # the photo, then the job card
         assert ticket.number in found.api.texts("ZhangSan")[-1]
+
+
+def test_wecom_is_paced_below_what_wecom_drops() -> None:
+    """WeCom silently drops what an app sends one member beyond 30 a minute."""
+    from config.loader import default_text, load_text
+
+    limits = load_text(default_text()).delivery.limits_of("wecom")
+    assert 0 < limits.chat_per_minute <= 30 and limits.concurrency > 1
