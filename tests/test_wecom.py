@@ -290,3 +290,38 @@ def test_wecom_is_paced_below_what_wecom_drops() -> None:
 
     limits = load_text(default_text()).delivery.limits_of("wecom")
     assert 0 < limits.chat_per_minute <= 30 and limits.concurrency > 1
+
+
+async def test_cards_of_a_job_taken_elsewhere_are_updated_by_the_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tickets.model import Action, Actor, Role
+
+    monkeypatch.setattr("bots.wecom.SWEEP_SECONDS", 0.05)
+    async with rig(tmp_path) as found:
+        number = await offered(found)
+        cards = [*found.api.cards_of("ZhangSan"), *found.api.cards_of("LiSi")]
+        dispatcher = Actor(Role.DISPATCHER, "wang", "王调度")
+        found.store.apply(number, Action.CANCEL, dispatcher, datetime.now(UTC), note="重复")
+        await found.until(lambda: all(c.replaced for c in cards))
+        closed = t("wecom.card_closed", state=t("states.cancelled"))
+        assert [c.replaced for c in cards] == [closed, closed]
+        assert found.store.query("SELECT 1 FROM wecom_cards WHERE open = 1") == []
+
+
+async def test_an_expired_token_is_fetched_anew_once_and_a_replayed_message_is_ignored(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as found:
+        zhang = found.member("ZhangSan")
+        await zhang.say("/jobs")
+        await found.until(lambda: found.api.texts("ZhangSan"))
+        fetched = found.api.token_fetches
+        found.api.expire_tokens()
+        plain = await zhang.say("/jobs")
+        await found.until(lambda: len(found.api.texts("ZhangSan")) == 2)
+        assert found.api.token_fetches == fetched + 1
+        await zhang.send_plain(plain)  # the same MsgId again: no step, no reply
+        await zhang.say("/jobs")  # a new message, answered after anything queued before
+        await found.until(lambda: len(found.api.texts("ZhangSan")) >= 3)
+        assert len(found.api.texts("ZhangSan")) == 3
