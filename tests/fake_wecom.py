@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import secrets
@@ -60,6 +61,8 @@ class FakeWeComApi:
     cards: dict[str, FakeCard] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # errcodes for the next sends
+    media_delay: float = 0.0  # seconds media/get takes (a slow download)
+    media_gets: int = 0
     token_fetches: int = 0
     user_gets: int = 0
     port: int = 0
@@ -225,6 +228,8 @@ class FakeWeComApi:
     async def _media(self, request: web.Request) -> web.Response:
         if (refused := self._check(request)) is not None:
             return refused
+        self.media_gets += 1
+        await asyncio.sleep(self.media_delay)
         data = self.media.get(request.query.get("media_id", ""))
         if data is None:
             return _error(40007, "invalid media_id")

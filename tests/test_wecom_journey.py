@@ -174,3 +174,27 @@ async def test_the_dispatcher_works_from_the_wecom_chat(tmp_path: Path) -> None:
         assert number in queue
         status = await wang.answer(wang.member.say(f"/status {number}"))
         assert number in status
+
+
+async def test_a_member_s_messages_are_handled_in_the_order_they_came(tmp_path: Path) -> None:
+    """A picture still downloading when the technician types "submit": the picture is
+    taken first, so the job is not completed without it."""
+    async with rig(tmp_path) as found:
+        number = found.store.create_ticket(draft(), datetime.now(UTC)).number
+        await found.until(lambda: found.api.cards_of("ZhangSan"))
+        zhang = Chat(found, "ZhangSan")
+        (card,) = found.api.cards_of("ZhangSan")
+        job = await zhang.answer(zhang.member.press(card))
+        asked = await zhang.pick(job, t("technician.btn_signin"))
+        on_site = await zhang.answer(zhang.member.location(31.23, 121.47))
+        await zhang.pick(on_site, t("technician.btn_done"))
+        more = await zhang.answer(zhang.member.say("换了阀门"))
+        found.api.media["slow"] = JPEG
+        found.api.media_delay = 0.5
+        picture = asyncio.create_task(zhang.member.image("slow"))
+        await found.until(lambda: found.api.media_gets)
+        await zhang.member.say(number_of(more, t("technician.btn_finish")))
+        await picture
+        ticket = found.store.get(number)
+        assert ticket.state is State.RESOLVED and len(ticket.resolution_photos) == 1
+        assert asked

@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from bots.engine import Engine
+from bots.telegram.album import ChatLocks
 from bots.wechat.inbound import Inbound, NotTaken, hint
 from bots.wechat.store import callback_key
 from bots.wecom.cards import Cards
@@ -72,6 +73,7 @@ class WeComChannel:
         self.cards = cards
         self.worker = worker
         self._running: dict[str, asyncio.Future[None]] = {}  # steps at work, by key
+        self._locks = ChatLocks()
 
     async def handshake(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -110,6 +112,12 @@ class WeComChannel:
         userid = str(fields.get("FromUserName", ""))
         if not userid:
             return
+        # A member's messages are handled in the order they came: a picture still being
+        # downloaded must not let the "submit" typed after it finish the job without it.
+        async with self._locks.hold(userid):
+            await self._handle(key, userid, fields)
+
+    async def _handle(self, key: str, userid: str, fields: dict[str, Any]) -> None:
         now = datetime.now(UTC)
         await self.people.identify(userid, now)
         pressed = str(fields.get("Event", "")) == CARD_EVENT
