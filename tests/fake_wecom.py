@@ -62,6 +62,7 @@ class FakeWeComApi:
     updates: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # errcodes for the next sends
     media_delay: float = 0.0  # seconds media/get takes (a slow download)
+    hidden: set[str] = field(default_factory=set)  # members user/get may not describe
     media_gets: int = 0
     token_fetches: int = 0
     user_gets: int = 0
@@ -204,7 +205,10 @@ class FakeWeComApi:
         if (refused := self._check(request)) is not None:
             return refused
         self.user_gets += 1
-        member = self.members.get(request.query.get("userid", ""))
+        userid = request.query.get("userid", "")
+        if userid in self.hidden:
+            return _error(60011, "no privilege to access/modify contact/party/agent")
+        member = self.members.get(userid)
         if member is None:
             return _error(60111, "userid not found")
         return web.json_response({"errcode": 0, "errmsg": "ok", **member})

@@ -326,3 +326,17 @@ async def test_an_expired_token_is_fetched_anew_once_and_a_replayed_message_is_i
         replies = "SELECT id FROM outbox WHERE chat = 'ZhangSan' AND kind = 'dialogue.reply'"
         assert len(found.store.query(replies)) == 3
         await found.until(lambda: len(found.api.texts("ZhangSan")) == 3)
+
+
+async def test_a_member_wecom_will_not_describe_is_not_asked_about_at_every_message(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as found:
+        found.api.member("hidden", "某人", "13700000001")
+        found.api.hidden.add("hidden")  # user/get: 60011, not in the app's view
+        hidden = found.member("hidden")
+        await hidden.say("/jobs")
+        await hidden.say("/jobs")
+        await found.until(lambda: len(found.api.texts("hidden")) == 2)
+        assert found.api.user_gets == 1
+        assert role_of(found, "hidden")[1] is None

@@ -99,7 +99,9 @@ class People:
             member = await self.client.user(userid)
         except WeChatError as error:
             log.warning("WeCom user/get %s failed: %s", userid, error)
-            return None  # not remembered: the next message asks again
+            if error.code not in (None, -1):  # refused (unknown, not visible to the app)
+                self._nobody[userid] = time.monotonic()
+            return None  # busy or unreachable: the next message asks again
         phone = e164(str(member.get("mobile") or ""))
         found = self.config.person_by_phone(phone) if phone else None
         if (
