@@ -340,3 +340,20 @@ async def test_a_member_wecom_will_not_describe_is_not_asked_about_at_every_mess
         await found.until(lambda: len(found.api.texts("hidden")) == 2)
         assert found.api.user_gets == 1
         assert role_of(found, "hidden")[1] is None
+
+
+async def test_a_step_that_fails_asks_the_member_to_send_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bots.keys import ENGINE
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    async with rig(tmp_path) as found:
+        monkeypatch.setattr(found.server.app[ENGINE], "handle", broken)
+        await found.member("ZhangSan").say("/jobs")
+        texts = await found.until(lambda: found.api.texts("ZhangSan"))
+        assert texts == [t("errors.generic")]
+        seen = "SELECT 1 FROM processed_updates WHERE channel = 'wecom'"
+        assert found.store.query(seen) == []  # rolled back: a resend is a new step

@@ -40,6 +40,7 @@ from bots.wecom.crypto import Refused, WeComEnvelope
 from bots.wecom.people import People
 from bots.wecom.store import CHANNEL, WeComTables
 from conversation.events import Button, InEvent
+from conversation.i18n import translate
 from conversation.replies import Reply, Say
 from notify import kept
 from notify.delivery import DeliveryWorker
@@ -148,14 +149,21 @@ class WeComChannel:
                         keep=lambda replies: self._keep(userid, replies, now),
                     )
         except Exception:
-            # The step rolled back (its key too), so WeCom's retry may try it again.
+            # The step rolled back (its key too). WeCom got its answer and will not send
+            # it again: the member is asked to, rather than left without a word.
             log.exception("WeCom callback %s of %s failed", key, userid)
+            with contextlib.suppress(Exception):
+                locale = self.engine.locale_of(CHANNEL, userid)
+                self._keep(userid, [Say(translate(locale, "errors.generic"))], now)
+            self.worker.wake()
             return
         self.worker.wake()
-        if pressed and isinstance(event, Button):
-            number = _number_of(event.data)
-            if number:
+        number = _number_of(event.data) if pressed and isinstance(event, Button) else ""
+        if number:
+            try:
                 await self.cards.close(number)
+            except Exception:  # the claim stands; the sweep updates the cards later
+                log.exception("cards of %s not updated after a press", number)
 
     def _keep(self, userid: str, replies: Sequence[Reply], now: datetime) -> None:
         """Queue the step's replies as a dialogue reply (lane 0) in its transaction."""
