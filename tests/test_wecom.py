@@ -357,3 +357,29 @@ async def test_a_step_that_fails_asks_the_member_to_send_again(
         assert texts == [t("errors.generic")]
         seen = "SELECT 1 FROM processed_updates WHERE channel = 'wecom'"
         assert found.store.query(seen) == []  # rolled back: a resend is a new step
+
+
+async def test_pictures_voice_and_other_messages_out_of_place_get_a_clear_answer(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path) as found:
+        zhang = found.member("ZhangSan")
+        found.api.media["p"] = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+        cases = [
+            (zhang.image("p"), t("wecom.photo_not_now")),
+            (zhang.send("voice", MediaId="v", Format="amr"), t("wecom.voice_hint")),
+            (zhang.send("voice", MediaId="v", Format="amr", Recognition="/jobs"), None),
+            (zhang.send("event", Event="enter_agent", EventKey=""), ""),
+            (zhang.send("event", Event="click", EventKey="jobs"), None),
+        ]
+        for send, expected in cases:
+            before = len(found.api.texts("ZhangSan"))
+            await send
+            if expected == "":
+                await zhang.say("/jobs")  # the event said nothing: this is the next text
+            texts = await found.until(lambda n=before: found.api.texts("ZhangSan")[n:])
+            if expected:
+                assert texts[0] == expected
+            else:
+                assert t("technician.mine_empty") in texts[0]
+        assert found.api.media_gets == 0  # a picture nobody asked for is not downloaded

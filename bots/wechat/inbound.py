@@ -19,12 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from bots.channel.choices import OfferTable, pick
 from bots.channel.media import IMAGE_EXTENSIONS, image_type
 from bots.engine import private_folder
-from bots.wechat.client import ApiClient, WeChatError
+from bots.wechat.client import WeChatClient, WeChatError
 from bots.wechat.store import WeChatTables
 from conversation.events import Command, InEvent, Location, Photo, Unsupported, parse_text
 from conversation.i18n import translate
@@ -36,8 +36,6 @@ PHOTOS_PER_HOUR = 20
 """Pictures one follower may send in an hour: the web chat's cap (a report takes at most
 4, a completion 4)."""
 MENU_COMMANDS = {"report": Command("report"), "mine": Command("my"), "status": Command("status")}
-C = TypeVar("C", bound=ApiClient)
-"""The API client: the official account's, or WeCom's (``bots.wecom``), which reuses this."""
 _CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-=&")
 
 
@@ -59,10 +57,10 @@ def scene(event_key: str) -> str:
     return payload if payload and len(payload) <= 64 and set(payload) <= _CODE_CHARS else ""
 
 
-class Inbound(Generic[C]):
+class Inbound:
     def __init__(
         self,
-        client: C,
+        client: WeChatClient,
         offers: OfferTable,
         tables: WeChatTables,
         media_dir: Path,

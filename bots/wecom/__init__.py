@@ -5,9 +5,9 @@
 handshake, POST messages) and ``wecom_ctx``: the API client, the binding of configured
 members, the ``wecom`` delivery worker (notices, job cards, dialogue replies) and the
 sweep that updates the cards of jobs taken elsewhere. The parts: settings, crypto (the
-envelope), people (who a member is), callback (the route), client (the API), cards
-(offers as template cards), notify (the Sender), store (tables). The crypto, token and
-API plumbing are the official account's (``bots.wechat``), reused.
+envelope), people (who a member is), inbound (fields → events), callback (the route),
+client (the API), cards (offers as template cards), notify (the Sender), store (tables).
+The crypto, token and API plumbing are the official account's (``bots.wechat``), reused.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from aiohttp import web
 
 from bots.channel.choices import OfferTable
 from bots.keys import CONFIG, ENGINE, STORE
-from bots.wechat.inbound import Inbound
 from bots.wechat.store import WeChatTables
 from bots.wecom.callback import WeComChannel
 from bots.wecom.cards import Cards
 from bots.wecom.client import WeComClient
 from bots.wecom.crypto import WeComEnvelope
+from bots.wecom.inbound import Inbound
 from bots.wecom.notify import WeComSender
 from bots.wecom.people import People
 from bots.wecom.settings import WeComSettings
@@ -69,8 +69,7 @@ async def wecom_ctx(app: web.Application) -> AsyncIterator[None]:
     worker = DeliveryWorker(store, config, CHANNEL, sender, fallback=Fallback(store, config))
     people = People(engine, client)
     people.bind_configured(datetime.now(UTC))
-    # Pictures are counted per chat in the official account's table: prefix WeCom's.
-    inbound = Inbound(client, offers, _Photos(store), config.media_dir, settings.max_file_mb)
+    inbound = Inbound(client, offers, config.media_dir, settings.max_file_mb)
     app[WECOM] = WeComChannel(
         WeComEnvelope(settings), engine, inbound, people, tables, cards, worker
     )
@@ -86,16 +85,6 @@ async def wecom_ctx(app: web.Application) -> AsyncIterator[None]:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         await client.close()
-
-
-class _Photos(WeChatTables):
-    """The hourly picture cap of ``Inbound``, kept apart from the followers' counts."""
-
-    def photos_since(self, chat: str, since: datetime) -> int:
-        return super().photos_since(f"{CHANNEL}:{chat}", since)
-
-    def took_photo(self, chat: str, now: datetime) -> None:
-        super().took_photo(f"{CHANNEL}:{chat}", now)
 
 
 __all__ = ["PATH", "WECOM", "WECOM_WORKER", "setup", "wecom_ctx"]

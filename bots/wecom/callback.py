@@ -3,10 +3,9 @@
 GET is the URL handshake: the encrypted ``echostr`` is verified and echoed decrypted.
 POST is a message or an event, verified and opened by ``bots.wecom.crypto`` (forged,
 stale, another corporation's or another app's: 403, nothing changes). The sender is
-identified (``bots.wecom.people``), the message becomes a conversation event — text,
-location, image, voice through the official account's ``Inbound``; a press on a card's
-button (``template_card_event``) the ``Button`` of its key, exactly as on Telegram — and
-the engine runs it.
+identified (``bots.wecom.people``), the message becomes a conversation event
+(``bots.wecom.inbound``: text, location, image, voice; a press on a card's button the
+``Button`` of its key, exactly as on Telegram), and the engine runs it.
 
 The step's replies are not sent from here: they are queued in the outbox as dialogue
 replies in the step's own transaction (with the callback's key in
@@ -32,14 +31,13 @@ from aiohttp import web
 
 from bots.engine import Engine
 from bots.telegram.album import ChatLocks
-from bots.wechat.inbound import Inbound, NotTaken, hint
 from bots.wechat.store import callback_key
 from bots.wecom.cards import Cards
-from bots.wecom.client import WeComClient
 from bots.wecom.crypto import Refused, WeComEnvelope
+from bots.wecom.inbound import CARD_EVENT, Inbound, NotTaken, Taken
 from bots.wecom.people import People
 from bots.wecom.store import CHANNEL, WeComTables
-from conversation.events import Button, InEvent
+from conversation.events import Button
 from conversation.i18n import translate
 from conversation.replies import Reply, Say
 from notify import kept
@@ -51,7 +49,6 @@ log = logging.getLogger(__name__)
 
 RETRY_WAIT_SECONDS = 4.0
 """How long a retry waits for the first delivery of the same callback to finish."""
-CARD_EVENT = "template_card_event"
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -60,7 +57,7 @@ class WeComChannel:
         self,
         envelope: WeComEnvelope,
         engine: Engine,
-        inbound: Inbound[WeComClient],
+        inbound: Inbound,
         people: People,
         tables: WeComTables,
         cards: Cards,
@@ -122,23 +119,20 @@ class WeComChannel:
         now = datetime.now(UTC)
         await self.people.identify(userid, now)
         pressed = str(fields.get("Event", "")) == CARD_EVENT
-        event: InEvent | NotTaken | None
         if pressed:
-            event = Button(str(fields.get("EventKey") or ""))
             self.tables.pressed(
                 str(fields.get("TaskId") or ""), userid, str(fields.get("ResponseCode") or "")
             )
-        else:
-            event = await self.inbound.event_of(
-                fields, lambda: self.engine.wants_photo(CHANNEL, userid)
-            )
+        event: Taken = await self.inbound.event_of(
+            fields, lambda: self.engine.wants_photo(CHANNEL, userid)
+        )
         try:
             with self.engine.store.transaction():
                 if not self.engine.store.record_update(CHANNEL, key):
                     return  # another process took it meanwhile
                 if isinstance(event, NotTaken):
                     locale = self.engine.locale_of(CHANNEL, userid)
-                    self._keep(userid, [Say(hint(locale, event))], now)
+                    self._keep(userid, [Say(event.text(locale))], now)
                 elif event is not None:
                     self.engine.handle(
                         CHANNEL,
