@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bots import health, notify_workers, scheduler, telegram, wechat, wecom
+from bots import health, notify_workers, scheduler, telegram, wechat
 from bots.access_log import QuietAccessLogger
 from bots.engine import Engine, private_folder
 from bots.engine import open_store as open_config_store
@@ -83,7 +83,7 @@ def build_app(config: Config, *, store: Store | None = None) -> web.Application:
         webchat.setup(app)
     telegram.setup(app)  # only when [channels.telegram] is configured
     wechat.setup(app)  # only when [channels.wechat] is configured
-    wecom.setup(app)  # only when [channels.wecom] is configured
+    _wecom(app)  # only when [channels.wecom] is configured
     health.setup(app)  # /readyz, /metrics, timings, backups, privacy sweep, service lock
     console.setup(app)  # the staff console, /console
     return app
@@ -170,3 +170,10 @@ def _listen(host: str, port: int) -> socket.socket:
         raise
     sock.setblocking(False)
     return sock
+
+
+def _wecom(app: web.Application) -> None:
+    """The WeCom app (``bots.wecom``), when ``[channels.wecom]`` is configured."""
+    from bots import wecom
+
+    wecom.setup(app)
