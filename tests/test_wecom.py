@@ -236,7 +236,7 @@ def test_every_wecom_key_is_documented() -> None:
     from bots.wecom.settings import KEYS
 
     root = Path(__file__).parents[1]
-    doc = (root / "docs" / "wechat.md").read_text(encoding="utf-8")
+    doc = (root / "docs" / "wecom.md").read_text(encoding="utf-8")
     configuration = (root / "docs" / "configuration.md").read_text(encoding="utf-8")
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert [k for k in KEYS if f"| `{k}` |" not in doc] == []
