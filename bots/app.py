@@ -83,6 +83,7 @@ def build_app(config: Config, *, store: Store | None = None) -> web.Application:
         webchat.setup(app)
     telegram.setup(app)  # only when [channels.telegram] is configured
     wechat.setup(app)  # only when [channels.wechat] is configured
+    _wecom(app)  # only when [channels.wecom] is configured
     health.setup(app)  # /readyz, /metrics, timings, backups, privacy sweep, service lock
     console.setup(app)  # the staff console, /console
     return app
@@ -171,3 +172,10 @@ def _listen(host: str, port: int) -> socket.socket:
         raise
     sock.setblocking(False)
     return sock
+
+
+def _wecom(app: web.Application) -> None:
+    """The WeCom app (``bots.wecom``), when ``[channels.wecom]`` is configured."""
+    from bots import wecom
+
+    wecom.setup(app)

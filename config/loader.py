@@ -71,8 +71,8 @@ SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "areas.buildings": ("code", "zh", "en"),
     "teams": ("code", "name", "members", "groups", *dispatch_config.TEAM_KEYS),
     "teams.groups": CHANNELS,
-    "technicians": ("id", "name", "phone", "skills", "areas"),
-    "dispatchers": ("id", "name", "phone"),
+    "technicians": ("id", "name", "phone", "skills", "areas", "wecom_userid"),
+    "dispatchers": ("id", "name", "phone", "wecom_userid"),
     "channels": CHANNELS,
     "channels.web": (
         "enabled",
@@ -464,11 +464,13 @@ def _build(doc: dict[str, Any], base: Path, source: str) -> Config:
     sections_ok = found.clean  # categories and areas: what people and teams refer to
     tech_tables = tables("technicians", "technicians")
     area_codes = [a.code for a in areas]
-    pairs = each(tech_tables, lambda t: (t, _technician(t, codes, area_codes, sections_ok)))
+    pairs = each(
+        tech_tables, lambda t: (t, _wecom(t, _technician(t, codes, area_codes, sections_ok)))
+    )
     technicians = [p for _, p in pairs]
     disp_tables = tables("dispatchers", "dispatchers")
     dispatchers = each(
-        disp_tables, lambda t: (t, Dispatcher(t.code("id"), t.text("name"), _phone(t)))
+        disp_tables, lambda t: (t, _wecom(t, Dispatcher(t.code("id"), t.text("name"), _phone(t))))
     )
     people: list[tuple[_Table, Technician | Dispatcher]] = [*pairs, *dispatchers]
     check(_unique, [(t.at("id"), p.id) for t, p in people], "person id")
@@ -718,3 +720,12 @@ def _channels(table: _Table) -> tuple[WebChannel, bool, Mapping[str, Mapping[str
             table.table(name, None).flag("enabled", True)
             extra[name] = MappingProxyType(dict(table.raw[name]))
     return channel, terminal, MappingProxyType(extra)
+
+
+_P = TypeVar("_P", Technician, Dispatcher)
+
+
+def _wecom(table: _Table, person: _P) -> _P:
+    """The person with their optional WeCom 账号 (checked by ``bots.wecom.settings``)."""
+    userid = table.text("wecom_userid", "")
+    return replace(person, wecom_userid=userid) if userid else person

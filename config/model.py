@@ -104,6 +104,7 @@ class Technician:
     phone: str  # E.164
     skills: tuple[str, ...] = ()  # category codes, group ("water") or leaf ("water.leak")
     areas: tuple[str, ...] = ()  # area codes; empty means every area
+    wecom_userid: str = ""  # WeCom 账号: their WeCom chat acts as them (bots.wecom)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class Dispatcher:
     id: str
     name: str
     phone: str  # E.164
+    wecom_userid: str = ""  # WeCom 账号: their WeCom chat acts as them (bots.wecom)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ DEFAULT_CHANNEL_LIMITS: Mapping[str, ChannelLimits] = MappingProxyType(
         # Carriers throttle a number that gets many texts; a reporter's notices are few.
         "sms": ChannelLimits(10.0, 2.0, 0.0, concurrency=2),
         "email": ChannelLimits(5.0, 0.0, 0.0, concurrency=2),
+        # WeCom drops (silently) what an app sends one member beyond 30 a minute.
+        "wecom": ChannelLimits(0.0, 30.0, 0.0, concurrency=4),
     }
 )
 """What the loader applies to a channel whose ``[delivery.limits.<channel>]`` is not set."""

@@ -481,3 +481,25 @@ def _wechat_photos(db: Database) -> None:
         CREATE INDEX wechat_photos_chat ON wechat_photos (chat, taken_at);
         """,
     )
+
+
+@MIGRATIONS(name="wecom_0001_cards")
+def _wecom_cards(db: Database) -> None:
+    # wecom_cards: each job offer sent to a WeCom member as a template card (task_id is
+    # WeCom's, unique per app) with the response_code that may update it once, so that
+    # every receiver's card can be turned into "已由 张师傅 接单" once the job is taken.
+    _script(
+        db,
+        """
+        CREATE TABLE wecom_cards (
+            task_id TEXT PRIMARY KEY,
+            number TEXT NOT NULL,
+            userid TEXT NOT NULL,
+            locale TEXT NOT NULL,
+            response_code TEXT NOT NULL,
+            open INTEGER NOT NULL DEFAULT 1,
+            sent_at TEXT NOT NULL
+        );
+        CREATE INDEX wecom_cards_open ON wecom_cards (number) WHERE open = 1;
+        """,
+    )

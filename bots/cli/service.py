@@ -173,6 +173,10 @@ def _check_channels(config: Config) -> None:
         TelegramSettings.from_config(config)
     if WeChatSettings.configured(config):
         WeChatSettings.from_config(config)
+    from bots.wecom.settings import WeComSettings
+
+    if WeComSettings.configured(config):
+        WeComSettings.from_config(config)
 
 
 def summary(config: Config) -> list[str]:

@@ -39,17 +39,24 @@ class WeChatError(Exception):
         self.message = message
 
 
-class WeChatClient:
-    def __init__(self, settings: WeChatSettings, tables: WeChatTables) -> None:
-        self.settings = settings
+class ApiClient:
+    """What the official account's and WeCom's (``bots.wecom.client``) clients share: the
+    stored token (kept under ``token_key``), calls with one retry after a token error,
+    media downloads. A subclass says how a token is fetched (``_fetch_token``)."""
+
+    def __init__(self, base: str, timeout: float, token_key: str, tables: WeChatTables) -> None:
         self.tables = tables
-        self.base = settings.api_base_url
+        self.base = base
+        self.timeout = timeout
+        self.token_key = token_key
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds, ceil_threshold=0)
+            # aiohttp rounds a deadline up to the next whole second when the timeout is
+            # above ceil_threshold: 0 rounded every call's 3 s up to as much as 4 s.
+            timeout = aiohttp.ClientTimeout(total=self.timeout, ceil_threshold=self.timeout + 1)
             self._session = aiohttp.ClientSession(timeout=timeout)
         return self._session
 
@@ -60,22 +67,19 @@ class WeChatClient:
     # -- token --------------------------------------------------------------------------
     async def token(self, *, force: bool = False, stale: str = "") -> str:
         async with self._lock:
-            stored = self.tables.token(self.settings.app_id)
+            stored = self.tables.token(self.token_key)
             if stored and stored[0] != stale and stored[1] - EARLY_SECONDS > time.time():
                 return stored[0]
-            body = {
-                "grant_type": "client_credential",
-                "appid": self.settings.app_id,
-                "secret": self.settings.app_secret,
-                "force_refresh": force,
-            }
-            answer = await self._request("POST", "stable_token", json=body)
+            answer = await self._fetch_token(force)
             token = str(answer.get("access_token", ""))
             if not token:
                 raise WeChatError(None, "no access_token in the answer")
             expires = time.time() + float(answer.get("expires_in", 7200))
-            self.tables.save_token(self.settings.app_id, token, expires)
+            self.tables.save_token(self.token_key, token, expires)
             return token
+
+    async def _fetch_token(self, force: bool) -> dict[str, Any]:
+        raise NotImplementedError
 
     # -- calls ----------------------------------------------------------------------------
     async def call(
@@ -91,7 +95,7 @@ class WeChatClient:
         except WeChatError as error:
             if error.code not in TOKEN_ERRORS:
                 raise
-            self.tables.drop_token(self.settings.app_id, token)
+            self.tables.drop_token(self.token_key, token)
             token = await self.token(force=True, stale=token)
             return await self._request(
                 method, path, json=json, params={**(params or {}), "access_token": token}
@@ -133,11 +137,28 @@ class WeChatClient:
                 _answer(raw, kind)
             except WeChatError as error:
                 if error.code in TOKEN_ERRORS and attempt == 0:
-                    self.tables.drop_token(self.settings.app_id, token)
+                    self.tables.drop_token(self.token_key, token)
                     continue
                 raise
             raise WeChatError(None, f"not an image: {kind}")
         raise WeChatError(None, "unreachable")
+
+
+class WeChatClient(ApiClient):
+    """The official account's API; its token comes from ``stable_token``."""
+
+    def __init__(self, settings: WeChatSettings, tables: WeChatTables) -> None:
+        super().__init__(settings.api_base_url, settings.timeout_seconds, settings.app_id, tables)
+        self.settings = settings
+
+    async def _fetch_token(self, force: bool) -> dict[str, Any]:
+        body = {
+            "grant_type": "client_credential",
+            "appid": self.settings.app_id,
+            "secret": self.settings.app_secret,
+            "force_refresh": force,
+        }
+        return await self._request("POST", "stable_token", json=body)
 
     async def send_custom(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.call("POST", "message/custom/send", json=body)
