@@ -481,3 +481,13 @@ def _wechat_photos(db: Database) -> None:
         CREATE INDEX wechat_photos_chat ON wechat_photos (chat, taken_at);
         """,
     )
+
+
+@MIGRATIONS(name="console_0003_stats_month")
+def _console_stats_month(db: Database) -> None:
+    # The statistics summed per month beside the day rows (a year by category read
+    # ~380,000 day rows at a million tickets: 0.7 s); filled from the day rows (seconds).
+    from tickets import stats
+
+    _script(db, stats.MONTH_SCHEMA)
+    stats.fill_months(db.conn)
