@@ -194,15 +194,18 @@ async def pages(store: Store, config: Any) -> list[tuple[str, str, str, str, str
     from tickets import queries, staff_store
     from tickets.staff import StaffRole
 
-    served: list[float] = []
+    served: list[tuple[float, float]] = []  # wall and CPU milliseconds per request
 
     @web.middleware
     async def clock(request: web.Request, handler: Any) -> web.StreamResponse:
-        started = time.perf_counter()
+        # CPU time too: on a shared machine the wall time includes waiting for a core.
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             return await handler(request)
         finally:
-            served.append((time.perf_counter() - started) * 1000)
+            served.append(
+                ((time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000)
+            )
 
     # The console alone on the bench store: the whole service would start its scheduler,
     # which would escalate the bench's old open tickets while we measure.
@@ -230,7 +233,7 @@ async def pages(store: Store, config: Any) -> list[tuple[str, str, str, str, str
             "/console/login", data={"csrf": token, "login": "bench", "password": "bench-password-1"}
         )
 
-        async def server_ms(path: str, params: dict[str, str]) -> float:
+        async def server_ms(path: str, params: dict[str, str]) -> tuple[float, str]:
             samples = []
             for i in range(6):
                 answer = await client.get(path, params=params)
@@ -238,22 +241,23 @@ async def pages(store: Store, config: Any) -> list[tuple[str, str, str, str, str
                 await answer.read()
                 if i:
                     samples.append(served[-1])
-            return statistics.median(samples)
+            wall = statistics.median(s[0] for s in samples)
+            return wall, f"{wall:.1f} (cpu {statistics.median(s[1] for s in samples):.1f})"
 
         for label, raw_params in QUEUES:
             params = {k: values.get(v, v) for k, v in raw_params.items()}
-            mine = await server_ms("/console", params)
+            mine, shown = await server_ms("/console", params)
             flt, sort = filter_of(_Query(params), config)
             sql, args = queries.statement(
                 flt, sort=sort, after=params.get("after"), limit=51, now=moment
             )
             base, _ = timed(lambda q=sql, a=args: conn.execute(q, a).fetchall())
-            out.append((label, f"{mine:.1f}", f"{base:.1f}", f"{base / mine:.2f}x", "< 20 ms"))
+            out.append((label, shown, f"{base:.1f}", f"{base / mine:.2f}x", "< 20 ms"))
         number = closed.tickets[0].number
-        mine = await server_ms(f"/console/ticket/{number}", {})
+        mine, shown = await server_ms(f"/console/ticket/{number}", {})
         base, _ = timed(lambda: raw_ticket(conn, number))
         label = f"ticket page {number}"
-        out.append((label, f"{mine:.1f}", f"{base:.1f}", f"{base / mine:.2f}x", "< 10 ms"))
+        out.append((label, shown, f"{base:.1f}", f"{base / mine:.2f}x", "< 10 ms"))
     return out
 
 

@@ -134,15 +134,15 @@ class Page:
     window: bool = False  # True: more than RANK_ALL matched, the newest RANK_ALL are ranked
 
 
-RANK_ALL = 5000
+RANK_ALL = 2000
 """bm25 ranks every match of a term with at most this many matches. A term more common
 than that (漏水, 停电: ~83,000 of a million tickets) has its newest RANK_ALL ranked,
 unless the caller asks for ``whole=True``. Why: bm25 needs each match's column sizes,
 one lookup per match — at 83,000 matches 350–580 ms against the 50 ms search target,
-while 5,000 take ~20–50 ms; and a term found in 8 % of all tickets has the same IDF
-in all of them, so their order comes from the description's length alone, which says
-little — the desk wants the recent ones. The page tells the user (``Page.window``) and
-offers the whole ranking and narrowing by another word."""
+while 2,000 take ~15–30 ms (a 3-character phrase at 5,000: ~65 ms); and a term found
+in 8 % of all tickets has the same IDF in all of them, so their order comes from the
+description's length alone, which says little — the desk wants the recent ones. The
+page tells the user (``Page.window``) and offers the whole ranking and another word."""
 
 
 class Cursor(NamedTuple):
