@@ -135,3 +135,13 @@ async def test_a_range_backwards_is_refused_in_words_and_the_default_shown(
     assert t("console_stats.bad_range") in await answer.text()
     answer = await client.get("/console/stats?from=31.10.2026")
     assert t("console_stats.bad_date") in await answer.text()
+
+
+def test_a_legend_of_many_groups_wraps_inside_the_chart() -> None:
+    from bots.web.charts import stacked_bar_chart
+
+    names = [f"类别{i}" for i in range(12)]
+    svg = stacked_bar_chart([("2026-10", {n: 1.0 for n in names})], title="t", width=640)
+    xs = [float(x) for x in re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="10"', svg)]
+    assert len(xs) == 12 and max(xs) + 110 <= 640
+    assert all(n in svg for n in names)
