@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from conftest import NOW
 from openpyxl import load_workbook
 from playwright.async_api import Browser, expect
-from test_browser import CHROMIUM
+from test_browser import CHROMIUM, phone_page
 from test_console_browser import browser, office_page
 from test_console_stats import LEAK, OUTAGE, PASSWORD, seed_month, t
 
@@ -84,4 +84,20 @@ async def test_a_lead_reads_a_seeded_month_and_downloads_it(
     assert sheet is not None
     counts = {row[0]: row[1] for row in sheet.iter_rows(values_only=True) if len(row) > 1}
     assert (counts[LEAK], counts[OUTAGE]) == (5, 3)
+    assert errors == []
+
+
+async def test_the_statistics_page_fits_a_phone(
+    server: TestServer, browser: Browser, tmp_path: Path
+) -> None:
+    page, errors = await phone_page(browser, "zh-CN")
+    await page.goto(str(server.make_url("/console/login")))
+    await page.get_by_label(t("console.login_name")).fill("lin")
+    await page.get_by_label(t("console.password")).fill(PASSWORD)
+    await page.get_by_role("button", name=t("console.login"), exact=True).click()
+    await page.goto(str(server.make_url("/console/stats?from=2026-10-01&to=2026-10-31&by=area")))
+    await expect(page.locator("#figures")).to_be_visible()
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # tables scroll inside their boxes, charts shrink
+    await page.screenshot(path=tmp_path / "stats-phone.png", full_page=True)
     assert errors == []
