@@ -145,3 +145,15 @@ def test_a_legend_of_many_groups_wraps_inside_the_chart() -> None:
     xs = [float(x) for x in re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="10"', svg)]
     assert len(xs) == 12 and max(xs) + 110 <= 640
     assert all(n in svg for n in names)
+
+
+async def test_per_day_every_day_of_the_range_is_a_row_the_empty_ones_too(
+    client: Client,
+) -> None:
+    await login(client, "lin")
+    html = await (await client.get(f"/console/stats?{OCTOBER}&period=day")).text()
+    volume = cells(html, "volume")[1:]
+    assert [row[0] for row in volume] == [f"2026-10-{d:02d}" for d in range(1, 32)]
+    assert sum(int(row[1]) for row in volume) == 8 and ["2026-10-02", "0"] in volume
+    html = await (await client.get(f"/console/stats?{OCTOBER}&period=week")).text()
+    assert [row[0] for row in cells(html, "volume")[1:]][:2] == ["2026-09-28", "2026-10-05"]

@@ -32,7 +32,16 @@ from zoneinfo import ZoneInfo
 from tickets.model import Action, Event, Ticket
 from tickets.rows import iso
 
-__all__ = ["DIMENSIONS", "Figures", "Group", "figures", "rebuild", "refresh", "volume"]
+__all__ = [
+    "DIMENSIONS",
+    "Figures",
+    "Group",
+    "figures",
+    "periods",
+    "rebuild",
+    "refresh",
+    "volume",
+]
 
 SCHEMA = """
 CREATE TABLE stats_rollup (
@@ -459,6 +468,12 @@ def _period(day: str, period: str) -> str:
         moment = date.fromisoformat(day)
         return (moment - timedelta(days=moment.weekday())).isoformat()
     return day
+
+
+def periods(start: date, end: date, period: str) -> list[str]:
+    """Every period label from ``start`` to ``end`` in order, as ``volume`` names them
+    (for a chart or table that shows the empty days too)."""
+    return list(dict.fromkeys(_period(d.isoformat(), period) for d in days(start, end)))
 
 
 def days(start: date, end: date) -> Iterable[date]:

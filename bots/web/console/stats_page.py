@@ -70,6 +70,8 @@ def tables(
     figures = stats.figures(store, first, last, by=by)
     volume_by = "" if by == "technician" else by  # a ticket's holder changes; filing does not
     volume = stats.volume(store, first, last, period=period, by=volume_by)
+    # Every period, the empty ones too: a chart's gaps are days without a ticket.
+    volume = {label: volume.get(label, {}) for label in stats.periods(first, last, period)}
     rows = stats_rows(config, figures, locale)
     return figures, rows, volume_rows(config, volume, volume_by, locale)
 
