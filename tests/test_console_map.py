@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,7 +89,11 @@ async def open_board(browser: Browser, server: TestServer) -> tuple[Any, list[st
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 async def test_the_map_shows_a_marker_per_technician_on_the_configured_tiles(
-    config: Config, store: Store, browser: Browser, tiles: tuple[TestServer, list[str]]
+    config: Config,
+    store: Store,
+    browser: Browser,
+    tiles: tuple[TestServer, list[str]],
+    tmp_path: Path,
 ) -> None:
     tile_server, asked = tiles
     url = str(tile_server.make_url("/tiles/")) + "{z}/{x}/{y}.png"
@@ -101,6 +106,7 @@ async def test_the_map_shows_a_marker_per_technician_on_the_configured_tiles(
         assert titles == sorted(["张师傅", "李师傅"])
         await expect(desk.locator("#map img.leaflet-tile-loaded").first).to_be_visible()
         await expect(desk.locator(".leaflet-control-attribution")).to_contain_text("© test tiles")
+        await desk.screenshot(path=tmp_path / "board-map.png")
         assert asked and all(p.startswith("/tiles/") for p in asked)
         assert errors == []  # no CSP refusal, no script error
     finally:
