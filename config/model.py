@@ -8,6 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from config.console_config import ConsoleSettings
 from config.dispatch_config import DispatchConfig
 from config.notify_config import DeliverySettings, EmailSettings, SmsSettings
 from config.ops_config import OpsSettings
@@ -157,6 +158,8 @@ class Config:
     email: EmailSettings = field(default_factory=EmailSettings)
     # [backup], [metrics], [privacy]: how the service is operated (docs/operations.md)
     ops: OpsSettings = field(default_factory=OpsSettings)
+    # [console]: the staff console's map tiles (docs/console.md)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     # -- look-ups ---------------------------------------------------------------
     def category(self, code: str) -> Category | None:

@@ -139,11 +139,68 @@ def test_backfill_gives_the_same_index(store: Store, filed: dict[str, str]) -> N
     assert store.query("SELECT rowid, uni, bi FROM ticket_search ORDER BY rowid") == kept
 
 
-def test_only_the_newest_matches_are_ranked(
+def oldest_best(store: Store) -> str:
+    """The best match of 漏水 (three times), filed before all others."""
+    return store.create_ticket(
+        draft(chat="x", description="漏水 漏水 漏水"), NOW - minutes(5)
+    ).number
+
+
+def test_a_term_with_few_matches_ranks_them_all(store: Store, filed: dict[str, str]) -> None:
+    best_but_old = oldest_best(store)
+    store.create_ticket(
+        draft(chat="erin", description="水管漏水了，楼下也在滴水"), NOW + minutes(9)
+    )
+    page = search.search(store, "漏水")
+    assert page.tickets[0].number == best_but_old and not page.window
+
+
+def test_a_very_common_term_ranks_its_newest_and_says_so_or_all_when_asked(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    best_but_old = oldest_best(store)
+    newer = [
+        store.create_ticket(draft(chat=f"n{i}", description=f"{i}楼漏水啦"), NOW + minutes(i))
+        for i in range(2)
+    ]
+    monkeypatch.setattr(search, "RANK_ALL", 2)
+    page = search.search(store, "漏水")
+    assert {t.number for t in page.tickets} == {t.number for t in newer} and page.window
+    whole = search.search(store, "漏水", whole=True)
+    assert whole.tickets[0].number == best_but_old and not whole.window
+
+
+def test_the_next_page_keeps_the_window_of_the_first(
     store: Store, filed: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    best_but_old = filed["leak"]  # 卫生间漏水严重: the oldest of the three 漏水 tickets
-    newer = store.create_ticket(draft(chat="erin", description="漏水"), NOW + minutes(9))
-    monkeypatch.setattr(search, "RANKED", 2)
-    assert set(found(store, "漏水")) == {filed["leak2"], newer.number}
-    assert best_but_old not in found(store, "漏水")
+    monkeypatch.setattr(search, "RANK_ALL", 2)
+    first = search.search(store, "漏水", limit=1)
+    store.create_ticket(draft(chat="z", description="又漏水了"), NOW + minutes(30))
+    second = search.search(store, "漏水", limit=1, after=first.after)
+    shown = {t.number for t in first.tickets + second.tickets}
+    assert shown == {filed["leak"], filed["leak2"]} and second.after is None
+
+
+def test_pages_are_keyset_and_skip_nothing_when_tickets_arrive(
+    store: Store, filed: dict[str, str]
+) -> None:
+    for i in range(5):
+        store.create_ticket(draft(chat=f"p{i}", description="水管漏水"), NOW + minutes(10 + i))
+    whole = found(store, "漏水")
+    first = search.search(store, "漏水", limit=3)
+    assert first.after is not None and ":" in first.after
+    # A better match filed now belongs on page one; the next page goes on where it was.
+    store.create_ticket(draft(chat="z", description="漏水 漏水 漏水 漏水"), NOW + minutes(30))
+    rest: list[str] = []
+    after: str | None = first.after
+    while after is not None:
+        page = search.search(store, "漏水", limit=3, after=after)
+        rest += [t.number for t in page.tickets]
+        after = page.after
+    assert [t.number for t in first.tickets] + rest == whole
+
+
+def test_a_broken_cursor_starts_over(store: Store, filed: dict[str, str]) -> None:
+    assert found(store, "漏水")[:1] == [
+        t.number for t in search.search(store, "漏水", limit=1, after="x:y").tickets
+    ]

@@ -5,7 +5,7 @@ reopen and repeat rates, per technician) of a small seeded desk."""
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -120,6 +120,56 @@ def test_volume_by_day_week_month(store: Store) -> None:
     assert stats.volume(store, DAY, end, period="month", by="category") == {
         "2026-11": {"water.leak": 3, "power.outage": 1}
     }
+
+
+def months(store: Store) -> list[dict[str, object]]:
+    return store.query(
+        "SELECT dim, month, value, key, bucket, n, round(total, 3) AS total FROM stats_month"
+        " WHERE n != 0 OR total != 0 ORDER BY dim, month, value, key, bucket"
+    )
+
+
+def test_the_month_rows_kept_by_events_equal_the_backfill(store: Store) -> None:
+    seeded(store)
+    store.create_ticket(draft(chat="dave"), NOW + timedelta(days=10))  # December (local)
+    kept = months(store)
+    assert {row["month"] for row in kept} == {"2026-11", "2026-12"}
+    with store.transaction():
+        stats.rebuild(store.db.conn, ZoneInfo(store.config.timezone))
+    assert months(store) == kept
+
+
+SPREAD = [date(2026, 9, 28) + timedelta(days=3 * i) for i in range(25)]  # to 2026-12-10
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (date(2026, 9, 29), date(2026, 12, 2)),  # part, two whole months, part
+        (date(2026, 10, 1), date(2026, 11, 30)),  # whole months only
+        (date(2026, 10, 5), date(2026, 10, 20)),  # inside one month
+        (date(2026, 9, 30), date(2026, 10, 31)),  # the last day of one, then a whole one
+        (date(2026, 11, 1), date(2026, 12, 10)),  # a whole month, then part
+        (date(2026, 11, 30), date(2026, 12, 1)),
+    ],
+)
+def test_whole_months_and_edge_days_count_each_ticket_once(
+    store: Store, start: date, end: date
+) -> None:
+    for i, day in enumerate(SPREAD):
+        moment = datetime.combine(day, time(4, 0), UTC)  # noon in Shanghai
+        store.create_ticket(draft("power.outage" if i % 3 else "water.leak", chat=f"c{i}"), moment)
+    inside = [d for d in SPREAD if start <= d <= end]
+    [desk] = stats.figures(store, start, end).groups
+    assert desk.created == len(inside)
+    by = {g.value: g.created for g in stats.figures(store, start, end, by="category").groups}
+    assert sum(by.values()) == len(inside)
+    per_month = stats.volume(store, start, end, period="month")
+    expected: dict[str, dict[str, int]] = {}
+    for d in inside:
+        cell = expected.setdefault(d.isoformat()[:7], {"": 0})
+        cell[""] += 1
+    assert per_month == expected
 
 
 def test_unknown_dimension_is_refused(store: Store) -> None:

@@ -503,3 +503,13 @@ def _wecom_cards(db: Database) -> None:
         CREATE INDEX wecom_cards_open ON wecom_cards (number) WHERE open = 1;
         """,
     )
+
+
+@MIGRATIONS(name="console_0003_stats_month")
+def _console_stats_month(db: Database) -> None:
+    # The statistics summed per month beside the day rows (a year by category read
+    # ~380,000 day rows at a million tickets: 0.7 s); filled from the day rows (seconds).
+    from tickets import stats
+
+    _script(db, stats.MONTH_SCHEMA)
+    stats.fill_months(db.conn)

@@ -21,7 +21,7 @@ import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tickets.model import Event, Ticket
 from tickets.rows import ticket_from_row
@@ -131,48 +131,105 @@ def rebuild(conn: sqlite3.Connection) -> int:
 class Page:
     tickets: list[Ticket]
     after: str | None  # pass back as ``after`` for the next page; None on the last one
+    window: bool = False  # True: more than RANK_ALL matched, the newest RANK_ALL are ranked
 
 
-def search(store: Any, text: str, *, limit: int = 20, after: str | None = None) -> Page:
-    """Tickets matching ``text``, best first (bm25; the newest first among equals).
+RANK_ALL = 2000
+"""bm25 ranks every match of a term with at most this many matches. A term more common
+than that (漏水, 停电: ~83,000 of a million tickets) has its newest RANK_ALL ranked,
+unless the caller asks for ``whole=True``. Why: bm25 needs each match's column sizes,
+one lookup per match — at 83,000 matches 350–580 ms against the 50 ms search target,
+while 2,000 take ~15–30 ms (a 3-character phrase at 5,000: ~65 ms); and a term found
+in 8 % of all tickets has the same IDF in all of them, so their order comes from the
+description's length alone, which says little — the desk wants the recent ones. The
+page tells the user (``Page.window``) and offers the whole ranking and another word."""
 
-    ``after`` is the cursor of the previous page (an offset: a ranked answer has no
-    stable key to seek from)."""
-    # The cursor is "<offset>" or "~<offset>" when the pages come from the fallback.
-    cursor = after or ""
-    loose = cursor.startswith("~")
-    start = int(cursor.lstrip("~")) if cursor.lstrip("~").isdigit() else 0
+
+class Cursor(NamedTuple):
+    score: float  # bm25 of the last row shown
+    rowid: int
+    floor: int  # the window's lowest rowid (0: every match is ranked), kept across pages
+
+
+def search(
+    store: Any, text: str, *, limit: int = 20, after: str | None = None, whole: bool = False
+) -> Page:
+    """Tickets matching ``text``, best first (bm25; the newest first among equals),
+    ``limit`` at a time; ``whole`` ranks every match however many there are (slow for
+    very common terms, see ``RANK_ALL``).
+
+    ``after`` is the cursor of the previous page (a keyset: the last row's rowid, its
+    score and the window), so a ticket filed meanwhile neither repeats nor hides a row of
+    the next page; the last row's score is taken anew, as bm25 moves a little when the
+    index grows."""
+    loose, cursor = _cursor(after)
     expression = match_expression(text, phrases=not loose)
     if not expression:
         return Page([], None)
-    rows = _ranked(store, expression, limit + 1, start)
-    if not rows and not loose and start == 0:
+    floor = cursor.floor if cursor else 0 if whole else _floor(store, expression)
+    ranked = _ranked(store, expression, limit + 1, cursor, floor)
+    if not ranked and not loose and cursor is None:
         fallback = match_expression(text, phrases=False)
         if fallback != expression:
-            loose, rows = True, _ranked(store, fallback, limit + 1, start)
-    more = len(rows) > limit
+            floor = 0 if whole else _floor(store, fallback)
+            loose, ranked = True, _ranked(store, fallback, limit + 1, None, floor)
+    shown = ranked[:limit]
+    marks = ", ".join("?" * len(shown))
+    rows = {
+        row["rowid"]: row
+        for row in store.query(
+            f"SELECT rowid, * FROM tickets WHERE rowid IN ({marks})", [r for _, r in shown]
+        )
+    }
+    tickets = [ticket_from_row(rows[rowid]) for _score, rowid in shown if rowid in rows]
+    more = len(ranked) > limit
     mark = "~" if loose else ""
-    return Page(
-        [ticket_from_row(r) for r in rows[:limit]], f"{mark}{start + limit}" if more else None
-    )
+    last = f"{mark}{shown[-1][0]!r}:{shown[-1][1]}:{floor}" if more else None
+    return Page(tickets, last, window=floor > 0)
 
 
-RANKED = 2000
-"""bm25 is computed for the newest RANKED matches only: a common term (漏水) matches
-~80,000 of a million tickets, and scoring them all took over a second; the newest
-2,000 are found in rowid order from the index alone (the desk wants recent tickets)."""
+def _cursor(after: str | None) -> tuple[bool, Cursor | None]:
+    """``("~" if from the fallback) + "<score>:<rowid>:<floor>"``; anything else
+    starts over."""
+    text = after or ""
+    loose = text.startswith("~")
+    try:
+        score, rowid, floor = text.lstrip("~").split(":")
+        return loose, Cursor(float(score), int(rowid), int(floor))
+    except ValueError:
+        return loose, None
 
 
-def _ranked(store: Any, expression: str, limit: int, start: int) -> list[dict[str, Any]]:
-    floor = store.query(
+def _floor(store: Any, expression: str) -> int:
+    """The rowid of the RANK_ALL-th newest match, or 0 when fewer match (index only)."""
+    rows = store.query(
         "SELECT rowid FROM ticket_search WHERE ticket_search MATCH ? ORDER BY rowid DESC"
         " LIMIT 1 OFFSET ?",
-        [expression, RANKED - 1],
+        [expression, RANK_ALL - 1],
     )
-    rows: list[dict[str, Any]] = store.query(
-        "SELECT t.* FROM ticket_search JOIN tickets t ON t.rowid = ticket_search.rowid"
-        " WHERE ticket_search MATCH ? AND ticket_search.rowid >= ?"
-        " ORDER BY bm25(ticket_search, 1.0, 2.0), t.rowid DESC LIMIT ? OFFSET ?",
-        [expression, floor[0]["rowid"] if floor else 0, limit, start],
+    return int(rows[0]["rowid"]) if rows else 0
+
+
+def _ranked(
+    store: Any, expression: str, limit: int, after: Cursor | None, floor: int
+) -> list[tuple[float, int]]:
+    # Only (score, rowid) here: the ticket rows are read for the page alone (joining
+    # tickets before the sort read every match's row), and ORDER BY … LIMIT keeps only
+    # the best ``limit`` while scanning.
+    score = "bm25(ticket_search, 1.0, 2.0)"
+    seek, params = "", [expression, floor, limit]
+    if after is not None:
+        # The cursor row's score NOW (a stored score would skip or repeat rows once
+        # bm25 has moved); the stored one if that row no longer matches.
+        pivot = f"SELECT {score} FROM ticket_search WHERE ticket_search MATCH ? AND rowid = ?"
+        then = f"coalesce(({pivot}), ?)"
+        seek = f" WHERE score > {then} OR (score = {then} AND rowid < ?)"
+        pin = [expression, after.rowid, after.score]
+        params = [expression, floor, *pin, *pin, after.rowid, limit]
+    rows = store.query(
+        f"SELECT score, rowid FROM (SELECT {score} AS score, rowid FROM ticket_search"
+        f" WHERE ticket_search MATCH ? AND rowid >= ?){seek} ORDER BY score, rowid DESC"
+        " LIMIT ?",
+        params,
     )
-    return rows
+    return [(float(r["score"]), int(r["rowid"])) for r in rows]

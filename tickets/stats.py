@@ -32,7 +32,16 @@ from zoneinfo import ZoneInfo
 from tickets.model import Action, Event, Ticket
 from tickets.rows import iso
 
-__all__ = ["DIMENSIONS", "Figures", "Group", "figures", "rebuild", "refresh", "volume"]
+__all__ = [
+    "DIMENSIONS",
+    "Figures",
+    "Group",
+    "figures",
+    "periods",
+    "rebuild",
+    "refresh",
+    "volume",
+]
 
 SCHEMA = """
 CREATE TABLE stats_rollup (
@@ -47,6 +56,20 @@ CREATE TABLE stats_rollup (
 ) WITHOUT ROWID;
 CREATE TABLE stats_zone (zone TEXT NOT NULL);
 """
+MONTH_SCHEMA = """
+CREATE TABLE stats_month (
+    dim TEXT NOT NULL,
+    month TEXT NOT NULL,
+    value TEXT NOT NULL,
+    key TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    total REAL NOT NULL,
+    PRIMARY KEY (dim, month, value, key, bucket)
+) WITHOUT ROWID
+"""
+"""The same figures summed per local month ('2026-11'): a year by category reads ~18,000
+rows instead of ~380,000 (the day rows' buckets of a month mostly coincide)."""
 DIMENSIONS = ("category", "area", "team", "channel", "technician")
 LIMITS = ("claim", "arrive", "resolve")
 _RATIO = 1.1
@@ -154,19 +177,41 @@ def facts_of(ticket: Ticket, claimed: str | None) -> Facts:
     )
 
 
-def _add(conn: sqlite3.Connection, deltas: dict[Key, list[float]]) -> None:
+def _add(conn: sqlite3.Connection, deltas: dict[Key, list[float]], *, months: bool = True) -> None:
+    """Add ``deltas`` to the day rows and (``months``) to the month rows."""
     rows = [(*k, int(v[0]), v[1]) for k, v in deltas.items() if v[0] or v[1]]
+    _upsert(conn, "stats_rollup", "day", rows)
+    if months:
+        summed: dict[Key, list[float]] = defaultdict(lambda: [0, 0.0])
+        for dim, day, value, key, b, n, total in rows:
+            cell = summed[(dim, day[:7], value, key, b)]
+            cell[0] += n
+            cell[1] += total
+        _upsert(conn, "stats_month", "month", [(*k, int(v[0]), v[1]) for k, v in summed.items()])
+
+
+def _upsert(conn: sqlite3.Connection, table: str, period: str, rows: list[tuple[Any, ...]]) -> None:
     # One statement per 100 rows (an event moves 5–30): fewer round trips in the
     # event's transaction, far below SQLite's 32766 variables.
     for start in range(0, len(rows), 100):
         chunk = rows[start : start + 100]
         conn.execute(
-            "INSERT INTO stats_rollup (dim, day, value, key, bucket, n, total) VALUES "
+            f"INSERT INTO {table} (dim, {period}, value, key, bucket, n, total) VALUES "
             + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-            + " ON CONFLICT (dim, day, value, key, bucket) DO UPDATE"
+            + f" ON CONFLICT (dim, {period}, value, key, bucket) DO UPDATE"
             " SET n = n + excluded.n, total = total + excluded.total",
             [value for row in chunk for value in row],
         )
+
+
+def fill_months(conn: sqlite3.Connection) -> None:
+    """The month rows again from the day rows (the migration's backfill, and ``rebuild``)."""
+    conn.execute("DELETE FROM stats_month")
+    conn.execute(
+        "INSERT INTO stats_month (dim, month, value, key, bucket, n, total)"
+        " SELECT dim, substr(day, 1, 7), value, key, bucket, sum(n), sum(total)"
+        " FROM stats_rollup GROUP BY dim, substr(day, 1, 7), value, key, bucket"
+    )
 
 
 def refresh(
@@ -231,7 +276,13 @@ def rebuild(conn: sqlite3.Connection, zone: ZoneInfo) -> int:
                 sums[key][0] += n
                 sums[key][1] += total
             count += 1
-    _add(conn, sums)
+    # The migration that first filled the rollup ran before stats_month existed.
+    has_months = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stats_month'"
+    ).fetchone()
+    _add(conn, sums, months=False)
+    if has_months:
+        fill_months(conn)
     return count
 
 
@@ -301,11 +352,14 @@ def figures(store: Any, start: date, end: date, *, by: str = "") -> Figures:
     if by and by not in DIMENSIONS:
         raise ValueError(by)
     groups: dict[str, Group] = {}
+    figure = "value, key, bucket, n, total"
+    parts, params = _spans(start, end, by, (figure, figure))
     for row in _rows(
         store,
-        "SELECT value, key, bucket, sum(n) AS n, sum(total) AS total FROM stats_rollup"
-        " WHERE dim = ? AND day BETWEEN ? AND ? GROUP BY value, key, bucket",
-        [by, start.isoformat(), end.isoformat()],
+        "SELECT value, key, bucket, sum(n) AS n, sum(total) AS total FROM ("
+        + parts
+        + ") GROUP BY value, key, bucket",
+        params,
     ):
         key, n, total = row["key"], int(row["n"]), float(row["total"])
         if n == 0:  # moved away (a transfer, a reopen): a row kept at zero
@@ -324,6 +378,38 @@ def figures(store: Any, start: date, end: date, *, by: str = "") -> Figures:
     _repeats(store, start, end, by, groups)
     ordered = sorted(groups.values(), key=lambda g: (-g.created, -g.counts.get("job", 0), g.value))
     return Figures(start, end, by, ordered)
+
+
+def _spans(
+    start: date, end: date, dim: str, columns: tuple[str, str], where: str = ""
+) -> tuple[str, list[Any]]:
+    """A UNION ALL of the rows of ``dim`` from ``start`` to ``end``: the month rows of
+    the whole months inside, the day rows of the days before and after them.
+    ``columns``: what to select from a day row and from a month row."""
+    first = start if start.day == 1 else _next_month(start)
+    last_whole = _next_month(end) - timedelta(days=1) == end
+    after = _next_month(end) if last_whole else end.replace(day=1)
+    days = [(start, end)]
+    parts: list[str] = []
+    params: list[Any] = []
+    if first < after:
+        days = [(start, first - timedelta(days=1)), (after, end)]
+        parts.append(
+            f"SELECT {columns[1]} FROM stats_month WHERE dim = ?{where} AND month BETWEEN ? AND ?"
+        )
+        params += [dim, first.isoformat()[:7], (after - timedelta(days=1)).isoformat()[:7]]
+    for low, high in days:
+        if low <= high:
+            parts.append(
+                f"SELECT {columns[0]} FROM stats_rollup WHERE dim = ?{where}"
+                " AND day BETWEEN ? AND ?"
+            )
+            params += [dim, low.isoformat(), high.isoformat()]
+    return " UNION ALL ".join(parts), params
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _repeats(store: Any, start: date, end: date, by: str, groups: dict[str, Group]) -> None:
@@ -358,10 +444,16 @@ def volume(
     """Tickets filed per period (``day``, ``week`` = its Monday, ``month``) and per
     value of ``by``: ``{period_start: {value: count}}``, periods in order."""
     out: dict[str, dict[str, int]] = {}
+    where = " AND key = 'created' AND bucket = 0"
+    if period == "month":  # whole months from the month rows
+        parts, params = _spans(start, end, by, ("day, value, n", "month AS day, value, n"), where)
+    else:
+        parts = f"SELECT day, value, n FROM stats_rollup WHERE dim = ?{where}"
+        parts += " AND day BETWEEN ? AND ?"
+        params = [by, start.isoformat(), end.isoformat()]
     for row in store.query(
-        "SELECT day, value, sum(n) AS n FROM stats_rollup WHERE dim = ? AND key = 'created'"
-        " AND bucket = 0 AND day BETWEEN ? AND ? GROUP BY day, value ORDER BY day",
-        [by, start.isoformat(), end.isoformat()],
+        f"SELECT day, value, sum(n) AS n FROM ({parts}) GROUP BY day, value ORDER BY day",
+        params,
     ):
         label = _period(row["day"], period)
         cell = out.setdefault(label, {})
@@ -376,6 +468,12 @@ def _period(day: str, period: str) -> str:
         moment = date.fromisoformat(day)
         return (moment - timedelta(days=moment.weekday())).isoformat()
     return day
+
+
+def periods(start: date, end: date, period: str) -> list[str]:
+    """Every period label from ``start`` to ``end`` in order, as ``volume`` names them
+    (for a chart or table that shows the empty days too)."""
+    return list(dict.fromkeys(_period(d.isoformat(), period) for d in days(start, end)))
 
 
 def days(start: date, end: date) -> Iterable[date]:

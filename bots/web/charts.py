@@ -47,7 +47,9 @@ def stacked_bar_chart(
     series = sorted({key for _, parts in bars for key in parts})
     colour = {key: PALETTE[i % len(PALETTE)] for i, key in enumerate(series)}
     top = max((sum(parts.values()) for _, parts in bars), default=0) or 1
-    legend = 18 if len(series) > 1 else 0
+    # The legend wraps: as many names per line as fit the width (12 categories do not).
+    per_line = max(1, (width - 40) // 110)
+    legend = 16 * -(-len(series) // per_line) + 2 if len(series) > 1 else 0
     plot_h = height - 30 - legend
     step = (width - 40) / max(len(bars), 1)
     body = [
@@ -77,9 +79,10 @@ def stacked_bar_chart(
             )
     if legend:
         for i, key in enumerate(series):
+            x, y = 40 + i % per_line * 110, 2 + i // per_line * 16
             body.append(
-                f'<rect x="{40 + i * 110}" y="2" width="10" height="10" fill="{colour[key]}"/>'
-                f'<text x="{54 + i * 110}" y="11" font-size="10">'
+                f'<rect x="{x}" y="{y}" width="10" height="10" fill="{colour[key]}"/>'
+                f'<text x="{x + 14}" y="{y + 9}" font-size="10">'
                 f"{escape(names.get(key, key) if names else key)}</text>"
             )
     return _frame(width, height, title, body)
