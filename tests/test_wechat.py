@@ -108,23 +108,25 @@ async def test_a_slow_first_answer_is_not_repeated_by_the_retry(
 ) -> None:
     async with rig(tmp_path) as found:
         user = found.user("o_slow", timeout=0.3)
-        await user.say("/report")
+        for line in ("/report", "1", "1", "1", "302", "13812345678", "卫生间水管漏水"):
+            await user.say(line)
+        found.api.media["ok"] = b"\xff\xd8\xff\xe0" + b"\x00" * 64
         channel = found.server.app[WECHAT]
-        real = channel.inbound.event_of
+        real = channel.inbound.fetch_photo
         calls: list[Any] = []
 
-        async def slow(*args: Any, **kw: Any) -> Any:
+        async def slow(*args: Any, **kw: Any) -> Any:  # the download: the step's one await
             calls.append(args)
             await asyncio.sleep(0.8)  # longer than WeChat waits: it posts the message again
             return await real(*args, **kw)
 
-        monkeypatch.setattr(channel.inbound, "event_of", slow)
-        shown = await user.say("1")
+        monkeypatch.setattr(channel.inbound, "fetch_photo", slow)
+        shown = await user.send("image", MediaId="ok")
         assert user.attempts >= 2  # the first try and at least one retry
-        assert len(calls) == 1  # one step
-        assert "1. 东区" in shown  # the retry got the step's answer: the areas
+        assert len(calls) == 1  # one download, one step
+        assert t("intake.ask_photos_more", count=1, left=3) in shown  # the step's answer
         record = found.store.chat("wechat", "o_slow").dialogue or ""
-        assert '"area"' in record and '"water.leak"' in record
+        assert record.count("wechat/") == 1  # the photo is in the dialogue once
 
 
 def test_events_are_keyed_whole() -> None:

@@ -14,6 +14,12 @@ are keyed on their whole content: ``store.callback_key``). The key is recorded i
 retry — while the first is still running in this process, or after it finished in any
 process — gets the same reply and never a second step.
 
+All the store work of a callback — the key, the step, the offer shown, the answer — is
+one transaction with no reads before it (a redelivery is found by the key's INSERT).
+It runs on the event loop: handing it to a writer thread (``bots.web.writer``) was
+measured slower here (bench/wechat.py, 2 cores: the thread and the loop take turns on the
+GIL, and each hand-off adds a wake-up), so the image download is the only await.
+
 No dialogue logic here: what to answer is ``conversation``'s.
 """
 
@@ -36,6 +42,7 @@ from bots.wechat.crypto import Envelope, Refused
 from bots.wechat.inbound import Inbound, NotTaken, hint
 from bots.wechat.store import CHANNEL, WeChatTables, callback_key
 from config.model import Config
+from conversation.events import Photo
 from conversation.i18n import translate
 from conversation.replies import Reply
 
@@ -96,8 +103,6 @@ class WeChatChannel:
                 return await asyncio.wait_for(asyncio.shield(step), RETRY_WAIT_SECONDS)
             except TimeoutError:
                 return SUCCESS
-        if self.tables.seen(key):
-            return self.tables.answer_of(key) or SUCCESS
         # A task of its own, shielded: WeChat drops a connection it waited 5 s on, which
         # cancels the request's handler — the step must finish anyway, once, so that the
         # retry finds its answer instead of running it again.
@@ -110,26 +115,17 @@ class WeChatChannel:
         chat = str(fields.get("FromUserName", ""))
         if not chat:
             return SUCCESS
-        event_kind = str(fields.get("Event", "")).lower()
-        if event_kind in ("subscribe", "unsubscribe"):
-            self.tables.set_subscribed(chat, event_kind == "subscribe")
-        event = await self.inbound.event_of(fields, lambda: self.engine.wants_photo(CHANNEL, chat))
-        now = datetime.now(UTC)
-        reply = ""
         try:
+            photo: Photo | NotTaken | None = None
+            if self.inbound.has_photo(fields):
+                # The checks (and a redelivery's stored answer) before the download.
+                known, photo = self._before_photo(key, chat)
+                if known is not None:
+                    return known
+                if photo is None:
+                    photo = await self.inbound.fetch_photo(fields)
             with self.engine.store.transaction():
-                if not self.tables.take(key):  # another process took it meanwhile
-                    return self.tables.answer_of(key) or SUCCESS
-                if isinstance(event, NotTaken):
-                    text = hint(self.engine.locale_of(CHANNEL, chat), event)
-                elif event is None:
-                    text = ""
-                else:
-                    replies = self.engine.handle(CHANNEL, chat, event, now, can_share_location=True)
-                    text = self._lay_out(chat, replies, now)
-                head, rest = split(text)
-                reply = self._xml(fields, head) if head else SUCCESS
-                self.tables.answered(key, reply)
+                reply, rest = self._run(key, chat, fields, photo)
         except Exception:
             # The step rolled back (its key too), so WeChat's retry may try it again.
             log.exception("WeChat callback %s of %s failed", key, chat)
@@ -140,6 +136,41 @@ class WeChatChannel:
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
         return reply
+
+    def _before_photo(self, key: str, chat: str) -> tuple[str | None, NotTaken | None]:
+        """The stored answer of a redelivery, else why the image is not downloaded
+        (None: download it)."""
+        known = self.tables.answer_of(key)
+        if known is not None:
+            return known, None
+        wanted = self.engine.wants_photo(CHANNEL, chat)
+        return None, self.inbound.photo_allowed(chat, wanted, datetime.now(UTC))
+
+    def _run(
+        self, key: str, chat: str, fields: dict[str, Any], photo: Photo | NotTaken | None
+    ) -> tuple[str, str]:
+        """Inside the callback's transaction: the key, the step, the offer shown and the
+        answer kept — all or nothing. (The answer, the rest of a long reply.)"""
+        if not self.tables.take(key):  # a redelivery (this or another process took it)
+            return self.tables.answer_of(key) or SUCCESS, ""
+        now = datetime.now(UTC)
+        event_kind = str(fields.get("Event", "")).lower()
+        if event_kind in ("subscribe", "unsubscribe"):
+            self.tables.set_subscribed(chat, event_kind == "subscribe")
+        if isinstance(photo, Photo):
+            self.tables.took_photo(chat, now)
+        event = self.inbound.event_of(fields, photo)
+        if isinstance(event, NotTaken):
+            text = hint(self.engine.locale_of(CHANNEL, chat), event)
+        elif event is None:
+            text = ""
+        else:
+            replies = self.engine.handle(CHANNEL, chat, event, now, can_share_location=True)
+            text = self._lay_out(chat, replies, now)
+        head, rest = split(text)
+        reply = self._xml(fields, head) if head else SUCCESS
+        self.tables.answered(key, reply)
+        return reply, rest
 
     async def _send_rest(self, chat: str, rest: str) -> None:
         """What did not fit in the passive reply, as customer-service messages (the
