@@ -288,7 +288,7 @@ async def test_an_unsubscribed_follower_is_marked_and_not_called_again(tmp_path:
         ),
         ({"colour": "red"}, "colour"),
         ({"api_base_url": "ftp:/x"}, "api_base_url"),
-        ({"verify_phone": True}, "verify_phone"),  # not available yet: refused, not ignored
+        ({"verify_phone": "yes"}, "verify_phone"),
     ],
 )
 def test_bad_settings_are_named(tmp_path: Path, change: dict[str, Any], named: str) -> None:
