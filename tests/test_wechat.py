@@ -6,6 +6,7 @@ settings and the `baoxiu wechat` commands."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -360,7 +361,10 @@ def api_thread() -> Any:
     loop.close()
 
 
-def test_wechat_menu_qrcode_and_status_commands(tmp_path: Path, api_thread: FakeWeChatApi) -> None:
+def test_wechat_menu_qrcode_and_status_commands(
+    tmp_path: Path, api_thread: FakeWeChatApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the QR code's image is written to the current folder
     from config.loader import load
     from tickets.store import Store
 
@@ -391,6 +395,8 @@ def test_wechat_menu_qrcode_and_status_commands(tmp_path: Path, api_thread: Fake
     )
     assert qrcode.exit_code == 0, qrcode.output
     assert "east__b1" in qrcode.output and "showqrcode?ticket=" in out.read_text()
+    url = out.read_text().splitlines()[0]
+    assert_png_encodes(Path("qrcode-east__b1.png"), url)  # the default name, in the cwd
     bad = runner.invoke(main, ["--config", str(path), "wechat", "qrcode", "--area", "a b"])
     assert bad.exit_code == 1
     status = runner.invoke(main, ["--config", str(path), "wechat", "status"])
@@ -441,3 +447,48 @@ async def _until(probe: Any) -> Any:
             return found
         await asyncio.sleep(0.02)
     raise AssertionError("waited too long")
+
+
+def assert_png_encodes(path: Path, text: str) -> None:
+    """The PNG is the QR code of ``text``: each module's pixels, read back with pypng,
+    are those of the symbol the qrcode library makes for ``text`` (with the quiet zone)."""
+    import png
+    import qrcode
+
+    from bots.wechat.admin import PNG_BORDER, PNG_BOX
+
+    with path.open("rb") as data:
+        width, height, rows, _ = png.Reader(file=data).read()
+        pixels = [list(row) for row in rows]
+    symbol = qrcode.QRCode(border=PNG_BORDER)
+    symbol.add_data(text)
+    symbol.make(fit=True)
+    matrix = symbol.get_matrix()  # with the quiet zone, True = dark
+    assert width == height == len(matrix) * PNG_BOX
+    middle = PNG_BOX // 2
+    read = [
+        [pixels[y * PNG_BOX + middle][x * PNG_BOX + middle] == 0 for x in range(len(matrix))]
+        for y in range(len(matrix))
+    ]
+    assert read == matrix and any(map(any, matrix))
+
+
+def test_qrcode_png_of_a_building(tmp_path: Path, api_thread: FakeWeChatApi) -> None:
+    path = _config_file(tmp_path, api_thread)
+    from config.loader import load
+    from tickets.store import Store
+
+    config = load(path)
+    config.database.parent.mkdir(parents=True, exist_ok=True)
+    with Store(config.database, config):
+        pass
+    image = tmp_path / "b1.png"
+    args = ["--config", str(path), "wechat", "qrcode", "--area", "east", "--png", str(image)]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert str(image) in done.output
+    ticket = hashlib.sha1(b"east").hexdigest()  # what the fake WeChat answers for scene east
+    assert_png_encodes(image, f"http://weixin.qq.com/q/{ticket[:12]}")
+    nowhere = tmp_path / "missing" / "b1.png"
+    refused = CliRunner().invoke(main, [*args[:-1], str(nowhere)])
+    assert refused.exit_code == 1 and str(nowhere) in refused.output
