@@ -433,7 +433,7 @@ async def test_a_reply_too_long_for_one_answer_goes_on_as_customer_service_messa
         assert shown == head
 
         def sent_all() -> str:
-            sent = "\n".join(c["text"]["content"] for c in found.api.custom)
+            sent = "\n".join(c["text"]["content"] for c in found.api.custom)  # no choices
             return sent if "第39行" in sent else ""  # the last line has come
 
         sent = await _until(sent_all)

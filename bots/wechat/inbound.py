@@ -1,6 +1,7 @@
 """WeChat callback fields → conversation events.
 
-Text (a typed number answers the chat's standing offer: ``bots.channel.choices``), image
+Text (a typed number answers the chat's standing offer: ``bots.channel.choices``; a tap
+on a ``msgmenu`` item comes as text with its ``bizmsgmenuid``: ``bots.wechat.msgmenu``), image
 (downloaded by MediaId through the API, checked like every photo: a step that takes one,
 the size cap, 20 an hour, the bytes must be an image), location message, voice (the Recognition
 text, else a localized hint), subscribe / SCAN (``qrscene_east__b1`` pre-fills area and
@@ -25,8 +26,9 @@ from bots.channel.choices import OfferTable, pick
 from bots.channel.media import IMAGE_EXTENSIONS, image_type
 from bots.engine import private_folder
 from bots.wechat.client import WeChatClient, WeChatError
+from bots.wechat.msgmenu import tapped
 from bots.wechat.store import WeChatTables
-from conversation.events import Command, InEvent, Location, Photo, Unsupported, parse_text
+from conversation.events import Button, Command, InEvent, Location, Photo, Unsupported, parse_text
 from conversation.i18n import translate
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,16 @@ class Inbound:
         self.media_dir = media_dir
         self.max_file_mb = max_file_mb
 
-    def text(self, chat: str, text: str) -> InEvent | NotTaken:
+    def text(self, chat: str, text: str, menu_id: str = "") -> InEvent | NotTaken:
+        """Typed text, or a tap on a ``msgmenu`` item (``menu_id``: its bizmsgmenuid)."""
+        if menu_id:
+            offer = self.offers.get(chat)
+            tap = tapped(menu_id, text, offer)
+            if tap is not None:
+                return tap
+            # An old menu: its label may still be a choice now, else it is out of date.
+            same = {c.data for c in offer.choices if c.label.strip() == text.strip()}
+            return Button(same.pop()) if len(same) == 1 else NotTaken("wechat.msgmenu.stale")
         if text.strip().startswith("/"):
             return parse_text(text)
         picked = pick(text, self.offers.get(chat), lambda label: label)
@@ -89,7 +100,8 @@ class Inbound:
         chat = str(fields.get("FromUserName", ""))
         kind = str(fields.get("MsgType", "")).lower()
         if kind == "text":
-            return self.text(chat, str(fields.get("Content", "")))
+            menu_id = str(fields.get("bizmsgmenuid") or "")
+            return self.text(chat, str(fields.get("Content", "")), menu_id)
         if kind == "location":
             try:
                 lat, lon = float(fields["Location_X"]), float(fields["Location_Y"])
