@@ -195,7 +195,9 @@ class WeChatChannel:
         """The replies as text, and the menu of their choices (``msgmenu`` on and short)."""
         locale = self.engine.locale_of(CHANNEL, chat)
         lines, shown = lay_out(replies, lambda k, **p: translate(locale, f"wechat.{k}", **p))
-        self.offers.show(chat, shown, now, notice=False)
+        # A dialogue's replies replace the whole offer (``choices.merge`` without notice):
+        # put, not show, which would read the old offer only to drop it.
+        self.offers.put(chat, shown, now)
         menu = None
         if self.envelope.settings.msgmenu:
             head, tail = (translate(locale, f"wechat.msgmenu.{k}") for k in ("head", "tail"))
