@@ -9,6 +9,9 @@ response (a passive reply, decrypted and checked here). The echo server gets the
 callbacks and answers each with its text: verify, decrypt, parse, reply, encrypt — the
 least any safe-mode handler must do.
 
+baoxiu also sends a reply's short choices as a customer-service menu (``msgmenu``) to the
+fake API, as it does in production; the echo sends nothing.
+
 Prints callbacks/s and p50/p99 answer time for both, measured the same way in the same
 run, and the ratio (targets: baoxiu ≥ 0.8 × echo, p99 < 100 ms, far inside WeChat's 5 s).
 
@@ -48,6 +51,12 @@ any time, confirm."""
 
 
 def serve_api(port: int) -> None:
+    import fake_wechat
+
+    # The followers post from another process: the fake cannot see them write, so its
+    # 48-hour window stays open (the choice menus after replies are sent, as in life).
+    fake_wechat.WINDOW_SECONDS = 10**12
+
     async def run() -> None:
         api = await FakeWeChatApi().start(port)
         print("ready", flush=True)
