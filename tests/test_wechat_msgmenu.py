@@ -81,3 +81,29 @@ def test_only_a_short_list_makes_a_menu_and_a_tap_must_match_its_item() -> None:
     assert tapped("2", "选项3", offer) is None  # item 2 of another menu
     for bad in ("0", "99", "², ", "-1", "1" * 9, ""):
         assert tapped(bad, "选项1", offer) is None
+
+
+async def test_a_notice_with_short_choices_is_followed_by_its_menu(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bots.wechat import WECHAT, WECHAT_WORKER
+    from conversation.replies import Ask
+    from tickets.rows import OutboxRow
+
+    async with rig(tmp_path) as found:
+        found.api.last_seen["o_note"] = found.api.now()  # wrote within 48 hours
+        sender = found.server.app[WECHAT_WORKER].sender
+        now = datetime.now(UTC)
+        row = OutboxRow(
+            *(1, "k", "BX20261129-0001", 1, "reporter.resolved", "wechat", "o_note", "zh_CN"),
+            *({}, 1, "pending", 0, now, now),
+        )
+        ask = Ask("修好了吗？", (Choice("确认修好", "f:ok"), Choice("没修好", "f:no")))
+        await sender.send("o_note", (ask,), row)
+        text, menu = found.api.custom
+        assert text["msgtype"] == "text" and "1. 确认修好" in text["text"]["content"]
+        assert [i["content"] for i in menu["msgmenu"]["list"]] == ["确认修好", "没修好"]
+        # Its tap answers the standing offer the notice left.
+        inbound = found.server.app[WECHAT].inbound
+        assert inbound.text("o_note", "没修好", "2") == Button("f:no")
+        assert inbound.text("o_note", "确认修好", "2") == Button("f:ok")  # an old menu's label
