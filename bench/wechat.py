@@ -9,10 +9,13 @@ response (a passive reply, decrypted and checked here). The echo server gets the
 callbacks and answers each with its text: verify, decrypt, parse, reply, encrypt — the
 least any safe-mode handler must do.
 
+baoxiu also sends a reply's short choices as a customer-service menu (``msgmenu``) to the
+fake API, as it does in production; the echo sends nothing.
+
 Prints callbacks/s and p50/p99 answer time for both, measured the same way in the same
 run, and the ratio (targets: baoxiu ≥ 0.8 × echo, p99 < 100 ms, far inside WeChat's 5 s).
 
-Usage: ``python bench/wechat.py [--followers 40] [--concurrency 16]``
+Usage: ``python bench/wechat.py [--followers 40] [--concurrency 16] [--rounds 3]``
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ any time, confirm."""
 
 
 def serve_api(port: int) -> None:
+    import fake_wechat
+
+    # The followers post from another process: the fake cannot see them write, so its
+    # 48-hour window stays open (the choice menus after replies are sent, as in life).
+    fake_wechat.WINDOW_SECONDS = 10**12
+
     async def run() -> None:
         api = await FakeWeChatApi().start(port)
         print("ready", flush=True)
@@ -160,43 +169,48 @@ async def wait_listening(port: int) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def p(times: list[float], q: float) -> float:
     return statistics.quantiles(times, n=100)[int(q) - 1] * 1000
 
 
-async def bench(followers: int, concurrency: int) -> None:
+async def bench(followers: int, concurrency: int, rounds: int) -> None:
     api_port = free_port()
     api = start("--serve", "api", "--port", str(api_port))
-    results: dict[str, tuple[float, list[float]]] = {}
+    results: dict[str, tuple[float, list[float]]] = {}  # each side's best round
+    cpu: dict[str, float] = {}  # the server's least CPU time per callback, ms
     try:
-        for name in ("echo", "baoxiu"):
-            port = free_port()
-            with tempfile.TemporaryDirectory() as folder:
-                args = [
-                    "--serve",
-                    name,
-                    "--port",
-                    str(port),
-                    "--api-port",
-                    str(api_port),
-                    "--folder",
-                    folder,
-                ]
-                server = start(*args)
-                try:
-                    await wait_listening(port)
-                    url = f"http://127.0.0.1:{port}/wechat"
-                    results[name] = await drive(url, followers, concurrency, name == "echo")
-                finally:
-                    server.terminate()
-                    server.wait(10)
+        # Alternating rounds, best of each side: the machine is shared, and its other
+        # load drifts — one round each would compare two different machines.
+        for _ in range(rounds):
+            for name in ("echo", "baoxiu"):
+                rate, times, per_callback = await one_round(name, api_port, followers, concurrency)
+                if name not in results or rate > results[name][0]:
+                    results[name] = (rate, times)
+                cpu[name] = min(cpu.get(name, per_callback), per_callback)
     finally:
         api.terminate()
         api.wait(10)
-    print(f"{followers} followers, {len(STEPS) + 1} callbacks each, {concurrency} at once")
+    print(
+        f"{followers} followers, {len(STEPS) + 1} callbacks each, {concurrency} at once,"
+        f" best of {rounds} alternating rounds"
+    )
     for name, (rate, times) in results.items():
         p50, p99 = p(times, 50), p(times, 99)
         print(f"{name:>7}: {rate:8.1f} callbacks/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
+    if all(cpu.values()):
+        print(
+            f"server CPU per callback: echo {cpu['echo']:.2f} ms, baoxiu {cpu['baoxiu']:.2f} ms"
+            " (a note: less sensitive to the other load on the machine than callbacks/s)"
+        )
     ratio = results["baoxiu"][0] / results["echo"][0]
     p99 = p(results["baoxiu"][1], 99)
     print(
@@ -204,10 +218,30 @@ async def bench(followers: int, concurrency: int) -> None:
     )
 
 
+async def one_round(
+    name: str, api_port: int, followers: int, concurrency: int
+) -> tuple[float, list[float], float]:
+    """One server's run: callbacks/s, answer times, its CPU ms per callback."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        args = ["--serve", name, "--port", str(port), "--api-port", str(api_port)]
+        server = start(*args, "--folder", folder)
+        try:
+            await wait_listening(port)
+            url = f"http://127.0.0.1:{port}/wechat"
+            before = cpu_seconds(server.pid)
+            rate, times = await drive(url, followers, concurrency, name == "echo")
+            return rate, times, (cpu_seconds(server.pid) - before) / len(times) * 1000
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--followers", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--serve", choices=("api", "echo", "baoxiu"))
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--api-port", type=int, default=0)
@@ -220,7 +254,7 @@ def main() -> None:
     elif args.serve == "baoxiu":
         serve_baoxiu(args.port, args.api_port, args.folder)
     else:
-        asyncio.run(bench(args.followers, args.concurrency))
+        asyncio.run(bench(args.followers, args.concurrency, args.rounds))
 
 
 if __name__ == "__main__":

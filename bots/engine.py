@@ -24,6 +24,7 @@ and submitted again rather than typed anew.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from conversation.actions import (
     Bind,
     CreateTicket,
     Rule,
+    SendCode,
     SetLocale,
     SetPreference,
     TicketAction,
@@ -48,10 +50,12 @@ from conversation.state import IDLE, DialogueState
 from tickets import backup, migrations
 from tickets.errors import BaoxiuError, InvalidInput, StoreMissing
 from tickets.model import Role, Ticket
-from tickets.outbox import save_preference
+from tickets.outbox import SMS, queue, save_preference
 from tickets.store import ChatRecord, Store
 
 BINDABLE = (Role.TECHNICIAN.value, Role.DISPATCHER.value)
+CODE_KIND = "verify.code"
+"""The SMS kind of a one-time code (its text: ``sms.verify.code``)."""
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +211,7 @@ class Engine:
             last_phone=record.last_phone,
             can_share_contact=can_share_contact,
             can_share_location=can_share_location,
+            random=secrets.randbelow(1_000_000_000),
         )
 
     def _locale(self, record: ChatRecord) -> str:
@@ -256,6 +261,23 @@ class Engine:
         if isinstance(action, Bind):
             if action.role not in BINDABLE:
                 raise InvalidInput("errors.invalid_input")
+            return None
+        if isinstance(action, SendCode):
+            # A one-time code, like a dialogue reply (priority 0), to the typed number.
+            key = f"code:{ctx.channel}:{ctx.chat}:{now.isoformat()}"
+            queue(
+                self.store,
+                key=key,
+                number=None,
+                event_id=None,
+                kind=CODE_KIND,
+                channel=SMS,
+                chat=action.phone,
+                locale=ctx.locale,
+                params={"code": action.code},
+                priority=0,
+                now=now,
+            )
             return None
         raise TypeError(f"unknown ticket action {action!r}")
 

@@ -65,4 +65,14 @@ class SetPreference:
     flow: str = "preferences"
 
 
-TicketAction = CreateTicket | Act | SetLocale | Bind | Rule | SetPreference
+@dataclass(frozen=True)
+class SendCode:
+    """Send the one-time ``code`` by SMS to ``phone`` (E.164), which the person typed and
+    must confirm (``conversation.phone_code``)."""
+
+    phone: str
+    code: str
+    flow: str = "intake"
+
+
+TicketAction = CreateTicket | Act | SetLocale | Bind | Rule | SetPreference | SendCode

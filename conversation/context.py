@@ -54,6 +54,7 @@ class Ctx:
     last_phone: str | None = None  # the reporter's last phone, offered again
     can_share_contact: bool = False  # the channel has a verified "share contact" button
     can_share_location: bool = False
+    random: int = 0  # a random number the engine draws for each step (one-time codes)
 
     def t(self, key: str, **params: Any) -> str:
         return translate(self.locale, key, **params)

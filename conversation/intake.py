@@ -29,7 +29,7 @@ from typing import Any
 
 import phonenumbers
 
-from conversation import known_faults
+from conversation import known_faults, phone_code
 from conversation.actions import Act, CreateTicket, Rule, TicketAction
 from conversation.context import Ctx
 from conversation.events import Button, Contact, InEvent, Location, Photo, Text
@@ -248,6 +248,8 @@ def _chosen(state: DialogueState, data: str, ctx: Ctx) -> Step:
         return _advance(_with(state, building=arg), ctx)
     if kind == "phone":
         return _advance(_with(state, phone=normalize_phone(ctx.last_phone or "")), ctx)
+    if kind == "code":
+        return phone_code.chosen(state, arg, ctx, _shown(ctx), lambda s: _advance(s, ctx))
     if kind == "photos_done":
         return _advance(_with(state, photos_done=True), ctx)
     if kind == "time":
@@ -383,7 +385,20 @@ def _on_phone(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
     phone = normalize_phone(event.text if isinstance(event, Text) else event.phone)
     if phone is None:
         return _hint(state, ctx, ctx.t("intake.phone_invalid"))
+    if isinstance(event, Text) and phone_code.wanted(ctx):  # confirmed by an SMS code first
+        return phone_code.begin(state, phone, ctx, _shown(ctx))
     return _advance(_with(state, phone=phone), ctx)
+
+
+def _on_phone_code(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
+    return phone_code.typed(
+        state, event, ctx, _shown(ctx), lambda s, p: _advance(_with(s, phone=p), ctx)
+    )
+
+
+def _shown(ctx: Ctx) -> Callable[[DialogueState, str], Step]:
+    """``phone_code``'s way to show a step of this flow after a lead line."""
+    return lambda state, lead: Step(state, _prompt(state, ctx, lead))
 
 
 def _on_description(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
@@ -444,6 +459,7 @@ _HANDLERS: dict[str, Callable[[DialogueState, InEvent, Ctx], Step]] = {
     "building": _on_place,
     "spot": _on_place,
     "phone": _on_phone,
+    phone_code.STEP: _on_phone_code,
     "description": _on_description,
     "photos": _on_photos,
     "time": _on_time,
@@ -504,6 +520,8 @@ def _question(state: DialogueState, ctx: Ctx) -> tuple[str, tuple[Choice, ...], 
         return t("intake.ask_photos", limit=MAX_PHOTOS), (done,), True
     if s == "time":
         return t("intake.ask_time"), (Choice(t("intake.time_any"), "i:time:any"),), True
+    if s == phone_code.STEP:
+        return (*phone_code.question(d, ctx), True)
     if s == "summary":
         return _summary(d, ctx), _buttons(ctx, "confirm", "edit", "cancel"), True
     if s == "edit":

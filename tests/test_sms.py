@@ -63,7 +63,8 @@ def test_each_text_fits_one_segment_with_the_signature(kind: str) -> None:
     config = configured('[sms]\nsign_name = "报修中心"\n')
     zh = compose(row(kind, "zh_CN"), config)
     zh_text = with_sign(zh.body, "报修中心")
-    assert NUMBER in zh_text and "{" not in zh_text
+    # A one-time code (conversation.phone_code) names no ticket: it carries the code.
+    assert (NUMBER in zh_text or kind == "verify.code") and "{" not in zh_text
     assert segments(zh_text) == ("ucs2", 1), f"{len(zh_text)} characters: {zh_text}"
     en = compose(row(kind, "en", technician_name="Ouyang"), config)
     assert segments(en.body) == ("gsm7", 1), f"{len(en.body)}: {en.body}"
@@ -81,7 +82,7 @@ def test_sms_catalogs_have_the_same_keys_and_placeholders() -> None:
     assert zh.keys() == en.keys()
     for key in zh:
         assert names(zh[key]) == names(en[key]), key
-        assert names(zh[key]) <= {"number", "name", "phone", "master"}, key
+        assert names(zh[key]) <= {"number", "name", "phone", "master", "code"}, key
 
 
 def test_every_reporter_notice_has_its_own_text() -> None:
@@ -433,3 +434,10 @@ def test_bad_sms_settings_are_refused(sms: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         configured(sms)
     assert expected in str(info.value) and " — " in str(info.value)
+
+
+def test_a_one_time_code_is_sent_with_its_code() -> None:
+    config = configured('[sms]\nsign_name = "报修中心"\n')
+    text = compose(row("verify.code", number=None, code="042517"), config)
+    assert text.kind == "verify.code" and "042517" in text.body
+    assert text.params == {"code": "042517"}

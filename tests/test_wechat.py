@@ -6,6 +6,7 @@ settings and the `baoxiu wechat` commands."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,23 +109,25 @@ async def test_a_slow_first_answer_is_not_repeated_by_the_retry(
 ) -> None:
     async with rig(tmp_path) as found:
         user = found.user("o_slow", timeout=0.3)
-        await user.say("/report")
+        for line in ("/report", "1", "1", "1", "302", "13812345678", "卫生间水管漏水"):
+            await user.say(line)
+        found.api.media["ok"] = b"\xff\xd8\xff\xe0" + b"\x00" * 64
         channel = found.server.app[WECHAT]
-        real = channel.inbound.event_of
+        real = channel.inbound.fetch_photo
         calls: list[Any] = []
 
-        async def slow(*args: Any, **kw: Any) -> Any:
+        async def slow(*args: Any, **kw: Any) -> Any:  # the download: the step's one await
             calls.append(args)
             await asyncio.sleep(0.8)  # longer than WeChat waits: it posts the message again
             return await real(*args, **kw)
 
-        monkeypatch.setattr(channel.inbound, "event_of", slow)
-        shown = await user.say("1")
+        monkeypatch.setattr(channel.inbound, "fetch_photo", slow)
+        shown = await user.send("image", MediaId="ok")
         assert user.attempts >= 2  # the first try and at least one retry
-        assert len(calls) == 1  # one step
-        assert "1. 东区" in shown  # the retry got the step's answer: the areas
+        assert len(calls) == 1  # one download, one step
+        assert t("intake.ask_photos_more", count=1, left=3) in shown  # the step's answer
         record = found.store.chat("wechat", "o_slow").dialogue or ""
-        assert '"area"' in record and '"water.leak"' in record
+        assert record.count("wechat/") == 1  # the photo is in the dialogue once
 
 
 def test_events_are_keyed_whole() -> None:
@@ -286,7 +289,7 @@ async def test_an_unsubscribed_follower_is_marked_and_not_called_again(tmp_path:
         ),
         ({"colour": "red"}, "colour"),
         ({"api_base_url": "ftp:/x"}, "api_base_url"),
-        ({"verify_phone": True}, "verify_phone"),  # not available yet: refused, not ignored
+        ({"verify_phone": "yes"}, "verify_phone"),
     ],
 )
 def test_bad_settings_are_named(tmp_path: Path, change: dict[str, Any], named: str) -> None:
@@ -358,7 +361,10 @@ def api_thread() -> Any:
     loop.close()
 
 
-def test_wechat_menu_qrcode_and_status_commands(tmp_path: Path, api_thread: FakeWeChatApi) -> None:
+def test_wechat_menu_qrcode_and_status_commands(
+    tmp_path: Path, api_thread: FakeWeChatApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the QR code's image is written to the current folder
     from config.loader import load
     from tickets.store import Store
 
@@ -389,6 +395,8 @@ def test_wechat_menu_qrcode_and_status_commands(tmp_path: Path, api_thread: Fake
     )
     assert qrcode.exit_code == 0, qrcode.output
     assert "east__b1" in qrcode.output and "showqrcode?ticket=" in out.read_text()
+    url = out.read_text().splitlines()[0]
+    assert_png_encodes(Path("qrcode-east__b1.png"), url)  # the default name, in the cwd
     bad = runner.invoke(main, ["--config", str(path), "wechat", "qrcode", "--area", "a b"])
     assert bad.exit_code == 1
     status = runner.invoke(main, ["--config", str(path), "wechat", "status"])
@@ -425,7 +433,7 @@ async def test_a_reply_too_long_for_one_answer_goes_on_as_customer_service_messa
         assert shown == head
 
         def sent_all() -> str:
-            sent = "\n".join(c["text"]["content"] for c in found.api.custom)
+            sent = "\n".join(c["text"]["content"] for c in found.api.custom)  # no choices
             return sent if "第39行" in sent else ""  # the last line has come
 
         sent = await _until(sent_all)
@@ -439,3 +447,48 @@ async def _until(probe: Any) -> Any:
             return found
         await asyncio.sleep(0.02)
     raise AssertionError("waited too long")
+
+
+def assert_png_encodes(path: Path, text: str) -> None:
+    """The PNG is the QR code of ``text``: each module's pixels, read back with pypng,
+    are those of the symbol the qrcode library makes for ``text`` (with the quiet zone)."""
+    import png
+    import qrcode
+
+    from bots.wechat.admin import PNG_BORDER, PNG_BOX
+
+    with path.open("rb") as data:
+        width, height, rows, _ = png.Reader(file=data).read()
+        pixels = [list(row) for row in rows]
+    symbol = qrcode.QRCode(border=PNG_BORDER)
+    symbol.add_data(text)
+    symbol.make(fit=True)
+    matrix = symbol.get_matrix()  # with the quiet zone, True = dark
+    assert width == height == len(matrix) * PNG_BOX
+    middle = PNG_BOX // 2
+    read = [
+        [pixels[y * PNG_BOX + middle][x * PNG_BOX + middle] == 0 for x in range(len(matrix))]
+        for y in range(len(matrix))
+    ]
+    assert read == matrix and any(map(any, matrix))
+
+
+def test_qrcode_png_of_a_building(tmp_path: Path, api_thread: FakeWeChatApi) -> None:
+    path = _config_file(tmp_path, api_thread)
+    from config.loader import load
+    from tickets.store import Store
+
+    config = load(path)
+    config.database.parent.mkdir(parents=True, exist_ok=True)
+    with Store(config.database, config):
+        pass
+    image = tmp_path / "b1.png"
+    args = ["--config", str(path), "wechat", "qrcode", "--area", "east", "--png", str(image)]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert str(image) in done.output
+    ticket = hashlib.sha1(b"east").hexdigest()  # what the fake WeChat answers for scene east
+    assert_png_encodes(image, f"http://weixin.qq.com/q/{ticket[:12]}")
+    nowhere = tmp_path / "missing" / "b1.png"
+    refused = CliRunner().invoke(main, [*args[:-1], str(nowhere)])
+    assert refused.exit_code == 1 and str(nowhere) in refused.output

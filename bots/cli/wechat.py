@@ -34,8 +34,15 @@ def wechat_menu(session: Any) -> None:
 @click.option("--area", required=True, help="The area's code from the configuration.")
 @click.option("--building", default="", help="The building's code (optional).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the URL here.")
+@click.option(
+    "--png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the QR code's image here (default: qrcode-<scene>.png).",
+)
 @click.pass_obj
-def wechat_qrcode(session: Any, area: str, building: str, out: Path | None) -> None:
+def wechat_qrcode(
+    session: Any, area: str, building: str, out: Path | None, png: Path | None
+) -> None:
     """Create a permanent QR code that opens a report pre-filled with area and building."""
     from bots.wechat import admin
 
@@ -52,6 +59,13 @@ def wechat_qrcode(session: Any, area: str, building: str, out: Path | None) -> N
     if out is not None:
         out.write_text(f"{url}\n{image}\n", encoding="utf-8")
         click.echo(translate(config.locale, "wechat.cli_qrcode_written", path=out))
+    png = png or Path(f"qrcode-{scene}.png")
+    try:
+        admin.write_png(url, png)
+    except OSError as error:
+        _refuse(session.locale, "wechat.qrcode.png_failed", path=png, error=error.strerror or error)
+        return
+    click.echo(translate(config.locale, "wechat.qrcode.png_written", path=png))
 
 
 @wechat_group.command("status")

@@ -1,5 +1,6 @@
 """What ``baoxiu wechat menu|qrcode|status`` does: push the menu, make a building's
-permanent QR code, show the token's health and the callback URL.
+permanent QR code (and its PNG, drawn here with ``qrcode`` + ``pypng``), show the
+token's health and the callback URL.
 
 Each takes an open store (the token is shared with the running service through it) and
 returns lines of text in the service's language; ``WeChatError`` when WeChat refuses.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import quote
 
 from bots.wechat.client import WeChatClient
@@ -21,6 +23,8 @@ from tickets.store import Store
 
 SHOW_QRCODE = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+PNG_BOX = 10  # pixels a module
+PNG_BORDER = 4  # modules of quiet zone, as the QR standard asks
 
 
 def menu_body(settings: WeChatSettings) -> dict[str, object]:
@@ -54,6 +58,19 @@ async def make_qrcode(config: Config, store: Store, scene: str) -> tuple[str, st
     finally:
         await client.close()
     return str(answer.get("url", "")), SHOW_QRCODE + quote(str(answer.get("ticket", "")))
+
+
+def write_png(url: str, path: Path) -> None:
+    """The QR code of ``url`` as a PNG for a building's notice board: 10 pixels a module
+    and the standard 4-module quiet zone, so a phone reads it from a print-out."""
+    import qrcode  # only this command needs it
+    from qrcode.image.pure import PyPNGImage
+
+    code = qrcode.QRCode(box_size=PNG_BOX, border=PNG_BORDER, image_factory=PyPNGImage)
+    code.add_data(url)
+    code.make(fit=True)
+    with path.open("wb") as out:
+        code.make_image().save(out)
 
 
 async def status(config: Config, store: Store) -> list[str]:

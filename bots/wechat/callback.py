@@ -4,15 +4,21 @@ GET is the URL handshake (``echostr`` back when the signature holds). POST is a 
 or an event: verified and opened by ``bots.wechat.crypto`` (a forged, stale or foreign
 one is 403 and changes nothing), translated by ``bots.wechat.inbound``, run through the
 engine, and answered in the same HTTP response as a passive text reply (choices as
-numbered lines, ``bots.channel.choices``) — well inside WeChat's 5 s, without using the
-customer-service quota. What does not fit in one reply (2,000 bytes) follows as
-customer-service messages.
+numbered lines, ``bots.channel.choices``) — well inside WeChat's 5 s. What does not fit
+in one reply (2,000 bytes) follows as customer-service messages, and so do short choice
+lists as a tappable menu (``bots.wechat.msgmenu``; the numbered lines stay).
 
 WeChat retries a callback it got no answer to within 5 s, with the same MsgId (events
 are keyed on their whole content: ``store.callback_key``). The key is recorded in
 ``processed_updates`` in the transaction of the step and the reply next to it, so a
 retry — while the first is still running in this process, or after it finished in any
 process — gets the same reply and never a second step.
+
+All the store work of a callback — the key, the step, the offer shown, the answer — is
+one transaction with no reads before it (a redelivery is found by the key's INSERT).
+It runs on the event loop: handing it to a writer thread (``bots.web.writer``) was
+measured slower here (bench/wechat.py, 2 cores: the thread and the loop take turns on the
+GIL, and each hand-off adds a wake-up), so the image download is the only await.
 
 No dialogue logic here: what to answer is ``conversation``'s.
 """
@@ -34,8 +40,10 @@ from bots.engine import Engine
 from bots.wechat.client import WeChatError
 from bots.wechat.crypto import Envelope, Refused
 from bots.wechat.inbound import Inbound, NotTaken, hint
+from bots.wechat.msgmenu import menu_body
 from bots.wechat.store import CHANNEL, WeChatTables, callback_key
 from config.model import Config
+from conversation.events import Photo
 from conversation.i18n import translate
 from conversation.replies import Reply
 
@@ -64,7 +72,7 @@ class WeChatChannel:
         self.offers = offers
         self.inbound = inbound
         self._running: dict[str, asyncio.Future[str]] = {}  # steps at work, by key
-        self._sending: set[asyncio.Task[None]] = set()  # the rest of long replies
+        self._sending: set[asyncio.Task[None]] = set()  # what follows replies
 
     async def handshake(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -96,8 +104,6 @@ class WeChatChannel:
                 return await asyncio.wait_for(asyncio.shield(step), RETRY_WAIT_SECONDS)
             except TimeoutError:
                 return SUCCESS
-        if self.tables.seen(key):
-            return self.tables.answer_of(key) or SUCCESS
         # A task of its own, shielded: WeChat drops a connection it waited 5 s on, which
         # cancels the request's handler — the step must finish anyway, once, so that the
         # retry finds its answer instead of running it again.
@@ -110,54 +116,93 @@ class WeChatChannel:
         chat = str(fields.get("FromUserName", ""))
         if not chat:
             return SUCCESS
-        event_kind = str(fields.get("Event", "")).lower()
-        if event_kind in ("subscribe", "unsubscribe"):
-            self.tables.set_subscribed(chat, event_kind == "subscribe")
-        event = await self.inbound.event_of(fields, lambda: self.engine.wants_photo(CHANNEL, chat))
-        now = datetime.now(UTC)
-        reply = ""
         try:
+            photo: Photo | NotTaken | None = None
+            if self.inbound.has_photo(fields):
+                # The checks (and a redelivery's stored answer) before the download.
+                known, photo = self._before_photo(key, chat)
+                if known is not None:
+                    return known
+                if photo is None:
+                    photo = await self.inbound.fetch_photo(fields)
             with self.engine.store.transaction():
-                if not self.tables.take(key):  # another process took it meanwhile
-                    return self.tables.answer_of(key) or SUCCESS
-                if isinstance(event, NotTaken):
-                    text = hint(self.engine.locale_of(CHANNEL, chat), event)
-                elif event is None:
-                    text = ""
-                else:
-                    replies = self.engine.handle(CHANNEL, chat, event, now, can_share_location=True)
-                    text = self._lay_out(chat, replies, now)
-                head, rest = split(text)
-                reply = self._xml(fields, head) if head else SUCCESS
-                self.tables.answered(key, reply)
+                reply, follow = self._run(key, chat, fields, photo)
         except Exception:
             # The step rolled back (its key too), so WeChat's retry may try it again.
             log.exception("WeChat callback %s of %s failed", key, chat)
             locale = self.engine.locale_of(CHANNEL, chat)
             return self._xml(fields, translate(locale, "errors.generic"))
-        if rest:
-            task = asyncio.create_task(self._send_rest(chat, rest))
+        if follow:
+            task = asyncio.create_task(self._send_after(chat, follow))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
         return reply
 
-    async def _send_rest(self, chat: str, rest: str) -> None:
-        """What did not fit in the passive reply, as customer-service messages (the
-        follower just wrote, so the 48-hour window is open)."""
+    def _before_photo(self, key: str, chat: str) -> tuple[str | None, NotTaken | None]:
+        """The stored answer of a redelivery, else why the image is not downloaded
+        (None: download it)."""
+        known = self.tables.answer_of(key)
+        if known is not None:
+            return known, None
+        wanted = self.engine.wants_photo(CHANNEL, chat)
+        return None, self.inbound.photo_allowed(chat, wanted, datetime.now(UTC))
+
+    def _run(
+        self, key: str, chat: str, fields: dict[str, Any], photo: Photo | NotTaken | None
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Inside the callback's transaction: the key, the step, the offer shown and the
+        answer kept — all or nothing. (The answer; the customer-service messages that
+        follow it: the rest of a long reply, the choices as a menu.)"""
+        if not self.tables.take(key):  # a redelivery (this or another process took it)
+            return self.tables.answer_of(key) or SUCCESS, []
+        now = datetime.now(UTC)
+        event_kind = str(fields.get("Event", "")).lower()
+        if event_kind in ("subscribe", "unsubscribe"):
+            self.tables.set_subscribed(chat, event_kind == "subscribe")
+        if isinstance(photo, Photo):
+            self.tables.took_photo(chat, now)
+        event = self.inbound.event_of(fields, photo)
+        menu: dict[str, Any] | None = None
+        if isinstance(event, NotTaken):
+            text = hint(self.engine.locale_of(CHANNEL, chat), event)
+        elif event is None:
+            text = ""
+        else:
+            replies = self.engine.handle(CHANNEL, chat, event, now, can_share_location=True)
+            text, menu = self._lay_out(chat, replies, now)
+        head, rest = split(text)
+        follow = []
         while rest:
             part, rest = split(rest)
-            body = {"touser": chat, "msgtype": "text", "text": {"content": part}}
+            follow.append({"touser": chat, "msgtype": "text", "text": {"content": part}})
+        reply = self._xml(fields, head) if head else SUCCESS
+        self.tables.answered(key, reply)
+        return reply, [*follow, *([menu] if menu else [])]
+
+    async def _send_after(self, chat: str, bodies: list[dict[str, Any]]) -> None:
+        """Customer-service messages after the passive reply (the follower just wrote,
+        so the 48-hour window is open); the first failure stops the rest."""
+        for body in bodies:
             try:
                 await self.inbound.client.send_custom(body)
             except WeChatError as error:
-                log.warning("the rest of a long reply to %s was not sent: %s", chat, error)
+                log.warning("a %s message to %s was not sent: %s", body["msgtype"], chat, error)
                 return
 
-    def _lay_out(self, chat: str, replies: Sequence[Reply], now: datetime) -> str:
+    def _lay_out(
+        self, chat: str, replies: Sequence[Reply], now: datetime
+    ) -> tuple[str, dict[str, Any] | None]:
+        """The replies as text, and the menu of their choices (``msgmenu`` on and short)."""
         locale = self.engine.locale_of(CHANNEL, chat)
         lines, shown = lay_out(replies, lambda k, **p: translate(locale, f"wechat.{k}", **p))
-        self.offers.show(chat, shown, now, notice=False)
-        return "\n".join(lines)
+        # A dialogue's replies replace the whole offer (``choices.merge`` without notice):
+        # put, not show, which would read the old offer only to drop it.
+        self.offers.put(chat, shown, now)
+        menu = None
+        if self.envelope.settings.msgmenu:
+            head, tail = (translate(locale, f"wechat.msgmenu.{k}") for k in ("head", "tail"))
+            menu = menu_body(chat, shown, head, tail)
+        return "\n".join(lines), menu
 
     @staticmethod
     def _xml(fields: dict[str, Any], text: str) -> str:

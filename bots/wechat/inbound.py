@@ -1,13 +1,15 @@
 """WeChat callback fields → conversation events.
 
-Text (a typed number answers the chat's standing offer: ``bots.channel.choices``), image
+Text (a typed number answers the chat's standing offer: ``bots.channel.choices``; a tap
+on a ``msgmenu`` item comes as text with its ``bizmsgmenuid``: ``bots.wechat.msgmenu``), image
 (downloaded by MediaId through the API, checked like every photo: a step that takes one,
 the size cap, 20 an hour, the bytes must be an image), location message, voice (the Recognition
 text, else a localized hint), subscribe / SCAN (``qrscene_east__b1`` pre-fills area and
 building like ``/chat?area=…``), CLICK menu keys. ``LOCATION`` events (the periodic
 position report) and unsubscribe make no event.
 
-Only translation: no dialogue decisions; the store only to read the standing offer.
+Only translation: no dialogue decisions; the store only to read the standing offer and
+the photo cap.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ from bots.channel.choices import OfferTable, pick
 from bots.channel.media import IMAGE_EXTENSIONS, image_type
 from bots.engine import private_folder
 from bots.wechat.client import WeChatClient, WeChatError
+from bots.wechat.msgmenu import tapped
 from bots.wechat.store import WeChatTables
-from conversation.events import Command, InEvent, Location, Photo, Unsupported, parse_text
+from conversation.events import Button, Command, InEvent, Location, Photo, Unsupported, parse_text
 from conversation.i18n import translate
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ class NotTaken:
 Nothing = None
 """An input that makes no event and no answer (unsubscribe, a LOCATION event)."""
 
+Taken = InEvent | NotTaken | None
+
 
 def scene(event_key: str) -> str:
     """The deep-link payload of a QR code's scene (``qrscene_`` on subscribe)."""
@@ -72,7 +76,16 @@ class Inbound:
         self.media_dir = media_dir
         self.max_file_mb = max_file_mb
 
-    def text(self, chat: str, text: str) -> InEvent | NotTaken:
+    def text(self, chat: str, text: str, menu_id: str = "") -> InEvent | NotTaken:
+        """Typed text, or a tap on a ``msgmenu`` item (``menu_id``: its bizmsgmenuid)."""
+        if menu_id:
+            offer = self.offers.get(chat)
+            tap = tapped(menu_id, text, offer)
+            if tap is not None:
+                return tap
+            # An old menu: its label may still be a choice now, else it is out of date.
+            same = {c.data for c in offer.choices if c.label.strip() == text.strip()}
+            return Button(same.pop()) if len(same) == 1 else NotTaken("wechat.msgmenu.stale")
         if text.strip().startswith("/"):
             return parse_text(text)
         picked = pick(text, self.offers.get(chat), lambda label: label)
@@ -80,15 +93,15 @@ class Inbound:
             return NotTaken("wechat.ambiguous", {"label": picked})
         return picked if picked is not None else parse_text(text)
 
-    async def event_of(
-        self, fields: dict[str, Any], photo_wanted: Callable[[], bool]
-    ) -> InEvent | NotTaken | None:
-        """The event of a callback's fields; ``photo_wanted()`` says whether the chat's
-        dialogue takes a photo now (asked only for an image: it costs a read)."""
+    def event_of(self, fields: dict[str, Any], photo: Photo | NotTaken | None = None) -> Taken:
+        """The event of a callback's fields. Synchronous, store reads only (the standing
+        offer): it runs inside the step's transaction. An image's ``photo`` is what
+        ``fetch_photo`` made of it beforehand."""
         chat = str(fields.get("FromUserName", ""))
         kind = str(fields.get("MsgType", "")).lower()
         if kind == "text":
-            return self.text(chat, str(fields.get("Content", "")))
+            menu_id = str(fields.get("bizmsgmenuid") or "")
+            return self.text(chat, str(fields.get("Content", "")), menu_id)
         if kind == "location":
             try:
                 lat, lon = float(fields["Location_X"]), float(fields["Location_Y"])
@@ -98,15 +111,7 @@ class Inbound:
                 return Unsupported("location")
             return Location(lat, lon)
         if kind == "image":
-            if not photo_wanted():
-                return NotTaken("wechat.photo_not_now")
-            now = datetime.now(UTC)
-            if self.tables.photos_since(chat, now - timedelta(hours=1)) >= PHOTOS_PER_HOUR:
-                return NotTaken("wechat.photo_quota", {"limit": PHOTOS_PER_HOUR})
-            taken = await self._photo(str(fields.get("MediaId", "")))
-            if isinstance(taken, Photo):
-                self.tables.took_photo(chat, now)
-            return taken
+            return photo if photo is not None else NotTaken("wechat.download_failed")
         if kind == "voice":
             heard = str(fields.get("Recognition") or "").strip()
             return self.text(chat, heard) if heard else NotTaken("wechat.voice_hint")
@@ -115,6 +120,23 @@ class Inbound:
                 str(fields.get("Event", "")).lower(), str(fields.get("EventKey") or "")
             )
         return Unsupported(kind or "other")
+
+    @staticmethod
+    def has_photo(fields: dict[str, Any]) -> bool:
+        return str(fields.get("MsgType", "")).lower() == "image"
+
+    def photo_allowed(self, chat: str, wanted: bool, now: datetime) -> NotTaken | None:
+        """Why an image is not downloaded (the dialogue takes none now, the hourly cap),
+        or None."""
+        if not wanted:
+            return NotTaken("wechat.photo_not_now")
+        if self.tables.photos_since(chat, now - timedelta(hours=1)) >= PHOTOS_PER_HOUR:
+            return NotTaken("wechat.photo_quota", {"limit": PHOTOS_PER_HOUR})
+        return None
+
+    async def fetch_photo(self, fields: dict[str, Any]) -> Photo | NotTaken:
+        """Download an image by its MediaId (on the event loop: network only)."""
+        return await self._photo(str(fields.get("MediaId", "")))
 
     def _event(self, event: str, key: str) -> InEvent | None:
         if event == "subscribe":

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bots.channel.choices import OfferTable, lay_out
+from bots.channel.choices import Offer, OfferTable, lay_out
 from bots.wechat.client import WeChatClient, WeChatError
+from bots.wechat.msgmenu import menu_body
 from bots.wechat.settings import Template, WeChatSettings
 from bots.wechat.store import WeChatTables
 from config.model import Config
@@ -70,7 +71,21 @@ class WeChatSender:
                 return await self._template(chat, text, notice, error)
             raise _delivery_error(error, chat, self.tables) from error
         self.offers.show(chat, shown, datetime.now(UTC), notice=True)
+        await self._menu(chat, shown, notice.locale)
         return str(answer.get("msgid", ""))
+
+    async def _menu(self, chat: str, shown: Offer, locale: str) -> None:
+        """The notice's short choices as a tappable menu (``bots.wechat.msgmenu``). The
+        notice is delivered already, numbered lines included: a menu that fails is only
+        logged, never a reason to send the notice again."""
+        head, tail = (translate(locale, f"wechat.msgmenu.{k}") for k in ("head", "tail"))
+        body = menu_body(chat, shown, head, tail) if self.settings.msgmenu else None
+        if body is None:
+            return
+        try:
+            await self.client.send_custom(body)
+        except WeChatError as error:
+            log.warning("the menu of a notice to %s was not sent: %s", chat, error)
 
     async def _template(self, chat: str, text: str, notice: OutboxRow, why: WeChatError) -> str:
         template = self.settings.templates.get(notice.kind)

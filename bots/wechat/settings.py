@@ -37,6 +37,7 @@ KEYS = (
     "menu",
     "templates",
     "verify_phone",
+    "msgmenu",
     "max_file_mb",
     "timeout_seconds",
 )
@@ -71,6 +72,7 @@ class WeChatSettings:
     menu: tuple[tuple[str, str], ...] = DEFAULT_MENU
     templates: dict[str, Template] = field(default_factory=dict)
     verify_phone: bool = False
+    msgmenu: bool = True
     max_file_mb: int = 10
     timeout_seconds: float = 3.0
 
@@ -152,10 +154,9 @@ def _parse(raw: Mapping[str, Any]) -> WeChatSettings:
         _fail(
             "verify_phone", verify, "must be true or false", "write true or false, without quotes"
         )
-    if verify:
-        # Refused rather than ignored: a desk that believes phones are confirmed must not
-        # run with unconfirmed ones.
-        _fail("verify_phone", verify, "not available yet", "leave it out or write false")
+    msgmenu = raw.get("msgmenu", True)
+    if not isinstance(msgmenu, bool):
+        _fail("msgmenu", msgmenu, "must be true or false", "write true or false, without quotes")
     return WeChatSettings(
         app_id=app_id,
         app_secret=secret,
@@ -166,6 +167,7 @@ def _parse(raw: Mapping[str, Any]) -> WeChatSettings:
         menu=_menu(raw.get("menu")),
         templates=_templates(raw.get("templates", {})),
         verify_phone=verify,
+        msgmenu=msgmenu,
         max_file_mb=int(_number(raw, "max_file_mb", 10, 1, 20)),
         timeout_seconds=_number(raw, "timeout_seconds", 3.0, 0.5, 30),
     )

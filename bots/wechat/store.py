@@ -36,28 +36,28 @@ class WeChatTables:
         self.store = store
 
     def answer_of(self, key: str) -> str | None:
-        row = self.store.db.execute(
+        row = self.store.db.conn.execute(
             "SELECT answer FROM wechat_answers WHERE key = ?", [key]
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def seen(self, key: str) -> bool:
-        row = self.store.db.execute(
-            "SELECT 1 FROM processed_updates WHERE channel = ? AND update_id = ?", [CHANNEL, key]
-        ).fetchone()
-        return row is not None
-
     def take(self, key: str) -> bool:
-        """Record the callback (inside the step's transaction); False if seen before."""
-        return self.store.record_update(CHANNEL, key)
+        """Record the callback; False if seen before. Call inside the step's transaction
+        (one statement: no savepoint of its own)."""
+        cursor = self.store.db.conn.execute(
+            "INSERT INTO processed_updates (channel, update_id) VALUES (?, ?)"
+            " ON CONFLICT (channel, update_id) DO NOTHING",
+            [CHANNEL, key],
+        )
+        return cursor.rowcount == 1
 
     def answered(self, key: str, answer: str) -> None:
-        with self.store.transaction():
-            self.store.db.execute(
-                "INSERT INTO wechat_answers (key, answer, answered_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET answer = excluded.answer",
-                [key, answer, _now()],
-            )
+        """Keep the answer beside the key. Call inside the step's transaction."""
+        self.store.db.conn.execute(
+            "INSERT INTO wechat_answers (key, answer, answered_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET answer = excluded.answer",
+            [key, answer, _now()],
+        )
 
     # -- pictures -------------------------------------------------------------------------
     def photos_since(self, chat: str, since: datetime) -> int:

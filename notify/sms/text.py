@@ -75,6 +75,7 @@ def values_of(row: OutboxRow) -> dict[str, str]:
         "name": text("technician_name"),
         "phone": local_phone(text("technician_phone")),
         "master": text("master"),
+        "code": text("code"),  # a one-time code (conversation.phone_code)
     }
 
 
