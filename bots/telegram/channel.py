@@ -29,7 +29,7 @@ import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # PTB 22 warns on every read of a time attribute (RetryAfter.retry_after among them) unless
@@ -53,7 +53,7 @@ from bots.telegram.render import Outgoing, Parts, alert_text
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.store import CHANNEL, TelegramTables
 from config.model import Config
-from conversation.events import Button, Command, InEvent, Text
+from conversation.events import Button, Command, InEvent, Photo, Text
 from conversation.i18n import normalize, translate
 from conversation.replies import Reply, Say
 from notify import kept
@@ -69,6 +69,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PRIVATE = "private"
 REPLY_RETRIES = 2  # a dialogue reply waits out this many 429s before it is kept
 DRAIN_SECONDS = 10.0  # at shutdown, how long accepted updates may take to finish
+PHOTOS_PER_HOUR = 20
+"""Photos one chat may send in an hour: the web chat's cap (a report takes at most 4, a
+completion 4)."""
 
 
 class TelegramChannel:
@@ -288,7 +291,7 @@ class TelegramChannel:
         refusals: list[NotTaken] = []
         for update in updates:
             assert update.message is not None
-            got = await self.inbound.event_of(update.message)
+            got = await self._event_of(chat, update.message)
             if isinstance(got, Text) and (data := self.out.keyboards.choice(chat, got.text)):
                 got = Button(data)
             if isinstance(got, NotTaken):
@@ -302,6 +305,22 @@ class TelegramChannel:
         if events:
             replies.extend(self._engine(chat, events, [u.update_id for u in updates], first))
         await self._reply(first.chat.id, replies)
+
+    async def _event_of(self, chat: str, message: Message) -> InEvent | NotTaken:
+        """The message as an event; a photo is refused before it is downloaded when no
+        step of the chat's dialogue takes one, or when the chat sent its hourly share
+        (issue 10, defect 7: the web chat's and WeChat's rules)."""
+        if not self.inbound.is_photo(message):
+            return await self.inbound.event_of(message)
+        if not self.engine.wants_photo(CHANNEL, chat):
+            return NotTaken("telegram.photo.not_now")
+        now = self.clock()
+        if self.tables.photos_since(chat, now - timedelta(hours=1)) >= PHOTOS_PER_HOUR:
+            return NotTaken("telegram.photo.quota", {"limit": PHOTOS_PER_HOUR})
+        got = await self.inbound.event_of(message)
+        if isinstance(got, Photo):
+            self.tables.took_photo(chat, now)
+        return got
 
     def _engine(
         self, chat: str, events: Sequence[InEvent], update_ids: Sequence[int], message: Message
