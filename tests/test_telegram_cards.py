@@ -123,3 +123,18 @@ async def test_a_claim_in_the_group_is_a_short_toast_and_one_private_card(rig: R
     assert card.method == "sendPhoto" and f"t:signin:{number}" in [
         b["callback_data"] for b in card.buttons()
     ]
+
+
+async def test_a_job_handed_back_leaves_a_card_without_buttons(rig: Rig) -> None:
+    fake, chat = rig.fake, ZHANG["id"]
+    await bind(rig, ZHANG, "+8613800000001")
+    number = with_photo(rig)
+    await rig.notice(chat, "138****5678")
+    offer = rig.last_with_buttons(chat, f"t:claim:{number}")
+    await rig.send(fake.press(ZHANG, offer, f"t:claim:{number}"))
+    card = rig.last_with_buttons(chat, f"t:release:{number}")
+    await rig.send(fake.press(ZHANG, card, f"t:release:{number}"))
+    calls = await rig.send(fake.text(ZHANG, "不是我们班组的活"))
+    assert rig.store.get(number).state is State.NEW
+    assert zh("technician.released", number=number) in [c.text for c in calls]
+    assert datas(fake.message(chat, card["message_id"])) == []

@@ -10,8 +10,11 @@ transaction that drops the inbox copy, and the replies are sent
 (``bots.telegram.render``). An album (``media_group_id``) is collected for
 ``album_seconds`` and handled as one message. A button pressed in a team group acts as
 the presser's private chat (where a technician bound by sharing their contact); its answer
-is a callback toast, or an alert when the ticket did not change (a refusal such as
-"already taken"); the job's offers are then edited to "claimed by NAME".
+is a short callback toast, or an alert when the ticket did not change (a refusal such as
+"already taken"); the job's offers are then edited to "claimed by NAME". Someone not
+bound who presses a job button there is sent to the private chat to bind
+(``bots.telegram.staff``). A job action edits the technician's one card of the job
+(``bots.telegram.cards``); replies go out through ``bots.telegram.replies``.
 
 There is no dialogue logic here: what to ask, who may claim, what to answer is decided by
 ``conversation`` and ``tickets``; this module only translates and orders.
@@ -314,9 +317,16 @@ class TelegramChannel:
         if refusals:
             locale = self.engine.locale_of(CHANNEL, chat)
             replies.append(Say(translate(locale, refusals[0].key, **refusals[0].params)))
+        record = self.store.chat(CHANNEL, chat)
+        job = str(_state(record).data.get("number", "")) if _flow(record) == "technician" else ""
         if events:
             replies.extend(self._engine(chat, events, [u.update_id for u in updates], first))
         await self.replies.send(first.chat.id, replies)
+        ticket = self.store.ticket(job) if job else None
+        if ticket is not None and ticket.holder != record.person:
+            # Handed back with a typed reason: the job's card keeps no buttons.
+            with contextlib.suppress(TelegramError):
+                await self.cards.retire(first.chat.id, ticket.number)
 
     async def _event_of(self, chat: str, message: Message) -> InEvent | NotTaken:
         """The message as an event; a photo is refused before it is downloaded when no
@@ -408,8 +418,7 @@ class TelegramChannel:
                     translate(locale, "telegram.bind.group_toast"),
                     url=deep_link(self.bot.username) or None,
                 )
-                self.tables.done(update_id)
-                return
+                return  # its inbox copy is dropped on the way out
             number = _number_of(data)
             before = self.store.ticket(number) if number else None
             event: InEvent = Button(data)
@@ -537,12 +546,16 @@ def _number_of(data: str) -> str:
     return parts[2].strip().upper() if len(parts) >= 3 and parts[2].startswith(("BX", "bx")) else ""
 
 
-def _flow(record: ChatRecord) -> str | None:
-    """The flow the chat's saved dialogue is in (None: idle, or unreadable)."""
+def _state(record: ChatRecord) -> DialogueState:
+    """The chat's saved dialogue (idle when unreadable, as the engine reads it)."""
     try:
-        return DialogueState.from_json(record.dialogue).flow
+        return DialogueState.from_json(record.dialogue)
     except (ValueError, TypeError, AttributeError):
-        return None
+        return DialogueState()
+
+
+def _flow(record: ChatRecord) -> str | None:
+    return _state(record).flow
 
 
 def _shape(replies: Sequence[Reply]) -> tuple[str, ...]:
