@@ -365,17 +365,17 @@ class TelegramChannel:
     def _step(self, chat: str, event: InEvent, now: datetime) -> list[Reply]:
         """One event of a private chat through the engine, with the way to bind shown
         in Telegram's terms (``bots.telegram.staff``)."""
-        record = self.store.chat(CHANNEL, chat)
-        unbound = staff_role(record, self.config) is None
-        idle = _flow(record) is None
-        if is_bind_request(event) and unbound:
-            if not idle:  # the contact that follows binds; it must not answer a report
-                self._run_event(chat, Command("cancel"), now)
-            return bind_prompt(self.engine.locale_of(CHANNEL, chat))
-        if isinstance(event, Contact) and not event.own and idle:
-            # Only the sender's own contact binds; say so rather than show the menu.
+        if is_bind_request(event) or (isinstance(event, Contact) and not event.own):
+            record = self.store.chat(CHANNEL, chat)
+            idle = _flow(record) is None
             locale = self.engine.locale_of(CHANNEL, chat)
-            return bind_prompt(locale, translate(locale, "telegram.bind.not_own"))
+            if isinstance(event, Contact) and idle:
+                # Only the sender's own contact binds; say so rather than show the menu.
+                return bind_prompt(locale, translate(locale, "telegram.bind.not_own"))
+            if is_bind_request(event) and staff_role(record, self.config) is None:
+                if not idle:  # the contact that follows binds; it must not answer a report
+                    self._run_event(chat, Command("cancel"), now)
+                return bind_prompt(locale)
         if is_bind_request(event):  # already bound: the greeting of their role
             event = Command("start")
         replies = self._run_event(chat, event, now)
