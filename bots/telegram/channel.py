@@ -368,11 +368,12 @@ class TelegramChannel:
         if is_bind_request(event) or (isinstance(event, Contact) and not event.own):
             record = self.store.chat(CHANNEL, chat)
             idle = _flow(record) is None
+            unbound = staff_role(record, self.config) is None
             locale = self.engine.locale_of(CHANNEL, chat)
-            if isinstance(event, Contact) and idle:
+            if isinstance(event, Contact) and idle and unbound:
                 # Only the sender's own contact binds; say so rather than show the menu.
                 return bind_prompt(locale, translate(locale, "telegram.bind.not_own"))
-            if is_bind_request(event) and staff_role(record, self.config) is None:
+            if is_bind_request(event) and unbound:
                 if not idle:  # the contact that follows binds; it must not answer a report
                     self._run_event(chat, Command("cancel"), now)
                 return bind_prompt(locale)
