@@ -299,6 +299,15 @@ class FakeTelegram:
     def mark(self) -> int:
         return len(self.calls)
 
+    def edits(self, since: int = 0, chat: int | str | None = None) -> list[Call]:
+        """Edits of messages the bot made since ``since``, in ``chat``."""
+        kinds = ("editMessageText", "editMessageCaption", "editMessageReplyMarkup")
+        return [
+            c
+            for c in self.calls[since:]
+            if c.method in kinds and (chat is None or c.chat == str(chat))
+        ]
+
     def sent(self, since: int = 0, chat: int | str | None = None) -> list[Call]:
         """Messages the bot sent (text, photos, albums) since ``since``, to ``chat``."""
         kinds = ("sendMessage", "sendPhoto", "sendMediaGroup")
@@ -500,7 +509,12 @@ class FakeTelegram:
                 "height": 600,
             }
         ]
-        return self._new_message(p["chat_id"], photo=sizes, caption=p.get("caption"))
+        if len(str(p.get("caption") or "")) > 1024:
+            raise _ApiError(400, "Bad Request: message caption is too long")
+        markup = _inline(p.get("reply_markup"))
+        return self._new_message(
+            p["chat_id"], photo=sizes, caption=p.get("caption"), reply_markup=markup
+        )
 
     async def _m_sendMediaGroup(self, p: dict, f: dict) -> Any:
         media = p.get("media") or []
@@ -534,11 +548,37 @@ class FakeTelegram:
 
     async def _m_editMessageText(self, p: dict, f: dict) -> Any:
         message = await self._edited(p)
-        message["text"] = p["text"]
+        if "text" not in message:
+            raise _ApiError(400, "Bad Request: there is no text in the message to edit")
+        if len(str(p.get("text", ""))) > 4096:
+            raise _ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        return self._store_edit(p, message, "text")
+
+    async def _m_editMessageCaption(self, p: dict, f: dict) -> Any:
+        message = await self._edited(p)
+        if "photo" not in message:
+            raise _ApiError(400, "Bad Request: there is no caption in the message to edit")
+        if len(str(p.get("caption") or "")) > 1024:
+            raise _ApiError(400, "Bad Request: message caption is too long")
+        return self._store_edit(p, message, "caption")
+
+    def _store_edit(self, p: dict, message: dict[str, Any], field: str) -> dict[str, Any]:
+        """Telegram refuses an edit that changes nothing, as the real Bot API does."""
+        key = (int(p["chat_id"]), int(p["message_id"]))
+        before = self.messages[key]
+        markup = _inline(p.get("reply_markup"))
+        if before.get(field) == p.get(field) and before.get("reply_markup") == markup:
+            raise _ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and "
+                "reply markup are exactly the same as a current content and reply markup "
+                "of the message",
+            )
+        message[field] = p.get(field)
         message.pop("reply_markup", None)
-        if _inline(p.get("reply_markup")):
-            message["reply_markup"] = p["reply_markup"]
-        self.messages[(int(p["chat_id"]), int(p["message_id"]))] = message
+        if markup:
+            message["reply_markup"] = markup
+        self.messages[key] = message
         return message
 
     async def _m_editMessageReplyMarkup(self, p: dict, f: dict) -> Any:

@@ -332,6 +332,7 @@ async def test_a_redelivered_update_creates_no_second_ticket(
 async def test_a_forged_button_is_refused_and_changes_nothing(
     rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bots.telegram.channel")
     ticket = rig.store.create_ticket(
         draft(channel="telegram", chat=str(ALICE["id"]), phone="+8613812340000"),
         datetime.now(UTC),
@@ -339,11 +340,12 @@ async def test_a_forged_button_is_refused_and_changes_nothing(
     number = ticket.number
     await rig.notice(GROUP["id"], "138****0000")
     message = rig.last_with_buttons(GROUP["id"], "t:claim:")
-    # Someone who is not a bound technician presses Claim in the group.
+    # Someone who is not a bound technician presses Claim in the group: a toast sends
+    # them to the private chat to bind (issue 12, item 10); nothing changes.
     calls = await rig.send(rig.fake.press(STRANGER, message, f"t:claim:{number}"))
     alert = [c for c in calls if c.method == "answerCallbackQuery"]
-    assert alert and alert[0].params.get("show_alert") is True
-    assert zh("technician.only")[:10] in alert[0].params["text"]
+    assert alert and alert[0].params["text"] == zh("telegram.bind.group_toast")
+    assert alert[0].params["url"] == "https://t.me/baoxiu_test_bot?start=bind"
     # Another resident forges the reporter's buttons for a ticket that is not theirs.
     fake_message = {**message, "chat": {"id": BOB["id"], "type": "private", "first_name": "Bob"}}
     for data in (f"r:cancel:{number}", f"r:rate:{number}:1", f"t:signin:{number}"):

@@ -10,8 +10,11 @@ transaction that drops the inbox copy, and the replies are sent
 (``bots.telegram.render``). An album (``media_group_id``) is collected for
 ``album_seconds`` and handled as one message. A button pressed in a team group acts as
 the presser's private chat (where a technician bound by sharing their contact); its answer
-is a callback toast, or an alert when the ticket did not change (a refusal such as
-"already taken"); the job's offers are then edited to "claimed by NAME".
+is a short callback toast, or an alert when the ticket did not change (a refusal such as
+"already taken"); the job's offers are then edited to "claimed by NAME". Someone not
+bound who presses a job button there is sent to the private chat to bind
+(``bots.telegram.staff``). A job action edits the technician's one card of the job
+(``bots.telegram.cards``); replies go out through ``bots.telegram.replies``.
 
 There is no dialogue logic here: what to ask, who may claim, what to answer is decided by
 ``conversation`` and ``tickets``; this module only translates and orders.
@@ -26,10 +29,9 @@ import itertools
 import json
 import logging
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # PTB 22 warns on every read of a time attribute (RetryAfter.retry_after among them) unless
@@ -46,29 +48,41 @@ from telegram.ext import (
 
 from bots.engine import Engine
 from bots.telegram.album import Album, Albums, ChatLocks
+from bots.telegram.cards import Card, Cards, find_card, toast
 from bots.telegram.http import CONCURRENCY, build_application
 from bots.telegram.inbound import Inbound, NotTaken
-from bots.telegram.notify import Offers, TelegramSender, delivery_error
-from bots.telegram.render import Outgoing, Parts, alert_text
+from bots.telegram.notify import Offers, TelegramSender
+from bots.telegram.render import Outgoing, alert_text
+from bots.telegram.replies import DialogueReplies
 from bots.telegram.settings import TelegramSettings
+from bots.telegram.staff import (
+    BIND_BUTTON,
+    BIND_START,
+    bind_prompt,
+    deep_link,
+    is_bind_request,
+    staff_role,
+    with_bind_entry,
+)
 from bots.telegram.store import CHANNEL, TelegramTables
 from config.model import Config
-from conversation.events import Button, Command, InEvent, Text
+from conversation.events import Button, Command, Contact, InEvent, Photo, Text
 from conversation.i18n import normalize, translate
 from conversation.replies import Reply, Say
-from notify import kept
+from conversation.state import DialogueState
 from notify.delivery import DeliveryWorker
-from notify.limits import REPLY, limiter_for
-from tickets import outbox
+from notify.limits import limiter_for
 from tickets.errors import ConfigError
-from tickets.store import Store
+from tickets.store import ChatRecord, Store
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PRIVATE = "private"
-REPLY_RETRIES = 2  # a dialogue reply waits out this many 429s before it is kept
 DRAIN_SECONDS = 10.0  # at shutdown, how long accepted updates may take to finish
+PHOTOS_PER_HOUR = 20
+"""Photos one chat may send in an hour: the web chat's cap (a report takes at most 4, a
+completion 4)."""
 
 
 class TelegramChannel:
@@ -95,7 +109,11 @@ class TelegramChannel:
         self.inbound = Inbound(self.bot, config.media_dir, settings.max_file_mb)
         self.offers = Offers(self.bot, store, self.tables, config)
         self.sender = TelegramSender(self.out, self.tables, self.offers)
+        self.cards = Cards(self.bot, self.out, self.tables)
         self.worker = DeliveryWorker(store, config, CHANNEL, self.sender)
+        self.replies = DialogueReplies(
+            store, engine, self.out, self.cards, self.worker.wake, lambda: self.clock()
+        )
         self._locks = ChatLocks()
         self._albums: Albums[Update] = Albums(settings.album_seconds)
         self._slots = asyncio.Semaphore(CONCURRENCY)
@@ -288,7 +306,7 @@ class TelegramChannel:
         refusals: list[NotTaken] = []
         for update in updates:
             assert update.message is not None
-            got = await self.inbound.event_of(update.message)
+            got = await self._event_of(chat, update.message)
             if isinstance(got, Text) and (data := self.out.keyboards.choice(chat, got.text)):
                 got = Button(data)
             if isinstance(got, NotTaken):
@@ -299,9 +317,32 @@ class TelegramChannel:
         if refusals:
             locale = self.engine.locale_of(CHANNEL, chat)
             replies.append(Say(translate(locale, refusals[0].key, **refusals[0].params)))
+        record = self.store.chat(CHANNEL, chat)
+        job = str(_state(record).data.get("number", "")) if _flow(record) == "technician" else ""
         if events:
             replies.extend(self._engine(chat, events, [u.update_id for u in updates], first))
-        await self._reply(first.chat.id, replies)
+        await self.replies.send(first.chat.id, replies)
+        ticket = self.store.ticket(job) if job else None
+        if ticket is not None and ticket.holder != record.person:
+            # Handed back with a typed reason: the job's card keeps no buttons.
+            with contextlib.suppress(TelegramError):
+                await self.cards.retire(first.chat.id, ticket.number)
+
+    async def _event_of(self, chat: str, message: Message) -> InEvent | NotTaken:
+        """The message as an event; a photo is refused before it is downloaded when no
+        step of the chat's dialogue takes one, or when the chat sent its hourly share
+        (issue 10, defect 7: the web chat's and WeChat's rules)."""
+        if not self.inbound.is_photo(message):
+            return await self.inbound.event_of(message)
+        if not self.engine.wants_photo(CHANNEL, chat):
+            return NotTaken("telegram.photo.not_now")
+        now = self.clock()
+        if self.tables.photos_since(chat, now - timedelta(hours=1)) >= PHOTOS_PER_HOUR:
+            return NotTaken("telegram.photo.quota", {"limit": PHOTOS_PER_HOUR})
+        got = await self.inbound.event_of(message)
+        if isinstance(got, Photo):
+            self.tables.took_photo(chat, now)
+        return got
 
     def _engine(
         self, chat: str, events: Sequence[InEvent], update_ids: Sequence[int], message: Message
@@ -315,15 +356,41 @@ class TelegramChannel:
         with self.store.transaction():
             self._first_locale(chat, events[0], message, now)
             for event in events:
-                answers.append(
-                    self.engine.handle(
-                        CHANNEL, chat, event, now, can_share_contact=True, can_share_location=True
-                    )
-                )
+                answers.append(self._step(chat, event, now))
             self.tables.done(*update_ids)
         self._dropped.update(update_ids)
         kept = [a for a, b in itertools.pairwise(answers) if _shape(a) != _shape(b)]
         return [r for answer in [*kept, answers[-1]] for r in answer]
+
+    def _step(self, chat: str, event: InEvent, now: datetime) -> list[Reply]:
+        """One event of a private chat through the engine, with the way to bind shown
+        in Telegram's terms (``bots.telegram.staff``)."""
+        if is_bind_request(event) or (isinstance(event, Contact) and not event.own):
+            record = self.store.chat(CHANNEL, chat)
+            idle = _flow(record) is None
+            unbound = staff_role(record, self.config) is None
+            locale = self.engine.locale_of(CHANNEL, chat)
+            if isinstance(event, Contact) and idle and unbound:
+                # Only the sender's own contact binds; say so rather than show the menu.
+                return bind_prompt(locale, translate(locale, "telegram.bind.not_own"))
+            if is_bind_request(event) and unbound:
+                if not idle:  # the contact that follows binds; it must not answer a report
+                    self._run_event(chat, Command("cancel"), now)
+                return bind_prompt(locale)
+        if is_bind_request(event):  # already bound: the greeting of their role
+            event = Command("start")
+        replies = self._run_event(chat, event, now)
+        if (
+            event == Command("start")
+            and staff_role(self.store.chat(CHANNEL, chat), self.config) is None
+        ):
+            replies = with_bind_entry(replies, self.engine.locale_of(CHANNEL, chat))
+        return replies
+
+    def _run_event(self, chat: str, event: InEvent, now: datetime) -> list[Reply]:
+        return self.engine.handle(
+            CHANNEL, chat, event, now, can_share_contact=True, can_share_location=True
+        )
 
     def _first_locale(self, chat: str, event: InEvent, message: Message, now: datetime) -> None:
         """A new chat's first /start: speak the language the Telegram app is set to."""
@@ -339,26 +406,27 @@ class TelegramChannel:
     async def _on_button(self, update_id: int, query: CallbackQuery) -> None:
         message = query.message
         in_group = message is not None and message.chat.type != PRIVATE
+        chat = str(query.from_user.id) if in_group or message is None else str(message.chat.id)
+        data = query.data or ""
         answered = False
-        answering: asyncio.Task[bool] | None = None
-        if not in_group:
-            # In a private chat the answer only stops the spinner: send it while we work.
-            answering = asyncio.create_task(query.answer())
-            answered = True
         try:
-            chat = str(query.from_user.id) if in_group or message is None else str(message.chat.id)
-            data = query.data or ""
+            if in_group and data.startswith("t:") and self._unbound(chat):
+                # Not bound (yet): a group is no place to share a phone number. The toast
+                # opens the private chat at the bind step (t.me/<bot>?start=bind).
+                locale = self.engine.locale_of(CHANNEL, chat)
+                answered = await _answer(
+                    query,
+                    translate(locale, "telegram.bind.group_toast"),
+                    url=deep_link(self.bot.username) or None,
+                )
+                return  # its inbox copy is dropped on the way out
             number = _number_of(data)
             before = self.store.ticket(number) if number else None
+            event: InEvent = Button(data)
+            if data == BIND_BUTTON and not in_group:
+                event = Command("start", BIND_START)
             with self.store.transaction():
-                replies = self.engine.handle(
-                    CHANNEL,
-                    chat,
-                    Button(data),
-                    self.clock(),
-                    can_share_contact=True,
-                    can_share_location=True,
-                )
+                replies = self._step(chat, event, self.clock())
                 self.tables.done(update_id)
             self._dropped.add(update_id)
             after = self.store.ticket(number) if number else None
@@ -372,79 +440,48 @@ class TelegramChannel:
                     query.from_user.id,
                     number,
                 )
+            locale = self.engine.locale_of(CHANNEL, chat)
+            card = find_card(replies, locale) if changed else None
+            short = toast(data, replies, card, locale) if changed else ""
+            if short:  # the toast says it; the card shows it
+                replies = replies[1:]
             if in_group:
                 # A group is no place for a dialogue: the presser gets a toast or an alert,
-                # and anything longer in their private chat.
-                await query.answer(alert_text(replies), show_alert=not changed)
-                answered = True
+                # and the job card in their private chat.
+                answered = await _answer(query, short or alert_text(replies), not changed)
                 if changed and replies:
                     try:
-                        await self.out.send(int(chat), replies, retries=REPLY_RETRIES, lane=REPLY)
+                        await self.replies.send(int(chat), replies, outcome=bool(short))
                     except TelegramError as exc:  # e.g. never started the bot privately
                         log.info("private answer to %s not sent: %s", chat, exc)
-            elif replies:
-                await self._reply(int(chat), replies)
+            else:
+                answered = await _answer(query, short or None)
+                pressed = Cards.pressed(message, number) if number else None
+                await self.replies.send(int(chat), replies, pressed=pressed, outcome=bool(short))
+                if changed and message is not None and pressed is None:
+                    await self._settled(int(chat), message.message_id, data, number, card)
             if number:
                 await self.offers.close(number)
         finally:
-            if answering is not None:
-                try:
-                    await answering
-                except TelegramError as exc:  # e.g. "query is too old": nothing to stop
-                    log.info("callback query %s not answered: %s", query.id, exc)
-            elif not answered:  # Telegram shows a spinner until the query is answered
-                with contextlib.suppress(TelegramError):
-                    await query.answer()
+            if not answered:  # Telegram shows a spinner until the query is answered
+                await _answer(query, None)
 
-    async def _reply(self, chat: int, replies: Sequence[Reply]) -> None:
-        """Send a dialogue reply now. One the platform cannot take at the moment (a 502,
-        a time-out) is kept as a lane-0 outbox row and retried like a notice (bounded by
-        max_attempts), before later messages to that chat: a later reply waits behind it
-        too (issue 10, defect 6). A reply that can never go (blocked bot) is only logged."""
-        if not replies:
-            return
-        key = str(chat)
-        if self._kept_waiting(key):
-            self._keep(key, replies, 0)
-            return
-        parts = Parts()
+    async def _settled(
+        self, chat: int, message_id: int, data: str, number: str, card: Card | None
+    ) -> None:
+        """After a press that changed its ticket: the question pressed (a pause reason,
+        sign in without a location) keeps no buttons, and a job that left the card's
+        hands (completed) leaves a card without buttons."""
         try:
-            await self.out.send(chat, replies, retries=REPLY_RETRIES, lane=REPLY, parts=parts)
+            if data.split(":")[1] in ("here", "pause"):
+                await self.bot.edit_message_reply_markup(chat_id=chat, message_id=message_id)
+            if card is None:
+                await self.cards.retire(chat, number)
         except TelegramError as exc:
-            if not delivery_error(exc).retry:
-                raise
-            log.warning("reply to Telegram chat %s not sent (%s): kept for retry", chat, exc)
-            self._keep(key, replies, parts.done)
+            log.info("buttons of %s in %s not removed: %s", number, chat, exc)
 
-    def _kept_waiting(self, chat: str) -> bool:
-        return bool(
-            self.store.query(
-                "SELECT 1 FROM outbox WHERE channel = ? AND chat = ? AND status = 'pending'"
-                " AND kind = ? LIMIT 1",
-                [CHANNEL, chat, outbox.REPLY_KIND],
-            )
-        )
-
-    def _keep(self, chat: str, replies: Sequence[Reply], parts_sent: int) -> None:
-        key = f"reply:{chat}:{uuid.uuid4().hex}"
-        with self.store.transaction():
-            outbox.queue(
-                self.store,
-                key=key,
-                number=None,
-                event_id=None,
-                kind=outbox.REPLY_KIND,
-                channel=CHANNEL,
-                chat=chat,
-                locale=self.engine.locale_of(CHANNEL, chat),
-                params={"replies": kept.encode(replies)},
-                priority=REPLY,
-                now=self.clock(),
-            )
-            if parts_sent:
-                (row,) = self.store.query("SELECT id FROM outbox WHERE key = ?", [key])
-                outbox.mark_parts(self.store, row["id"], parts_sent)
-        self.worker.wake()
+    def _unbound(self, chat: str) -> bool:
+        return staff_role(self.store.chat(CHANNEL, chat), self.config) is None
 
     async def _apologize(self, update: Update) -> None:
         message = update.effective_message
@@ -477,6 +514,17 @@ class TelegramChannel:
         return web.Response(status=200)
 
 
+async def _answer(
+    query: CallbackQuery, text: str | None, alert: bool = False, url: str | None = None
+) -> bool:
+    """Answer a button press (stops the spinner); True once tried."""
+    try:
+        await query.answer(text or None, show_alert=alert, url=url)
+    except TelegramError as exc:  # e.g. "query is too old": nothing to stop
+        log.info("callback query %s not answered: %s", query.id, exc)
+    return True
+
+
 def _is_private(message: Message) -> bool:
     return message.chat.type == PRIVATE and message.from_user is not None
 
@@ -497,6 +545,18 @@ def _number_of(data: str) -> str:
     """The ticket number in a button payload (``t:claim:<N>``, ``r:rate:<N>:5``), if any."""
     parts = data.split(":")
     return parts[2].strip().upper() if len(parts) >= 3 and parts[2].startswith(("BX", "bx")) else ""
+
+
+def _state(record: ChatRecord) -> DialogueState:
+    """The chat's saved dialogue (idle when unreadable, as the engine reads it)."""
+    try:
+        return DialogueState.from_json(record.dialogue)
+    except (ValueError, TypeError, AttributeError):
+        return DialogueState()
+
+
+def _flow(record: ChatRecord) -> str | None:
+    return _state(record).flow
 
 
 def _shape(replies: Sequence[Reply]) -> tuple[str, ...]:

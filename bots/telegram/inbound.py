@@ -65,6 +65,14 @@ class Inbound:
         self.max_bytes = max_file_mb * 1024 * 1024
         self.max_file_mb = max_file_mb
 
+    @staticmethod
+    def is_photo(message: Message) -> bool:
+        """Whether ``event_of`` would download this message as a photo."""
+        document = message.document
+        return bool(message.photo) or (
+            document is not None and (document.mime_type or "") in IMAGE_TYPES
+        )
+
     async def event_of(self, message: Message) -> InEvent | NotTaken:
         if message.text is not None:
             return parse_text(message.text)

@@ -5,7 +5,10 @@
   transaction that handles it, so an update answered with 200 and then interrupted by a
   crash is handled after the restart instead of being lost.
 - ``telegram_messages``: the offers posted to team groups and members (chat, message id,
-  ticket number), so that a claimed job's offers can be edited to "claimed by NAME".
+  ticket number), so that a claimed job's offers can be edited to "claimed by NAME"; and
+  the job card each technician's chat shows of a ticket (``card``, or ``card_photo`` for
+  a photo with the card as its caption), so that a job action edits that one card.
+- ``telegram_photos``: when each chat's photos were taken, for the hourly cap.
 
 Only storage: no Telegram calls, no ticket rules.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -26,6 +29,8 @@ CHANNEL = "telegram"
 MIGRATIONS = Migrations("baoxiu.telegram")
 OFFER = "offer"
 OFFER_CLOSED = "offer_closed"
+CARD = "card"
+CARD_PHOTO = "card_photo"
 
 
 @MIGRATIONS(name="0001_telegram_inbox")
@@ -56,6 +61,19 @@ def _messages(db: Database) -> None:
             PRIMARY KEY (chat, message_id)
         );
         CREATE INDEX telegram_messages_number ON telegram_messages (number, kind);
+        """
+    )
+
+
+@MIGRATIONS(name="0003_tgrough_telegram_photos")
+def _photos(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE telegram_photos (
+            chat TEXT NOT NULL,
+            taken_at TEXT NOT NULL
+        );
+        CREATE INDEX telegram_photos_chat ON telegram_photos (chat, taken_at);
         """
     )
 
@@ -141,6 +159,57 @@ class TelegramTables:
             [number],
         ).fetchall()
         return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+    # -- job cards --------------------------------------------------------------------
+    def remember_card(self, chat: str, message_id: int, number: str, *, photo: bool) -> None:
+        """This message is now the chat's card of the ticket (an older one is forgotten)."""
+        with self.store.transaction():
+            self.store.db.execute(
+                "DELETE FROM telegram_messages WHERE chat = ? AND number = ? AND kind IN (?, ?)",
+                [chat, number, CARD, CARD_PHOTO],
+            )
+            self.store.db.execute(
+                "INSERT INTO telegram_messages"
+                " (chat, message_id, number, kind, locale, text, sent_at)"
+                " VALUES (?, ?, ?, ?, '', '', ?) ON CONFLICT (chat, message_id) DO UPDATE"
+                " SET number = excluded.number, kind = excluded.kind",
+                [chat, message_id, number, CARD_PHOTO if photo else CARD, _now()],
+            )
+
+    def card(self, chat: str, number: str) -> tuple[int, bool] | None:
+        """(message id, has a photo) of the chat's card of the ticket, if one was sent."""
+        row = self.store.db.execute(
+            "SELECT message_id, kind FROM telegram_messages WHERE chat = ? AND number = ?"
+            " AND kind IN (?, ?) ORDER BY sent_at DESC LIMIT 1",
+            [chat, number, CARD, CARD_PHOTO],
+        ).fetchone()
+        return None if row is None else (int(row[0]), row[1] == CARD_PHOTO)
+
+    def forget_card(self, chat: str, number: str) -> None:
+        with self.store.transaction():
+            self.store.db.execute(
+                "DELETE FROM telegram_messages WHERE chat = ? AND number = ? AND kind IN (?, ?)",
+                [chat, number, CARD, CARD_PHOTO],
+            )
+
+    # -- photos -----------------------------------------------------------------------
+    def photos_since(self, chat: str, since: datetime) -> int:
+        row = self.store.db.execute(
+            "SELECT count(*) FROM telegram_photos WHERE chat = ? AND taken_at >= ?",
+            [chat, since.isoformat()],
+        ).fetchone()
+        return int(row[0])
+
+    def took_photo(self, chat: str, now: datetime) -> None:
+        with self.store.transaction():
+            self.store.db.execute(
+                "DELETE FROM telegram_photos WHERE taken_at < ?",
+                [(now - timedelta(days=1)).isoformat()],
+            )
+            self.store.db.execute(
+                "INSERT INTO telegram_photos (chat, taken_at) VALUES (?, ?)",
+                [chat, now.isoformat()],
+            )
 
 
 def _now() -> str:
