@@ -11,6 +11,7 @@ from typing import Any
 from config.dispatch_config import DispatchConfig
 from config.notify_config import DeliverySettings, EmailSettings, SmsSettings
 from config.ops_config import OpsSettings
+from config.org_config import OrgSettings
 from config.rules_config import IncidentRules, RepeatRules
 from tickets.model import Mode, Priority
 
@@ -154,6 +155,8 @@ class Config:
     email: EmailSettings = field(default_factory=EmailSettings)
     # [backup], [metrics], [privacy]: how the service is operated (docs/operations.md)
     ops: OpsSettings = field(default_factory=OpsSettings)
+    # [org]: the operator's name, logo and hotline on the web chat page
+    org: OrgSettings = field(default_factory=OrgSettings)
 
     # -- look-ups ---------------------------------------------------------------
     def category(self, code: str) -> Category | None:
