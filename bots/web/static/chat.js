@@ -191,9 +191,15 @@
     if (following) scrollDown();
   }
 
+  // Only the person scrolling up stops the following: a layout change (the status line
+  // coming and going, a keyboard replaced) can leave the bottom without any scroll up.
+  let lastTop = 0;
   log.addEventListener("scroll", () => {
-    following = atBottom();
-    if (following) newer.hidden = true;
+    const top = log.scrollTop;
+    if (atBottom()) following = true;
+    else if (top < lastTop) following = false;
+    lastTop = top;
+    if (following && atBottom()) newer.hidden = true;
   });
 
   newer.addEventListener("click", () => {
