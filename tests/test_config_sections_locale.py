@@ -49,6 +49,7 @@ CASES = [
         "bad_email_fix",
     ),
     ("[incidents]\nreports = 1\n", "incidents.reports", "reports_low", "reports_low_fix"),
+    ('[[duty]]\nteams = ["nobody"]\n', "duty[0].teams[0]", "no_such_team", "use_one_of"),
     ("[backup]\nevery_hours = -1\n", "backup.every_hours", "count", "example"),
     ('[metrics]\nallow = ["here"]\n', "metrics.allow[0]", "not_address", "not_address_fix"),
     ('[metrics]\ntoken = "short"\n', "metrics.token", "short_token", "short_token_fix"),
