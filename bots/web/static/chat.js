@@ -295,7 +295,7 @@
   }
 
   async function upload(file) {
-    showStatus(t.shrinking, true);
+    if (file.size > SMALL_ENOUGH) showStatus(t.shrinking, true);
     const prepared = await prepare(file);
     if (prepared === null) {
       showStatus(t.cannot_read);
