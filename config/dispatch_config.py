@@ -269,17 +269,20 @@ def _categories(
 def _area_teams(t: _Table, areas: Sequence[str], teams: Sequence[Team]) -> dict[str, str]:
     raw = t.raw.get("area_teams", {})
     if not isinstance(raw, dict):
-        t.fail("area_teams", raw, "must be a table", 'write it as { west = "westcrew" }')
+        t.fail("area_teams", raw, _m("must_be_table"), _m("area_teams_fix"))
     by_code = {team.code: team for team in teams}
     found = {}
     for area, team in raw.items():
         key = f"area_teams.{area}"
         if area not in areas:
-            t.fail(key, team, "no such area", f"use one of {', '.join(areas)}")
+            t.fail(
+                key, team, _root("no_area"), _root("no_area_fix", hint="", areas=", ".join(areas))
+            )
         if not isinstance(team, str) or team not in by_code:
-            t.fail(key, team, "no such team", f"use one of {', '.join(by_code)}")
+            fix = _m("use_one_of", options=", ".join(by_code))
+            t.fail(key, team, _root("no_team"), fix)
         if not by_code[team].members:
-            t.fail(key, team, "team has no members", "add members to that team")
+            t.fail(key, team, _m("team_no_members"), _m("team_no_members_fix"))
         found[area] = team
     return found
 
@@ -288,14 +291,13 @@ def _escalation(t: _Table, kind: str) -> tuple[Escalation, ...]:
     key = "escalate"
     steps = t.tables(key, kind)
     if not steps:
-        t.fail(key, [], "must name at least one step", 'e.g. [{ to = "dispatcher", at = 100 }]')
+        t.fail(key, [], _m("no_steps"), _m("no_steps_fix"))
     out = []
     for step in steps:
         to = step.choice("to", ESCALATE_TO, "dispatcher")
         at = step.integer("at", 100, unit="percent", high=1000)
         if at < 100:
-            fix = "an escalation is for a breached limit; remind earlier with [dispatch] reminders"
-            step.fail("at", at, "must be 100 or more", fix)
+            step.fail("at", at, _m("escalate_low"), _m("escalate_low_fix"))
         out.append(Escalation(to, at))
     return tuple(sorted(out, key=lambda e: (e.at, e.to)))
 
@@ -307,7 +309,7 @@ def _percents(t: _Table, key: str, default: tuple[int, ...]) -> tuple[int, ...]:
     if not isinstance(value, list) or not all(
         isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 99 for v in value
     ):
-        t.fail(key, value, "must be a list of percents from 1 to 99", f"e.g. {key} = [50, 80]")
+        t.fail(key, value, _m("percents"), _m("percents_fix", key=key))
     return tuple(sorted(set(value)))
 
 
@@ -315,9 +317,14 @@ def _week(t: _Table, default: Week) -> Week:
     days = t.texts("days") if "days" in t.raw else tuple(WEEKDAYS[d] for d in sorted(default.days))
     for i, day in enumerate(days):
         if day not in WEEKDAYS:
-            t.fail(f"days[{i}]", day, "not a weekday", f"use {', '.join(WEEKDAYS)}")
+            t.fail(
+                f"days[{i}]",
+                day,
+                _m("not_weekday"),
+                _m("not_weekday_fix", days=", ".join(WEEKDAYS)),
+            )
     if not days:
-        t.fail("days", [], "must name at least one day", 'e.g. days = ["mon", "tue"]')
+        t.fail("days", [], _m("no_days"), _m("no_days_fix"))
     windows = _windows(t) if "hours" in t.raw else default.windows
     return Week(frozenset(WEEKDAYS.index(d) for d in days), windows)
 
@@ -325,21 +332,16 @@ def _week(t: _Table, default: Week) -> Week:
 def _windows(t: _Table) -> tuple[Window, ...]:
     hours = t.texts("hours")
     if not hours:
-        t.fail("hours", [], "must name at least one span", 'e.g. hours = ["08:00-18:00"]')
+        t.fail("hours", [], _m("no_spans"), _m("no_spans_fix"))
     out = []
     for i, text in enumerate(hours):
         match = _HOURS.fullmatch(text.replace(" ", ""))
         if match is None:
-            t.fail(
-                f"hours[{i}]",
-                text,
-                "not a span of hours",
-                'write "HH:MM-HH:MM", e.g. "08:00-18:00"',
-            )
+            t.fail(f"hours[{i}]", text, _m("bad_span"), _m("bad_span_fix"))
         h1, m1, h2, m2 = (int(x) for x in match.groups())
         start, end = h1 * 60 + m1, h2 * 60 + m2
         if start >= 1440 or end > 1440 or start == end:
-            t.fail(f"hours[{i}]", text, "not a span of hours", "use 00:00 to 24:00, start ≠ end")
+            t.fail(f"hours[{i}]", text, _m("bad_span"), _m("bad_span_range_fix"))
         out.append(Window(start, end if end > start else end + 1440))
     return tuple(sorted(out, key=lambda w: w.start))
 
@@ -348,11 +350,9 @@ def _duty(t: _Table, technicians: Sequence[str], teams: Sequence[str]) -> Duty:
     people = _known(t, "technicians", technicians, "technician")
     crews = _known(t, "teams", teams, "team")
     if not people and not crews:
-        t.fail(
-            "technicians", [], "names nobody", 'add technicians = ["zhang"] or teams = ["maint"]'
-        )
+        t.fail("technicians", [], _m("names_nobody"), _m("names_nobody_fix"))
     if "hours" not in t.raw:
-        t.fail("hours", "", "missing", 'add hours = ["08:00-18:00"]')
+        t.fail("hours", "", _m("missing"), _m("hours_missing_fix"))
     week = _week(t, Week(frozenset(range(7)), (Window(0, 1440),)))
     return Duty(week, people, crews, t.flag("holidays", False))
 
@@ -360,13 +360,12 @@ def _duty(t: _Table, technicians: Sequence[str], teams: Sequence[str]) -> Duty:
 def _leave(t: _Table, technicians: Sequence[str], zone: ZoneInfo) -> Leave:
     who = t.text("technician")
     if who not in technicians:
-        t.fail(
-            "technician", who, "not a configured technician", f"use one of {', '.join(technicians)}"
-        )
+        fix = _m("use_one_of", options=", ".join(technicians))
+        t.fail("technician", who, _root("not_technician"), fix)
     start = _moment(t, "start", zone, end=False)
     end = _moment(t, "end", zone, end=True)
     if end <= start:
-        t.fail("end", t.raw["end"], "is not after start", "end is the last day away (inclusive)")
+        t.fail("end", t.raw["end"], _m("end_not_after_start"), _m("end_not_after_start_fix"))
     return Leave(who, start, end, t.text("reason", "", empty=True))
 
 
@@ -389,14 +388,14 @@ def _moment(t: _Table, key: str, zone: ZoneInfo, *, end: bool) -> datetime:
         day = value + timedelta(days=1) if end else value
         return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
     if raw is None:
-        t.fail(key, "", "missing", f"add {key} = 2026-11-23 (a date, or a local date and time)")
-    t.fail(key, raw, "not a date", 'write a date like 2026-11-23 or "2026-11-23T08:00"')
+        t.fail(key, "", _m("missing"), _m("date_missing_fix", key=key))
+    t.fail(key, raw, _m("not_date"), _m("not_date_fix"))
 
 
 def _dates(t: _Table, key: str) -> list[date]:
     value = t.raw.get(key, [])
     if not isinstance(value, list):
-        t.fail(key, value, "must be a list of dates", f"write {key} = [2026-10-01, 2026-10-02]")
+        t.fail(key, value, _m("dates"), _m("dates_fix", key=key))
     out = []
     for i, item in enumerate(value):
         day: date | None = None
@@ -408,7 +407,7 @@ def _dates(t: _Table, key: str) -> list[date]:
             except ValueError:
                 day = None
         if day is None:
-            t.fail(f"{key}[{i}]", item, "not a date", "write it like 2026-10-01")
+            t.fail(f"{key}[{i}]", item, _m("not_date"), _m("not_day_fix"))
         out.append(day)
     return out
 
@@ -416,7 +415,7 @@ def _dates(t: _Table, key: str) -> list[date]:
 def _raise(t: _Table, categories: Sequence[str]) -> RaiseRule:
     keywords = t.texts("keywords")
     if not keywords:
-        t.fail("keywords", [], "must name at least one word", 'e.g. keywords = ["冒火", "sparks"]')
+        t.fail("keywords", [], _m("no_keywords"), _m("no_keywords_fix"))
     priority = Priority(t.choice("priority", [p.value for p in Priority], "urgent"))
     return RaiseRule(
         tuple(k.casefold() for k in keywords),
@@ -429,13 +428,28 @@ def _known(t: _Table, key: str, options: Sequence[str], what: str) -> tuple[str,
     items = t.texts(key)
     for i, item in enumerate(items):
         if item not in options:
-            t.fail(f"{key}[{i}]", item, f"no such {what}", f"use one of {', '.join(options)}")
+            fix = _m("use_one_of", options=", ".join(options))
+            t.fail(f"{key}[{i}]", item, _m(f"no_such_{what}"), fix)
     return items
 
 
 def _lead(t: _Table, people: Sequence[str]) -> str:
     lead = t.text("lead")
     if lead not in people:
-        fix = f"use a technician or dispatcher id: {', '.join(people)}"
-        t.fail("lead", lead, "not a configured person", fix)
+        fix = _m("not_person_fix", people=", ".join(people))
+        t.fail("lead", lead, _m("not_person"), fix)
     return lead
+
+
+def _m(key: str, /, **params: Any) -> str:
+    """A ``config_check.sections`` message in the language problems are reported in."""
+    from config.loader import _m as message  # at call time: the loader imports this module
+
+    return message(f"sections.{key}", **params)
+
+
+def _root(key: str, /, **params: Any) -> str:
+    """A message the loader's own checks use too (``config_check.<key>``)."""
+    from config.loader import _m as message
+
+    return message(key, **params)

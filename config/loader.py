@@ -23,7 +23,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from config import console_config, dispatch_config, notify_config, ops_config, rules_config
+from config import (
+    console_config,
+    dispatch_config,
+    notify_config,
+    ops_config,
+    org_config,
+    rules_config,
+)
 from config.model import (
     DEFAULT_LIMITS,
     Area,
@@ -57,7 +64,8 @@ _CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "": ("service", "limits", "categories", "areas", "teams", "technicians", "dispatchers",
          "channels", "repeats", "incidents", "delivery", "sms", "email",
-         *dispatch_config.ROOT_KEYS, *ops_config.ROOT_KEYS, *console_config.ROOT_KEYS),
+         *dispatch_config.ROOT_KEYS, *ops_config.ROOT_KEYS, *console_config.ROOT_KEYS,
+         *org_config.ROOT_KEYS),
     "service": ("locale", "timezone", "database", "media_dir", "confirm_window_hours"),
     "limits": _PRIORITIES,
     "limits.<priority>": _LIMIT_KEYS,
@@ -89,6 +97,7 @@ SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     **dispatch_config.SCHEMA,
     **ops_config.SCHEMA,
     **console_config.SCHEMA,
+    **org_config.SCHEMA,
 })
 """Allowed keys of every table, by its path with array indexes left out."""
 
@@ -521,6 +530,7 @@ def _build(doc: dict[str, Any], base: Path, source: str) -> Config:
     )
     ops = keep(lambda: ops_config.read(root, base), None)
     console = keep(lambda: console_config.read(root), console_config.ConsoleSettings())
+    org = keep(lambda: org_config.read(root, base), org_config.OrgSettings())
     if not found.clean or notify is None or dispatch is None or rules is None or ops is None:
         # Two leaves of one group naming the same missing team are one problem.
         raise ConfigError("\n".join(dict.fromkeys(found.messages)))
@@ -543,6 +553,7 @@ def _build(doc: dict[str, Any], base: Path, source: str) -> Config:
         **notify,
         ops=ops,
         console=console,
+        org=org,
         dispatch=dispatch,
         **rules,
     )

@@ -12,6 +12,7 @@ from config.console_config import ConsoleSettings
 from config.dispatch_config import DispatchConfig
 from config.notify_config import DeliverySettings, EmailSettings, SmsSettings
 from config.ops_config import OpsSettings
+from config.org_config import OrgSettings
 from config.rules_config import IncidentRules, RepeatRules
 from tickets.model import Mode, Priority
 
@@ -160,6 +161,8 @@ class Config:
     ops: OpsSettings = field(default_factory=OpsSettings)
     # [console]: the staff console's map tiles (docs/console.md)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    # [org]: the operator's name, logo and hotline on the web chat page
+    org: OrgSettings = field(default_factory=OrgSettings)
 
     # -- look-ups ---------------------------------------------------------------
     def category(self, code: str) -> Category | None:

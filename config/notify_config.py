@@ -131,10 +131,15 @@ def number(table: _Table, key: str, default: float, *, low: float, high: float) 
     """A number (whole or not) from ``low`` to ``high``, e.g. seconds or a rate."""
     value = table.raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        fix = f"write digits without quotes, e.g. {key} = {default:g}"
-        table.fail(key, value, "must be a number", fix)
+        table.fail(
+            key,
+            value,
+            _m("must_be_number"),
+            _m("must_be_number_fix", key=key, default=f"{default:g}"),
+        )
     if not low <= value <= high:
-        table.fail(key, value, f"must be from {low:g} to {high:g}", f"e.g. {key} = {default:g}")
+        problem = _m("number_range", low=f"{low:g}", high=f"{high:g}")
+        table.fail(key, value, problem, _m("example", key=key, default=f"{default:g}"))
     return float(value)
 
 
@@ -143,13 +148,14 @@ def _delivery(table: _Table, channels: tuple[str, ...]) -> DeliverySettings:
     top = number(table, "max_backoff", 600.0, low=1, high=86400)
     if top < base:
         given = table.raw.get("max_backoff", top)
-        table.fail("max_backoff", given, f"is less than base_backoff ({base:g})", "make it larger")
+        problem = _m("backoff_order", base=f"{base:g}")
+        table.fail("max_backoff", given, problem, _m("backoff_order_fix"))
     limits = dict(DEFAULT_CHANNEL_LIMITS)
     own = table.table("limits", None)
     for name, raw in own.raw.items():
         if name not in channels:
-            fix = f"use a channel name: {', '.join(channels)}"
-            own.fail(name, raw, "not a channel", fix)
+            fix = _m("not_channel_fix", channels=", ".join(channels))
+            own.fail(name, raw, _m("not_channel"), fix)
         limits[name] = _limits(own.table(name, "delivery.limits.<channel>"), limits.get(name))
     return DeliverySettings(
         max_attempts=table.integer("max_attempts", 8, high=100),
@@ -185,8 +191,8 @@ def _sms(table: _Table) -> SmsSettings:
     if provider in _SDKS:
         module, extra = _SDKS[provider]
         if not _installed(module):
-            fix = f"install it: pip install 'baoxiu[{extra}]'"
-            table.fail("provider", provider, "its SDK is not installed", fix)
+            fix = _m("no_sdk_fix", extra=extra)
+            table.fail("provider", provider, _m("no_sdk"), fix)
     options: dict[str, Any] = {}
     templates: dict[str, str] = {}
     if provider != "log":
@@ -195,8 +201,8 @@ def _sms(table: _Table) -> SmsSettings:
         templates = _templates(own) if provider in ("aliyun", "tencent") else {}
     sign_name = table.text("sign_name", "", empty=True)
     if provider in ("aliyun", "tencent") and not sign_name:
-        fix = 'add the approved signature, e.g. sign_name = "报修中心"'
-        table.fail("sign_name", sign_name, f"{provider} sends nothing without one", fix)
+        problem = _m("no_sign", provider=provider)
+        table.fail("sign_name", sign_name, problem, _m("no_sign_fix"))
     return SmsSettings(
         provider=provider,
         sign_name=sign_name,
@@ -238,18 +244,13 @@ def _provider_options(provider: str, own: _Table) -> dict[str, Any]:
     for key, default in _DEFAULTS[provider].items():
         values[key] = own.text(key, default, empty=True)
     if provider == "twilio" and not (values["from_number"] or values["messaging_service_sid"]):
-        raise ConfigError(
-            f'{own.at("from_number")}: missing — add from_number = "+15005550006" '
-            'or messaging_service_sid = "MG…"'
-        )
+        raise ConfigError(f"{own.at('from_number')}: {_m('twilio_from_missing')}")
     if provider == "http":
         url = values["url"]
         if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
-            own.fail(
-                "url", url, "not a web address", 'write it like "https://sms.example.com/send"'
-            )
+            own.fail("url", url, _root("bad_url"), _m("sms_url_fix"))
         if values["format"] not in ("json", "form"):
-            own.fail("format", values["format"], "not one of json, form", "use one of those")
+            own.fail("format", values["format"], _m("bad_format"), _m("bad_format_fix"))
         values["headers"] = _strings(own, "headers")
         values["fields"] = _strings(own, "fields") or {
             "to": "{phone}",
@@ -260,18 +261,18 @@ def _provider_options(provider: str, own: _Table) -> dict[str, Any]:
         endpoint = values["endpoint"]
         split = urlsplit(endpoint if "//" in endpoint else f"https://{endpoint}")
         if split.scheme not in ("http", "https") or not split.netloc:
-            fix = f'e.g. "{_DEFAULTS[provider]["endpoint"]}"'
-            own.fail("endpoint", endpoint, "not a host or web address", fix)
+            fix = _m("endpoint_fix", example=_DEFAULTS[provider]["endpoint"])
+            own.fail("endpoint", endpoint, _m("bad_endpoint"), fix)
     return values
 
 
 def _strings(own: _Table, key: str) -> dict[str, str]:
     raw = own.raw.get(key, {})
     if not isinstance(raw, dict):
-        own.fail(key, raw, "must be a table", f'write it as {key} = {{ name = "value" }}')
+        own.fail(key, raw, _m("must_be_table"), _m("strings_fix", key=key))
     for name, value in raw.items():
         if not isinstance(value, str):
-            own.fail(f"{key}.{name}", value, "must be text", "put it in double quotes")
+            own.fail(f"{key}.{name}", value, _root("must_be_text"), _m("quote_fix"))
     return dict(raw)
 
 
@@ -279,15 +280,11 @@ def _templates(own: _Table) -> dict[str, str]:
     templates = _strings(own, "templates")
     for kind, code in templates.items():
         if not _KIND.fullmatch(kind):
-            fix = 'use a notice kind such as "reporter.assigned", or generic'
-            own.fail(f"templates.{kind}", code, "not a notice kind", fix)
+            own.fail(f"templates.{kind}", code, _m("not_kind"), _m("not_kind_fix"))
         if not code.strip():
-            own.fail(f"templates.{kind}", code, "must not be empty", "write the template id")
+            own.fail(f"templates.{kind}", code, _root("must_not_be_empty"), _m("template_id_fix"))
     if not templates:
-        raise ConfigError(
-            f'{own.at("templates")}: missing — add templates = {{ generic = "SMS_…" }} '
-            "(the id of an approved template per notice kind)"
-        )
+        raise ConfigError(f"{own.at('templates')}: {_m('templates_missing')}")
     return {k: v.strip() for k, v in templates.items()}
 
 
@@ -297,7 +294,7 @@ def _email(table: _Table) -> EmailSettings:
     port = table.integer("port", 465 if security == "tls" else 587, high=65535)
     sender = table.text("from_address", "", empty=True)
     if host and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", sender):
-        table.fail("from_address", sender, "not an email address", 'e.g. "repair@example.com"')
+        table.fail("from_address", sender, _m("bad_email"), _m("bad_email_fix"))
     return EmailSettings(
         host=host,
         port=port,
@@ -336,3 +333,17 @@ SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 """The loader's ``SCHEMA`` entries of these tables (merged into it)."""
+
+
+def _m(key: str, /, **params: Any) -> str:
+    """A ``config_check.sections`` message in the language problems are reported in."""
+    from config.loader import _m as message  # at call time: the loader imports this module
+
+    return message(f"sections.{key}", **params)
+
+
+def _root(key: str, /, **params: Any) -> str:
+    """A message the loader's own checks use too (``config_check.<key>``)."""
+    from config.loader import _m as message
+
+    return message(key, **params)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from config.loader import _Table
@@ -46,12 +46,8 @@ def _count(table: _Table, key: str, default: int, *, unit: str, high: int) -> in
     """A whole number from 0 (off) to ``high``."""
     value = table.raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-        table.fail(
-            key,
-            value,
-            f"must be a whole number of {unit} from 0 (off) to {high}",
-            f"e.g. {key} = {default or 24}",
-        )
+        problem = _m("count", unit=_word("unit", unit), high=high)
+        table.fail(key, value, problem, _m("example", key=key, default=default or 24))
     return value
 
 
@@ -69,20 +65,10 @@ def read(root: _Table, base: Path) -> OpsSettings:
         try:
             ipaddress.ip_network(item, strict=False)
         except ValueError:
-            metrics.fail(
-                f"allow[{i}]",
-                item,
-                "not an IP address or network",
-                'write e.g. "127.0.0.1" or "10.0.0.0/8"',
-            )
+            metrics.fail(f"allow[{i}]", item, _m("not_address"), _m("not_address_fix"))
     token = metrics.text("token", "", empty=True)
     if token and len(token) < 16:
-        metrics.fail(
-            "token",
-            "…",
-            "too short to be a secret",
-            "use at least 16 random characters (e.g. openssl rand -hex 16)",
-        )
+        metrics.fail("token", "…", _m("short_token"), _m("short_token_fix"))
     return OpsSettings(
         backup_every_hours=_count(backup, "every_hours", 0, unit="hours", high=24 * 30),
         backup_keep=backup.integer("keep", 7, high=1000),
@@ -91,3 +77,16 @@ def read(root: _Table, base: Path) -> OpsSettings:
         metrics_token=token,
         keep_days=_count(privacy, "keep_days", 0, unit="days", high=36500),
     )
+
+
+def _m(key: str, /, **params: Any) -> str:
+    """A ``config_check.sections`` message in the language problems are reported in."""
+    from config.loader import _m as message  # at call time: the loader imports this module
+
+    return message(f"sections.{key}", **params)
+
+
+def _word(group: str, name: str) -> str:
+    from config.loader import _word as word
+
+    return word(group, name)

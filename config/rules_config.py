@@ -93,6 +93,13 @@ def parse(repeats: _Table, incidents: _Table) -> dict[str, Any]:
         eta_minutes=incidents.integer("eta_minutes", d_inc.eta_minutes, unit="minutes", high=10080),
     )
     if incident.reports < 2:
-        fix = "one report is not a large-area fault; use 2 or more, e.g. reports = 3"
-        incidents.fail("reports", incident.reports, "must be 2 or more", fix)
+        problem, fix = _m("reports_low"), _m("reports_low_fix")
+        incidents.fail("reports", incident.reports, problem, fix)
     return {"repeats": rules, "incidents": incident}
+
+
+def _m(key: str, /, **params: Any) -> str:
+    """A ``config_check.sections`` message in the language problems are reported in."""
+    from config.loader import _m as message  # at call time: the loader imports this module
+
+    return message(f"sections.{key}", **params)

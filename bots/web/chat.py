@@ -41,6 +41,7 @@ from bots.engine import private_folder
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
 from bots.web.inbox import PAGE, WebInbox, payload
 from bots.web.writer import Writer
+from config.org_config import LOGO_TYPES
 from conversation.events import Button, Command, InEvent, Location, Photo, parse_text
 from conversation.i18n import LOCALES, translate
 from conversation.replies import Reply
@@ -506,6 +507,13 @@ async def page(request: web.Request) -> web.StreamResponse:
     texts = {key: translate(locale, f"web.{key}") for key in (*_CLIENT_TEXTS, *_PAGE_TEXTS)}
     texts["too_large"] = translate(locale, "web.error_too_large", limit=config.web.max_upload_mb)
     texts["text_limit"] = translate(locale, "web.text_limit", limit=MAX_TEXT)
+    limit = config.web.max_upload_mb
+    for key in ("new_messages", "shrinking", "still_too_large", "cannot_read", "viewer_close"):
+        texts[key] = translate(locale, f"web.page.{key}", limit=limit)
+    org = config.org
+    if org.name:  # the operator's own name heads the page and its tab (issue 12 item 15)
+        texts["title"] = translate(locale, "web.page.title_org", name=org.name)
+        texts["heading"] = org.name
     deep = [
         (k, v) for k, v in request.query.items() if k in ("area", "building") and _CODE.fullmatch(v)
     ]
@@ -516,6 +524,9 @@ async def page(request: web.Request) -> web.StreamResponse:
         other_locale="zh_CN" if locale == "en" else "en",
         max_text=MAX_TEXT,
         static_url=lambda name: str(static.url_for(filename=name)),
+        logo_url="/chat/logo" if org.logo else str(static.url_for(filename="icon.svg")),
+        hotline=translate(locale, "web.page.hotline", hotline=org.hotline) if org.hotline else "",
+        hotline_dial=org.hotline_dial,
         client={
             "api": "/chat/api",
             "texts": texts,
@@ -541,6 +552,17 @@ async def page(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def logo(request: web.Request) -> web.StreamResponse:
+    """GET /chat/logo — the operator's logo from ``[org] logo`` (checked at start-up)."""
+    path = request.app[CONFIG].org.logo
+    if path is None or not path.is_file():
+        raise web.HTTPNotFound()
+    kind = LOGO_TYPES[path.suffix.lower()]
+    return web.FileResponse(
+        path, headers={"Content-Type": kind, "Cache-Control": "public, max-age=3600"}
+    )
+
+
 async def _writer(app: web.Application) -> AsyncIterator[None]:
     writer = Writer(app[STORE])
     app[WRITER] = writer
@@ -556,4 +578,5 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/chat/api/photo", photo)
     app.router.add_get("/chat/api/messages", messages)
     app.router.add_get("/chat/api/media/{ref:.+}", media)
+    app.router.add_get("/chat/logo", logo)
     app.router.add_static("/chat/static", _HERE / "static", name="chat_static", append_version=True)

@@ -14,11 +14,25 @@
   const photoInput = document.getElementById("photo");
   const status = document.getElementById("status");
   const langBtn = document.getElementById("lang");
+  const newer = document.getElementById("newer");
+  const viewer = document.getElementById("viewer");
+  const viewerImg = document.getElementById("viewer-img");
+  const pageLang = document.documentElement.lang || undefined;
+
+  // Photos are made smaller in the browser before they are sent (a phone's camera gives
+  // 4000 px and 5-12 MB): long side and JPEG quality as the issue asked; the server keeps
+  // its own cap. Files already small and not too wide go as they are.
+  const LONG_SIDE = 2048;
+  const QUALITIES = [0.85, 0.7, 0.55];
+  const SMALL_ENOUGH = 1024 * 1024;
 
   let lastSeq = 0;
   let keyboard = null; // the controls of the latest reply keyboard, removed when replaced
   let statusTimer = null;
   const seen = new Set();
+  // Whether the person is at the bottom of the conversation: new messages and images that
+  // finish loading later keep them there; scrolled up, they get the "new messages" pill.
+  let following = true;
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -42,7 +56,13 @@
   function clock(iso) {
     const when = new Date(iso);
     if (isNaN(when.getTime())) return "";
-    return when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const now = new Date();
+    const time = when.toLocaleTimeString(pageLang, { hour: "2-digit", minute: "2-digit" });
+    if (when.toDateString() === now.toDateString()) return time;
+    // Not from today: the date too, and the year when it is not this year's.
+    const day = { month: "numeric", day: "numeric" };
+    if (when.getFullYear() !== now.getFullYear()) day.year = "numeric";
+    return when.toLocaleDateString(pageLang, day) + " " + time;
   }
 
   function dropKeyboard() {
@@ -111,7 +131,7 @@
   }
 
   function render(msg) {
-    if (seen.has(msg.seq)) return;
+    if (seen.has(msg.seq)) return false;
     seen.add(msg.seq);
     lastSeq = Math.max(lastSeq, msg.seq);
     const mine = msg.kind === "user";
@@ -122,12 +142,16 @@
     for (const ref of msg.photos || []) {
       const link = el("a", "photo");
       link.href = mediaUrl(ref);
-      link.target = "_blank";
-      link.rel = "noopener";
+      link.addEventListener("click", (ev) => {
+        ev.preventDefault();
+        openViewer(link.href);
+      });
       const img = el("img");
+      // Not lazy: its height must be known for the scroll to reach the newest message,
+      // and when it arrives after the scroll, the scroll is done again.
+      img.addEventListener("load", keepFollowing);
       img.src = mediaUrl(ref);
       img.alt = t.photo_alt;
-      img.loading = "lazy";
       link.appendChild(img);
       bubble.appendChild(link);
     }
@@ -150,12 +174,54 @@
       }
     }
     log.appendChild(row);
+    return true;
+  }
+
+  function atBottom() {
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 48;
   }
 
   function scrollDown() {
     log.scrollTop = log.scrollHeight;
     window.scrollTo(0, document.body.scrollHeight);
+    newer.hidden = true;
   }
+
+  function keepFollowing() {
+    if (following) scrollDown();
+  }
+
+  // Only the person scrolling up stops the following: a layout change (the status line
+  // coming and going, a keyboard replaced) can leave the bottom without any scroll up.
+  let lastTop = 0;
+  log.addEventListener("scroll", () => {
+    const top = log.scrollTop;
+    if (atBottom()) following = true;
+    else if (top < lastTop) following = false;
+    lastTop = top;
+    if (following && atBottom()) newer.hidden = true;
+  });
+
+  newer.addEventListener("click", () => {
+    following = true;
+    scrollDown();
+  });
+
+  function openViewer(src) {
+    viewerImg.src = src;
+    viewer.hidden = false;
+    document.getElementById("viewer-close").focus();
+  }
+
+  function closeViewer() {
+    viewer.hidden = true;
+    viewerImg.removeAttribute("src");
+  }
+
+  viewer.addEventListener("click", closeViewer); // anywhere: the picture, the dark, the button
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && !viewer.hidden) closeViewer();
+  });
 
   async function errorText(resp) {
     try {
@@ -190,13 +256,58 @@
     }
   }
 
+  function toBlob(canvas, quality) {
+    return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
+  }
+
+  // The file to send: ``file`` itself when small enough, else a JPEG of at most LONG_SIDE
+  // pixels (the smallest quality that fits under the cap), or null if it cannot be read
+  // here and is too large as it is.
+  async function prepare(file) {
+    const cap = cfg.max_upload_bytes;
+    if (file.type === "image/gif" && file.size <= cap) return file; // keeps its animation
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(file);
+    } catch (e) {
+      return file.size <= cap ? file : null; // the server judges what it is
+    }
+    const long = Math.max(bitmap.width, bitmap.height);
+    if (long <= LONG_SIDE && file.size <= SMALL_ENOUGH) {
+      bitmap.close();
+      return file;
+    }
+    const scale = Math.min(1, LONG_SIDE / long);
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+    canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#fff"; // a transparent PNG's background turns white, not black
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    bitmap.close();
+    let blob = null;
+    for (const quality of QUALITIES) {
+      blob = await toBlob(canvas, quality);
+      if (blob && blob.size <= cap) break;
+    }
+    return blob;
+  }
+
   async function upload(file) {
-    if (file.size > cfg.max_upload_bytes) {
-      showStatus(t.too_large);
+    if (file.size > SMALL_ENOUGH) showStatus(t.shrinking, true);
+    const prepared = await prepare(file);
+    if (prepared === null) {
+      showStatus(t.cannot_read);
       return;
     }
+    if (prepared.size > cfg.max_upload_bytes) {
+      showStatus(t.still_too_large);
+      return;
+    }
+    const name = file.name || "photo";
     const data = new FormData();
-    data.append("photo", file, file.name || "photo");
+    data.append("photo", prepared, prepared === file ? name : name.replace(/\.[^.]*$/, "") + ".jpg");
     const caption = input.value.trim();
     if (caption) data.append("caption", caption);
     showStatus(t.uploading, true);
@@ -224,8 +335,22 @@
     });
     if (!resp.ok) throw new Error(await errorText(resp));
     const body = await resp.json();
-    for (const msg of body.messages) render(msg);
-    if (body.messages.length) scrollDown();
+    const stay = following || lastSeq === 0;
+    let mine = false;
+    let theirs = false;
+    for (const msg of body.messages) {
+      if (render(msg)) {
+        if (msg.kind === "user") mine = true;
+        else theirs = true;
+      }
+    }
+    if (stay || mine) {
+      // What the person just sent, or they were reading the newest: show the newest.
+      following = true;
+      scrollDown();
+    } else if (theirs) {
+      newer.hidden = false;
+    }
     return body.more;
   }
 
