@@ -57,6 +57,10 @@ OWNER_ONLY = frozenset(
     {Action.CONFIRM, Action.RATE, Action.REOPEN, Action.CANCEL, Action.HURRY, Action.ADD_INFO}
 )
 
+INCIDENT_ROLES = frozenset({_D, _S})
+"""Who resolves a ticket, from any open state, because the large-area incident it is
+linked to was closed (``data["incident"]``): the repair was done once, for everyone."""
+
 
 def allowed_actions(ticket: Ticket, actor: Actor) -> list[Action]:
     """Actions ``actor`` could try on ``ticket`` now (for buttons and console menus)."""
@@ -114,6 +118,12 @@ def _check(
         raise InvalidTransition(
             "errors.invalid_transition", action=action.value, state=ticket.state.value
         )
+    if by_incident(action, actor, data):
+        if ticket.state not in OPEN_STATES:
+            raise InvalidTransition(
+                "errors.invalid_transition", action=action.value, state=ticket.state.value
+            )
+        return
     roles, states = RULES[action]
     if actor.role not in roles:
         raise NotAllowed("errors.role", action=action.value)
@@ -162,6 +172,11 @@ def _check(
         raise InvalidInput("errors.too_many_photos", limit=MAX_PHOTOS)
 
 
+def by_incident(action: Action, actor: Actor, data: dict[str, Any]) -> bool:
+    """A resolution by the closing of an incident (see ``INCIDENT_ROLES``)."""
+    return action is Action.RESOLVE and actor.role in INCIDENT_ROLES and bool(data.get("incident"))
+
+
 def _apply(
     t: Ticket,
     action: Action,
@@ -200,6 +215,9 @@ def _apply(
                 resolved_at=now,
                 resolution=note,
                 resolution_photos=tuple(data.get("photos", ())),
+                # Only an incident's closing resolves a paused job: its pause is over.
+                paused_from=None,
+                pause_reason="",
             )
         case Action.CONFIRM:
             return replace(t, state=State.CLOSED, closed_at=now)

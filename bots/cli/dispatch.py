@@ -265,7 +265,8 @@ def incident_open(
 @_as_option
 @click.pass_obj
 def incident_close(session: Any, incident_id: int, note: str, as_: str | None) -> None:
-    """Close an incident: every linked resident is told once that it is fixed."""
+    """Close an incident: its open linked tickets are resolved, and every linked resident
+    is told once that it is fixed."""
     _run(session, as_, Rule("incident.close", {"id": incident_id, "note": note}))
 
 
