@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-from config import dispatch_config, notify_config, ops_config, rules_config
+from config import dispatch_config, flow_config, notify_config, ops_config, rules_config
 from config.model import (
     DEFAULT_LIMITS,
     Area,
@@ -57,7 +57,7 @@ _CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "": ("service", "limits", "categories", "areas", "teams", "technicians", "dispatchers",
          "channels", "repeats", "incidents", "delivery", "sms", "email",
-         *dispatch_config.ROOT_KEYS, *ops_config.ROOT_KEYS),
+         *dispatch_config.ROOT_KEYS, *ops_config.ROOT_KEYS, *flow_config.ROOT_KEYS),
     "service": ("locale", "timezone", "database", "media_dir", "confirm_window_hours"),
     "limits": _PRIORITIES,
     "limits.<priority>": _LIMIT_KEYS,
@@ -81,6 +81,7 @@ SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     **notify_config.SCHEMA,
     **dispatch_config.SCHEMA,
     **ops_config.SCHEMA,
+    **flow_config.SCHEMA,
 })
 """Allowed keys of every table, by its path with array indexes left out."""
 
@@ -510,7 +511,15 @@ def _build(doc: dict[str, Any], base: Path, source: str) -> Config:
         None,
     )
     ops = keep(lambda: ops_config.read(root, base), None)
-    if not found.clean or notify is None or dispatch is None or rules is None or ops is None:
+    flow = keep(lambda: flow_config.read(root), None)
+    if (
+        not found.clean
+        or notify is None
+        or dispatch is None
+        or rules is None
+        or ops is None
+        or flow is None
+    ):
         # Two leaves of one group naming the same missing team are one problem.
         raise ConfigError("\n".join(dict.fromkeys(found.messages)))
     return Config(
@@ -533,6 +542,7 @@ def _build(doc: dict[str, Any], base: Path, source: str) -> Config:
         ops=ops,
         dispatch=dispatch,
         **rules,
+        flow=flow,
     )
 
 

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from config.dispatch_config import DispatchConfig
+from config.flow_config import FlowSettings
 from config.notify_config import DeliverySettings, EmailSettings, SmsSettings
 from config.ops_config import OpsSettings
 from config.rules_config import IncidentRules, RepeatRules
@@ -154,6 +155,8 @@ class Config:
     email: EmailSettings = field(default_factory=EmailSettings)
     # [backup], [metrics], [privacy]: how the service is operated (docs/operations.md)
     ops: OpsSettings = field(default_factory=OpsSettings)
+    # [followup], [receipt]: sampled follow-up calls and the receipt of assigned jobs
+    flow: FlowSettings = field(default_factory=FlowSettings)
 
     # -- look-ups ---------------------------------------------------------------
     def category(self, code: str) -> Category | None:

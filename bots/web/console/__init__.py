@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bots.web.console import auth, board, incidents, intake, pages, ticket
+from bots.web.console import auth, board, followups, incidents, intake, pages, ticket
 from bots.web.console.render import HERE
 
 
@@ -30,6 +30,9 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/console/technicians", board.board)
     app.router.add_get("/console/incidents", incidents.page)
     app.router.add_post("/console/incidents", incidents.act)
+    app.router.add_get("/console/followups", followups.page)
+    app.router.add_post("/console/followups/{number}", followups.record)
+    app.router.add_post("/console/followups/{number}/call", followups.call)
     app.router.add_static(
         "/console/static", HERE / "static", name="console_static", append_version=True
     )
