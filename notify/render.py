@@ -253,6 +253,9 @@ def _technician_assigned(view: _View) -> tuple[Reply, ...]:
     phone = view.text("phone")
     text = _lines(view, "technician.assigned", *_details(view, phone=local_phone(phone)))
     card = _ask(view, text, *TECHNICIAN_BUTTONS)
+    if view.config.flow.receipt:  # 接单确认: acknowledged by the first button (tickets.receipt)
+        ack = Choice(translate(view.locale, "receipt.btn_ack"), f"t:ack:{view.number}")
+        card = Ask(card.text, (ack, *card.choices), inline=True)
     return (*_photos(view, "photos", "photos.reported"), card)
 
 

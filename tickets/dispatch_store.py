@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tickets import dispatch_notices, followups, routing, sla, timers
+from tickets import dispatch_notices, followups, receipt, routing, sla, timers
 from tickets.errors import BaoxiuError, InvalidInput, InvalidTransition, NotAllowed
 from tickets.incident_store import BROADCAST, Host, dispatcher_chats, tell
 from tickets.model import OPEN_STATES, Action, Actor, Event, Mode, Priority, Role, State, Ticket
@@ -191,6 +191,8 @@ def after_write(store: Store, before: Ticket, after: Ticket, event: Event) -> Ti
         )
     if event.action not in _QUIET:
         replan(store, after)
+    if receipt.is_missed(event):
+        return receipt.missed(store, after, event)  # to the next candidate (接单确认)
     technician = event.data.get("route", {}).get("technician")
     if event.action in (Action.RELEASE, Action.REOPEN) and technician and after.state is State.NEW:
         return store.apply(number, Action.ASSIGN, Actor.system(), now, target=technician)

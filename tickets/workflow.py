@@ -48,6 +48,8 @@ RULES: dict[Action, tuple[frozenset[Role], frozenset[State]]] = {
     Action.REMIND: (frozenset({_S}), frozenset(OPEN_STATES)),
     Action.ESCALATE: (frozenset({_S}), frozenset(OPEN_STATES)),
     Action.FOLLOW_UP: (frozenset({_D}), frozenset({State.CLOSED})),
+    # The holder, or a dispatcher on his word (he phoned in), confirms receipt.
+    Action.ACKNOWLEDGE: (frozenset({_T, _D}), frozenset({State.ASSIGNED})),
 }
 
 HOLDER_ONLY = frozenset(
@@ -136,6 +138,10 @@ def _check(
             raise InvalidTransition("errors.already_taken", number=ticket.number)
         if ticket.team not in actor.teams:
             raise NotAllowed("errors.not_in_team", number=ticket.number)
+    if action is Action.ACKNOWLEDGE and actor.role is _T and ticket.holder != actor.id:
+        raise NotAllowed("errors.not_holder", number=ticket.number)
+    if action is Action.ACKNOWLEDGE and ticket.acknowledged_at is not None:
+        raise InvalidTransition("receipt.already", number=ticket.number)
     if action is Action.RESOLVE and ticket.state is State.ASSIGNED:
         raise InvalidTransition("errors.sign_in_first", number=ticket.number)
     if action is Action.RATE and ticket.rating is not None:
@@ -189,17 +195,26 @@ def _apply(
 ) -> Ticket:
     match action:
         case Action.CLAIM:
-            return replace(t, state=State.ASSIGNED, holder=actor.id)
+            return replace(t, state=State.ASSIGNED, holder=actor.id, acknowledged_at=now)
         case Action.ASSIGN | Action.TRANSFER:
+            # Someone else chose the holder: he has to acknowledge it (tickets.receipt).
             return replace(
-                t, state=State.ASSIGNED, holder=target, paused_from=None, pause_reason=""
+                t,
+                state=State.ASSIGNED,
+                holder=target,
+                paused_from=None,
+                pause_reason="",
+                acknowledged_at=None,
             )
+        case Action.ACKNOWLEDGE:
+            return replace(t, acknowledged_at=now)
         case Action.SIGN_IN:
             distance = data.get("distance_m")
             return replace(
                 t,
                 state=State.ON_SITE,
                 signed_in_at=now,
+                acknowledged_at=t.acknowledged_at or now,  # on site: received, plainly
                 distance_m=float(distance) if isinstance(distance, int | float) else None,
             )
         case Action.PAUSE:
@@ -240,6 +255,7 @@ def _apply(
                 resolution_photos=(),
                 distance_m=None,
                 reopen_count=t.reopen_count + 1,
+                acknowledged_at=None,
             )
         case Action.CANCEL:
             return replace(t, state=State.CANCELLED, closed_at=now)
@@ -251,6 +267,7 @@ def _apply(
                 paused_from=None,
                 pause_reason="",
                 signed_in_at=None,
+                acknowledged_at=None,
             )
         case Action.HURRY:
             return replace(t, hurry_count=t.hurry_count + 1)
