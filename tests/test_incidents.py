@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import NOW, make_ticket
 from rules_support import bind, rendered, report, rows, say, set_locale
+from test_console import Client, client, csrf_of, login  # noqa: F401 (client: a fixture)
 
 from bots.engine import Engine
 from config.model import Config
@@ -287,3 +288,27 @@ def test_closing_a_proposal_or_again_resolves_nothing(engine: Engine, store: Sto
     numbers = three_reports(engine)
     say(engine, "web", "wang-chat", "/incident close 1", NOW + 20 * MINUTE)
     assert {store.get(n).state for n in numbers} == {State.NEW}
+
+
+async def test_closing_in_the_console_resolves_the_linked_jobs_as_the_staff_member(
+    client: Client,  # noqa: F811
+    store: Store,
+) -> None:
+    from conftest import draft
+
+    numbers = [store.create_ticket(draft("power.outage", chat=c), NOW).number for c in "ab"]
+    await login(client)
+    token = await csrf_of(client, "/console/incidents")
+    for form in (
+        {"kind": "incident.open", "area": "east", "category": "power"},
+        {"kind": "incident.close", "id": "1", "note": "变电站已恢复"},
+    ):
+        answer = await client.post("/console/incidents", data={"csrf": token, **form})
+        assert answer.status == 200 and 'class="error"' not in await answer.text()
+    for number in numbers:
+        ticket = store.get(number)
+        assert (ticket.state, ticket.resolution) == (State.RESOLVED, "变电站已恢复")
+        last = store.timeline(number)[-1]
+        assert (last.action, last.actor_id) == (Action.RESOLVE, "wang")
+    assert len(rows(store, "reporter.resolved")) == 2
+    assert rows(store, "reporter.incident_resolved") == []
