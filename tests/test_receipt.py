@@ -251,3 +251,25 @@ async def test_the_dispatcher_acknowledges_on_the_technicians_word(
         f"/console/ticket/{number}/act", data={"csrf": token, "action": "acknowledge"}
     )
     assert again.status == 403  # no longer offered
+
+
+# -- upgrading ---------------------------------------------------------------------------
+
+
+def test_jobs_held_before_the_upgrade_count_as_acknowledged(config: Config) -> None:
+    """A database from before ``flow_0001_receipt``: its held jobs must not be handed on
+    the moment the new version starts."""
+    import sqlite3
+
+    path = config.database
+    with Store(path, config) as store:
+        held = store.create_ticket(draft("net.broadband"), NOW)  # auto: assigned, unacknowledged
+        waiting = store.create_ticket(draft("power.outage"), NOW)  # manual: nobody holds it
+    conn = sqlite3.connect(path)
+    with conn:  # as the previous version left it
+        conn.execute("ALTER TABLE tickets DROP COLUMN acknowledged_at")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'flow_0001_receipt'")
+    conn.close()
+    with Store(path, config) as store:
+        assert store.get(held.number).acknowledged_at == store.get(held.number).updated_at
+        assert store.get(waiting.number).acknowledged_at is None
