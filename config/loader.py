@@ -26,6 +26,7 @@ import phonenumbers
 from config import (
     console_config,
     dispatch_config,
+    flow_config,
     notify_config,
     ops_config,
     org_config,
@@ -65,7 +66,7 @@ SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "": ("service", "limits", "categories", "areas", "teams", "technicians", "dispatchers",
          "channels", "repeats", "incidents", "delivery", "sms", "email",
          *dispatch_config.ROOT_KEYS, *ops_config.ROOT_KEYS, *console_config.ROOT_KEYS,
-         *org_config.ROOT_KEYS),
+         *org_config.ROOT_KEYS, *flow_config.ROOT_KEYS),
     "service": ("locale", "timezone", "database", "media_dir", "confirm_window_hours"),
     "limits": _PRIORITIES,
     "limits.<priority>": _LIMIT_KEYS,
@@ -98,6 +99,7 @@ SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({
     **ops_config.SCHEMA,
     **console_config.SCHEMA,
     **org_config.SCHEMA,
+    **flow_config.SCHEMA,
 })
 """Allowed keys of every table, by its path with array indexes left out."""
 
@@ -531,7 +533,15 @@ def _build(doc: dict[str, Any], base: Path, source: str) -> Config:
     ops = keep(lambda: ops_config.read(root, base), None)
     console = keep(lambda: console_config.read(root), console_config.ConsoleSettings())
     org = keep(lambda: org_config.read(root, base), org_config.OrgSettings())
-    if not found.clean or notify is None or dispatch is None or rules is None or ops is None:
+    flow = keep(lambda: flow_config.read(root), None)
+    if (
+        not found.clean
+        or notify is None
+        or dispatch is None
+        or rules is None
+        or ops is None
+        or flow is None
+    ):
         # Two leaves of one group naming the same missing team are one problem.
         raise ConfigError("\n".join(dict.fromkeys(found.messages)))
     return Config(
@@ -556,6 +566,7 @@ def _build(doc: dict[str, Any], base: Path, source: str) -> Config:
         org=org,
         dispatch=dispatch,
         **rules,
+        flow=flow,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from config.console_config import ConsoleSettings
 from config.dispatch_config import DispatchConfig
+from config.flow_config import FlowSettings
 from config.notify_config import DeliverySettings, EmailSettings, SmsSettings
 from config.ops_config import OpsSettings
 from config.org_config import OrgSettings
@@ -163,6 +164,8 @@ class Config:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     # [org]: the operator's name, logo and hotline on the web chat page
     org: OrgSettings = field(default_factory=OrgSettings)
+    # [followup], [receipt]: sampled follow-up calls and the receipt of assigned jobs
+    flow: FlowSettings = field(default_factory=FlowSettings)
 
     # -- look-ups ---------------------------------------------------------------
     def category(self, code: str) -> Category | None:

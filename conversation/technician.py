@@ -1,5 +1,6 @@
-"""The technician's job flow: /jobs (held and offered), the job card, claim (抢单), sign
-in on site (签到) with a shared location, pause (挂起) with a reason, resume, complete
+"""The technician's job flow: /jobs (held and offered), the job card, claim (抢单),
+acknowledge an assigned job (接单确认, a button on the card), sign in on site (签到)
+with a shared location, pause (挂起) with a reason, resume, complete
 (完成) with a note and up to four photos, and hand the job back (退单).
 
 Only a chat bound to a configured technician (``ctx.role is TECHNICIAN``) may use it.
@@ -53,6 +54,7 @@ EARTH_RADIUS_M = 6_371_008.8
 # Buttons of the job card, in the order shown, for the actions the workflow allows.
 _CARD_BUTTONS = (
     (Action.CLAIM, "claim"),
+    (Action.ACKNOWLEDGE, "ack"),
     (Action.SIGN_IN, "signin"),
     (Action.RESUME, "resume"),
     (Action.RESOLVE, "done"),
@@ -130,8 +132,10 @@ def card(ticket: Ticket, ctx: Ctx) -> tuple[Reply, ...]:
     phone = local_phone(ticket.phone) if held else mask_phone(ticket.phone)
     text = details(ticket, ctx, phone=phone)
     allowed = set(allowed_actions(ticket, ctx.actor))
+    if not ctx.config.flow.receipt:
+        allowed.discard(Action.ACKNOWLEDGE)
     choices = tuple(
-        Choice(ctx.t(f"technician.btn_{verb}"), f"t:{verb}:{ticket.number}")
+        Choice(_label(verb, ctx), f"t:{verb}:{ticket.number}")
         for action, verb in _CARD_BUTTONS
         if action in allowed
     )
@@ -140,6 +144,10 @@ def card(ticket: Ticket, ctx: Ctx) -> tuple[Reply, ...]:
         replies.append(ShowPhotos(ticket.photos, ctx.t("technician.photos", number=ticket.number)))
     replies.append(Ask(text, choices, inline=True) if choices else Say(text))
     return tuple(replies)
+
+
+def _label(verb: str, ctx: Ctx) -> str:
+    return ctx.t("receipt.btn_ack") if verb == "ack" else ctx.t(f"technician.btn_{verb}")
 
 
 def _visible(number: str, ctx: Ctx) -> Ticket | Say:
@@ -174,6 +182,14 @@ def claim(number: str, state: DialogueState, ctx: Ctx) -> Step:
     if ticket is None:
         return Step(state, (not_found(number, ctx),))
     return Step(state, (), (_act(ticket.number, Action.CLAIM),))
+
+
+def acknowledge(number: str, state: DialogueState, ctx: Ctx) -> Step:
+    """接单: the holder confirms he has the assigned job (the workflow checks it)."""
+    ticket = ctx.lookup.ticket(number) if number else None
+    if ticket is None:
+        return Step(state, (not_found(number, ctx),))
+    return Step(state, (), (_act(ticket.number, Action.ACKNOWLEDGE),))
 
 
 def ask_sign_in(number: str, state: DialogueState, ctx: Ctx) -> Step:
@@ -312,6 +328,7 @@ def finish(number: str, state: DialogueState, ctx: Ctx) -> Step | None:
 _BY_NUMBER = {
     "show": show,
     "claim": claim,
+    "ack": acknowledge,
     "signin": ask_sign_in,
     "pause": ask_pause,
     "done": ask_done,
@@ -386,6 +403,8 @@ def outcome(action: TicketAction, ticket: Ticket | None, ctx: Ctx) -> tuple[Repl
     match action.action:
         case Action.CLAIM:
             return (Say(ctx.t("technician.claimed", number=n)), *shown)
+        case Action.ACKNOWLEDGE:
+            return (Say(ctx.t("receipt.acknowledged", number=n)), *shown)
         case Action.SIGN_IN:
             metres = action.data.get("distance_m")
             if isinstance(metres, int | float):

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from config.model import Config
-from conversation.i18n import local_phone, mask_phone, normalize
+from conversation.i18n import local_phone, mask_phone, normalize, translate
 from conversation.replies import Ask, Choice, Reply, Say, ShowPhotos
 from notify import kept, render_dispatch, render_rules
 from notify.view import NoticeView
@@ -182,12 +182,23 @@ def _reporter_on_site(view: _View) -> tuple[Reply, ...]:
 
 
 def _reporter_resolved(view: _View) -> tuple[Reply, ...]:
-    text = _lines(
-        view,
-        "reporter.resolved",
-        ("line.resolution", view.text("resolution")),
-        ("line.technician", view.text("technician_name")),
-    )
+    if view.text("incident"):  # fixed once for a large-area fault: no technician came
+        head = translate(
+            view.locale,
+            "incident_close.reporter",
+            number=view.number,
+            incident=view.text("incident"),
+            category=view.category(),
+        )
+        note = view.text("resolution")
+        text = f"{head}\n{view.t('line.resolution', value=note)}" if note else head
+    else:
+        text = _lines(
+            view,
+            "reporter.resolved",
+            ("line.resolution", view.text("resolution")),
+            ("line.technician", view.text("technician_name")),
+        )
     text += "\n" + view.t("reporter.resolved_ask", hours=view.config.confirm_window_hours)
     number = view.number
     choices = (
@@ -242,6 +253,9 @@ def _technician_assigned(view: _View) -> tuple[Reply, ...]:
     phone = view.text("phone")
     text = _lines(view, "technician.assigned", *_details(view, phone=local_phone(phone)))
     card = _ask(view, text, *TECHNICIAN_BUTTONS)
+    if view.config.flow.receipt:  # 接单确认: acknowledged by the first button (tickets.receipt)
+        ack = Choice(translate(view.locale, "receipt.btn_ack"), f"t:ack:{view.number}")
+        card = Ask(card.text, (ack, *card.choices), inline=True)
     return (*_photos(view, "photos", "photos.reported"), card)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from config.model import Config
-from conversation.i18n import local_phone, mask_phone, normalize
+from conversation.i18n import local_phone, mask_phone, normalize, translate
 from conversation.replies import Ask, Choice, Reply, Say
 from notify.view import NoticeView
 from tickets.dispatch_notices import KINDS
@@ -42,6 +42,8 @@ class _View(NoticeView):
 
     def limit(self) -> str:
         name = self.text("limit")
+        if name == "receipt":  # the time to acknowledge an assigned job (tickets.receipt)
+            return translate(self.locale, "receipt.limit")
         return self.t(f"limit.{name}") if name in ("claim", "arrive", "resolve") else name
 
     def priority(self) -> str:
@@ -76,6 +78,12 @@ class _View(NoticeView):
 
 
 def _reminder(v: _View) -> tuple[Reply, ...]:
+    if v.text("limit") == "receipt":  # acknowledge the job: the button does it
+        text = translate(v.locale, "receipt.reminder", number=v.number, due=v.time("due"))
+        text = "\n".join([text, *(v.t(f"line.{k}", value=x) for k, x in v.details(phone="") if x)])
+        ack = Choice(translate(v.locale, "receipt.btn_ack"), f"t:ack:{v.number}")
+        show = Choice(v.t("button.show"), f"t:show:{v.number}")
+        return (Ask(text, (ack, show), inline=True),)
     text = v.lines(
         "technician.reminder",
         *v.details(phone=local_phone(v.text("phone"))),

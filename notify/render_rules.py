@@ -153,6 +153,14 @@ def _incident_resolved(view: _Row) -> tuple[Reply, ...]:
     return (Say(f"{text}\n{view.t('incidents.notice.resolved_tail')}"),)
 
 
+def _technician_incident_resolved(view: _Row) -> tuple[Reply, ...]:
+    head = view.t("incident_close.technician", incident=view.text("incident"))
+    lines = [head, view.t("incident_close.numbers", value=view.numbers("numbers"))]
+    if view.text("resolution"):
+        lines.append(view.t("incidents.notice.resolved_note", value=view.text("resolution")))
+    return (Say("\n".join(lines)),)
+
+
 def _outage(view: _Row) -> tuple[Reply, ...]:
     head = view.t(
         "outages.notice.outage",
@@ -174,6 +182,7 @@ KINDS: dict[str, Callable[[_Row], tuple[Reply, ...]]] = {
     "reporter.incident_joined": _incident_joined,
     "reporter.incident_resolved": _incident_resolved,
     "reporter.outage": _outage,
+    "technician.incident_resolved": _technician_incident_resolved,
 }
 
 

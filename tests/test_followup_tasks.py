@@ -179,6 +179,10 @@ def test_cli_followup_list_and_done(default: Config) -> None:
     assert code == 0 and f"{number} · 评价较低 · 2026-11-23 16:30" in out
     code, out = invoke("followup", "done", still_open, "打过电话")
     assert code == 1 and "不能回访" in out
+    # Nobody answered: recorded with its outcome, and the task stays open.
+    code, out = invoke("followup", "done", number, "无人接听", "--outcome", "not_reached")
+    assert code == 0 and f"{number} · 评价较低" in invoke("followup", "list")[1]
+    assert invoke("followup", "done", number, "x", "--outcome", "happy")[0] == 2
     code, out = invoke("followup", "done", number, "已回访，", "报修人满意")
     assert (code, out) == (0, f"回访结果已记录（工单 {number}）。\n")
     assert invoke("followup", "list") == (0, "没有待处理的回访任务。\n")

@@ -12,17 +12,20 @@ from typing import Any
 import pytest
 from conftest import NOW, make_ticket
 from rules_support import bind, rendered, report, rows, say, set_locale
+from test_console import Client, client, csrf_of, login  # noqa: F401 (client: a fixture)
 
 from bots.engine import Engine
 from config.model import Config
 from config.rules_config import IncidentRules
 from conversation.events import Button
 from notify.render import render_notice
+from tickets.dispatch_store import fire_due, timers_of
 from tickets.incidents import Incident, IncidentState, cluster, covering, covers
-from tickets.model import State, Ticket
+from tickets.model import Action, Actor, Role, State, Ticket
 from tickets.store import Store
 
 MINUTE = timedelta(minutes=1)
+TECHNICIAN = Actor(Role.TECHNICIAN, "zhang", teams=frozenset({"maint"}))
 RULES = IncidentRules()
 
 
@@ -177,12 +180,26 @@ def test_open_join_and_close_tell_each_linked_reporter_exactly_once(
     refused = say(engine, "web", "wang-chat", "/incident close 1", later + 4 * MINUTE)
     assert {"zh_CN": "不在处理中", "en": "is not open"}[locale] in refused
 
-    resolved = rows(store, "reporter.incident_resolved")
-    assert sorted(r.chat for r in resolved) == ["alice", "bob", "carol", "dave"]
-    text = rendered(resolved[0], config)
+    # The three jobs are resolved by the closing: their reporters hear it once, from that
+    # event (with the buttons of a resolution); dave, linked without a job, from the rule.
+    assert {store.get(n).state for n in numbers} == {State.RESOLVED}
+    (resolved,) = rows(store, "reporter.incident_resolved")
+    assert resolved.chat == "dave"
+    text = rendered(resolved, config)
     assert {"zh_CN": "东区的水 / 漏水故障已修复", "en": "Water / Leak in East has been fixed"}[
         locale
     ] in text
+    assert "总阀已换" in text
+    for chat in ("alice", "bob", "carol"):
+        (told,) = [
+            r
+            for r in store.query("SELECT kind FROM outbox WHERE chat = ?", [chat])
+            if r["kind"].startswith("reporter.") and "resolved" in r["kind"]
+        ]
+        assert told["kind"] == "reporter.resolved"
+    (first,) = rows(store, "reporter.resolved", chat="alice")
+    text = rendered(first, config)
+    assert {"zh_CN": "大面积故障 #1 已修复", "en": "large-area fault #1 behind"}[locale] in text
     assert "总阀已换" in text
     # After it is closed, a report of the same fault is a new job again.
     assert "#1" not in report(engine, "erin", later + 5 * MINUTE, spot="601")
@@ -222,3 +239,76 @@ def test_disabled_incidents_propose_nothing(store: Store, config: Config) -> Non
     store.config = off
     three_reports(Engine(store, off))
     assert store.incidents() == []
+
+
+def test_closing_an_incident_resolves_its_linked_jobs_and_stops_their_timers(
+    engine: Engine, store: Store, config: Config
+) -> None:
+    """Before the fix the linked jobs stayed ``new`` and went on escalating after the
+    incident was closed; now the closing resolves each through the workflow (timers
+    replanned: only the confirmation window is left) and each reporter can still say
+    "not fixed"."""
+    numbers = three_reports(engine)
+    (proposal,) = store.incidents()
+    later = NOW + 20 * MINUTE
+    say(engine, "web", "wang-chat", Button(f"d:iopen:{proposal.id}"), later)
+    held = numbers[0]
+    store.apply(held, Action.CLAIM, TECHNICIAN, later)
+    bind(store, "web", "zhang-chat", "technician", "zhang", "en")
+
+    say(engine, "web", "wang-chat", "/incident close 1 feeder replaced", later + MINUTE)
+    for number in numbers:
+        ticket = store.get(number)
+        assert ticket.state is State.RESOLVED and ticket.resolution == "feeder replaced"
+        last = store.timeline(number)[-1]
+        assert (last.action, last.actor_id, last.data) == (
+            Action.RESOLVE,
+            "wang",
+            {"incident": 1},
+        )
+        pending = [t for t in timers_of(store, number) if t["fired_at"] is None]
+        assert [t["kind"] for t in pending] == ["auto_close"]
+    (card,) = rows(store, "technician.incident_resolved")
+    assert card.chat == "zhang-chat" and held in rendered(card, config)
+
+    # A day later nothing escalates; the confirmation window closes them as usual.
+    fired = fire_due(store, later + timedelta(hours=24))
+    assert fired == []
+    assert rows(store, "dispatcher.overdue") == []
+
+    # Each reporter can still say it is not fixed: back in the queue, same number.
+    (alice,) = [n for n in numbers if store.get(n).reporter_chat == "alice"]
+    button = Button(f"r:reopen:{alice}")
+    say(engine, "web", "alice", button, later + 2 * MINUTE)
+    say(engine, "web", "alice", "still dripping", later + 3 * MINUTE)
+    assert store.get(alice).state is State.NEW and store.get(alice).reopen_count == 1
+
+
+def test_closing_a_proposal_or_again_resolves_nothing(engine: Engine, store: Store) -> None:
+    numbers = three_reports(engine)
+    say(engine, "web", "wang-chat", "/incident close 1", NOW + 20 * MINUTE)
+    assert {store.get(n).state for n in numbers} == {State.NEW}
+
+
+async def test_closing_in_the_console_resolves_the_linked_jobs_as_the_staff_member(
+    client: Client,  # noqa: F811
+    store: Store,
+) -> None:
+    from conftest import draft
+
+    numbers = [store.create_ticket(draft("power.outage", chat=c), NOW).number for c in "ab"]
+    await login(client)
+    token = await csrf_of(client, "/console/incidents")
+    for form in (
+        {"kind": "incident.open", "area": "east", "category": "power"},
+        {"kind": "incident.close", "id": "1", "note": "变电站已恢复"},
+    ):
+        answer = await client.post("/console/incidents", data={"csrf": token, **form})
+        assert answer.status == 200 and 'class="error"' not in await answer.text()
+    for number in numbers:
+        ticket = store.get(number)
+        assert (ticket.state, ticket.resolution) == (State.RESOLVED, "变电站已恢复")
+        last = store.timeline(number)[-1]
+        assert (last.action, last.actor_id) == (Action.RESOLVE, "wang")
+    assert len(rows(store, "reporter.resolved")) == 2
+    assert rows(store, "reporter.incident_resolved") == []

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from conftest import make_ticket
 
+from config.flow_config import FlowSettings
 from config.model import (
     Area,
     Building,
@@ -257,12 +258,21 @@ def test_job_card_has_the_full_phone_and_the_job_buttons() -> None:
     assert isinstance(card, Ask) and card.inline
     assert "13800001234" in card.text
     assert [c.data for c in card.choices] == [
+        f"t:ack:{NUMBER}",  # 接单确认 ([receipt] enabled, the default)
         f"t:signin:{NUMBER}",
         f"t:pause:{NUMBER}",
         f"t:done:{NUMBER}",
         f"t:release:{NUMBER}",
     ]
-    assert [c.label for c in card.choices] == ["签到", "挂起", "完成", "退单"]
+    assert [c.label for c in card.choices] == ["接单", "签到", "挂起", "完成", "退单"]
+    off = replace(CONFIG, flow=FlowSettings(receipt=False))
+    (_, plain) = render_notice(row("technician.assigned", **JOB, photos=["p1.jpg"]), off)
+    assert isinstance(plain, Ask) and [c.label for c in plain.choices] == [
+        "签到",
+        "挂起",
+        "完成",
+        "退单",
+    ]
 
 
 def test_dispatcher_card_has_an_assign_button() -> None:

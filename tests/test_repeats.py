@@ -319,6 +319,11 @@ RULE_PARAMS: dict[str, dict[str, Any]] = {
     },
     "reporter.incident_joined": {**PLACE, "incident": 1, "expected_at": NOW.isoformat()},
     "reporter.incident_resolved": {**PLACE, "incident": 1, "resolution": "已修复"},
+    "technician.incident_resolved": {
+        "incident": 1,
+        "numbers": [PLACE["number"]],
+        "resolution": "x",
+    },
     "reporter.outage": {
         **PLACE,
         "outage": 1,

@@ -43,6 +43,7 @@ def ticket(**kw: object) -> Ticket:
         "created_at": NOW,
         "updated_at": NOW,
         "holder": "zhang",
+        "acknowledged_at": NOW,  # claimed: nothing to acknowledge (see tests/test_receipt.py)
         **kw,
     }
     return Ticket(**values)  # type: ignore[arg-type]

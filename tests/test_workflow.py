@@ -219,3 +219,30 @@ def test_random_sequences_keep_the_ticket_sound(
             assert current.state is State.CLOSED  # only a late rating touches a closed ticket
         assert current.number == start.number
     assert replay(start, events) == current
+
+
+@pytest.mark.parametrize(
+    ("state", "actor", "data", "expected"),
+    [
+        (State.NEW, WANG, {"incident": 3}, State.RESOLVED),
+        (State.ASSIGNED, SYSTEM, {"incident": 3}, State.RESOLVED),
+        (State.PAUSED, WANG, {"incident": 3}, State.RESOLVED),
+        (State.NEW, WANG, {}, NotAllowed),  # without an incident: the technician's job
+        (State.RESOLVED, WANG, {"incident": 3}, InvalidTransition),
+        (State.CLOSED, SYSTEM, {"incident": 3}, InvalidTransition),
+        (State.ASSIGNED, ZHANG, {"incident": 3}, InvalidTransition),  # sign in first
+        (State.NEW, REPORTER, {"incident": 3}, NotAllowed),
+    ],
+)
+def test_an_incident_closing_resolves_from_any_open_state(
+    state: State, actor: Actor, data: dict[str, int], expected: State | type[Exception]
+) -> None:
+    before = ticket(state, holder="zhang" if state is not State.NEW else None)
+    if isinstance(expected, State):
+        after, event = advance(before, Action.RESOLVE, actor, NOW, note="fixed", data=data)
+        assert (after.state, after.resolution, after.paused_from) == (expected, "fixed", None)
+        assert event.data == data and replay(before, [event]) == after
+    else:
+        with pytest.raises(expected):
+            advance(before, Action.RESOLVE, actor, NOW, data=data)
+    assert Action.RESOLVE not in allowed_actions(before, WANG)  # never a console button

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tickets import dispatch_notices, routing, sla, timers
+from tickets import dispatch_notices, followups, receipt, routing, sla, timers
 from tickets.errors import BaoxiuError, InvalidInput, InvalidTransition, NotAllowed
 from tickets.incident_store import BROADCAST, Host, dispatcher_chats, tell
 from tickets.model import OPEN_STATES, Action, Actor, Event, Mode, Priority, Role, State, Ticket
@@ -179,9 +179,11 @@ def after_write(store: Store, before: Ticket, after: Ticket, event: Event) -> Ti
             [after.holder, iso(now)],
         )
     reason = dispatch_notices.follow_up_reason(after, event, config)
+    if reason is None and followups.to_sample(before, after, event, config):
+        reason = followups.SAMPLED  # a share of closed tickets gets a call (tickets.followups)
     if reason is not None and event.id is not None:
         open_follow_up(store, number, reason, now, event.id)
-    if event.action is Action.FOLLOW_UP:
+    if event.action is Action.FOLLOW_UP and event.data.get("outcome") != followups.STILL_OPEN:
         store.db.execute(
             "UPDATE follow_ups SET status = 'done', outcome = ?, done_at = ?, done_by = ?"
             " WHERE number = ? AND status = 'open'",
@@ -189,6 +191,8 @@ def after_write(store: Store, before: Ticket, after: Ticket, event: Event) -> Ti
         )
     if event.action not in _QUIET:
         replan(store, after)
+    if receipt.is_missed(event):
+        return receipt.missed(store, after, event)  # to the next candidate (接单确认)
     technician = event.data.get("route", {}).get("technician")
     if event.action in (Action.RELEASE, Action.REOPEN) and technician and after.state is State.NEW:
         return store.apply(number, Action.ASSIGN, Actor.system(), now, target=technician)

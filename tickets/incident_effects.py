@@ -26,7 +26,7 @@ from tickets.incident_store import (
     tell,
 )
 from tickets.incidents import Incident, IncidentState, category_covers, covers, expected
-from tickets.model import OPEN_STATES, Actor, Role, Ticket
+from tickets.model import OPEN_STATES, Action, Actor, Role, Ticket
 from tickets.outages import OutageState
 from tickets.rows import iso, when
 
@@ -183,8 +183,8 @@ def open_incident(
 def close_incident(
     store: Host, params: dict[str, Any], actor: Actor, now: datetime
 ) -> Ticket | None:
-    """Close an incident: every reporter linked to it is told once that it is fixed (a
-    proposal nobody opened is just dismissed)."""
+    """Close an incident: its open linked tickets are resolved and every reporter linked
+    to it is told once that it is fixed (a proposal nobody opened is just dismissed)."""
     found = get_incident(store, int(params.get("id", 0) or 0))
     if found is None:
         raise InvalidInput("incidents.unknown", incident=params.get("id", ""))
@@ -197,7 +197,13 @@ def close_incident(
         [iso(now), actor.id, note, found.id],
     )
     if found.state is IncidentState.OPEN:
+        # The linked jobs still open are resolved by the closing (their timers stop; each
+        # reporter hears it once, from that event, and can still say "not fixed"): only
+        # the others - residents linked without a job, jobs already done - get the notice.
+        done = resolve_linked(store, found, note, actor, now)
         for report in linked_reports(store, found.id):
+            if report.number in done:
+                continue
             params_out = {
                 "incident": found.id,
                 "number": report.number or "",
@@ -216,6 +222,36 @@ def close_incident(
                 number=report.number,
             )
     return None
+
+
+def resolve_linked(
+    store: Host, incident: Incident, note: str, actor: Actor, now: datetime
+) -> set[str]:
+    """Resolve every open ticket linked to ``incident`` (and its master) through the
+    workflow, with the incident's resolution as theirs; the technicians who held some of
+    them are told once each. Returns the numbers resolved."""
+    numbers = {r.number for r in linked_reports(store, incident.id) if r.number}
+    if incident.master:
+        numbers.add(incident.master)
+    done: set[str] = set()
+    held: dict[str, list[str]] = {}
+    for number in sorted(numbers):
+        ticket = store.ticket(number)
+        if ticket is None or not ticket.is_open:
+            continue
+        data = {"incident": incident.id}
+        store.apply(number, Action.RESOLVE, actor, now, note=note, data=data)
+        done.add(number)
+        if ticket.holder and ticket.holder != actor.id:
+            held.setdefault(ticket.holder, []).append(number)
+    for holder, jobs in sorted(held.items()):
+        chats = [
+            (c.channel, c.chat, c.locale or store.config.locale)
+            for c in store.chats_of_person(holder)
+        ]
+        params = {"incident": incident.id, "numbers": jobs, "resolution": note}
+        tell(store, f"inc{incident.id}", "technician.incident_resolved", chats, params, now)
+    return done
 
 
 def join_incident(

@@ -513,3 +513,18 @@ def _console_stats_month(db: Database) -> None:
 
     _script(db, stats.MONTH_SCHEMA)
     stats.fill_months(db.conn)
+
+
+@MIGRATIONS(name="flow_0001_receipt")
+def _flow_receipt(db: Database) -> None:
+    # Receipt of assigned jobs (接单确认, tickets.receipt): when the holder acknowledged
+    # the job. Jobs held before this existed count as acknowledged, so that upgrading
+    # does not suddenly hand them on.
+    _script(
+        db,
+        """
+        ALTER TABLE tickets ADD COLUMN acknowledged_at TEXT;
+        UPDATE tickets SET acknowledged_at = updated_at
+            WHERE holder IS NOT NULL AND state IN ('assigned', 'on_site', 'paused');
+        """,
+    )

@@ -49,6 +49,7 @@ class Action(StrEnum):
     ERASE = "erase"  # the reporter's personal data was erased (tickets.privacy); state stays
     NOTE = "note"  # console staff add an internal note; the state stays (no workflow rule)
     PHONE_SHOWN = "phone_shown"  # console staff were shown the reporter's full phone
+    ACKNOWLEDGE = "acknowledge"  # the holder confirms receipt of an assigned job (接单确认)
 
 
 class Role(StrEnum):
@@ -158,6 +159,9 @@ class Ticket:
     # job is done, for the statistics. Set by the store, not by the workflow.
     overdue: str = ""
     version: int = 1
+    # When the holder acknowledged the job (接单确认): set by a claim, an acknowledge or a
+    # sign-in; cleared by an assignment or transfer, which must be acknowledged again.
+    acknowledged_at: datetime | None = None
 
     @property
     def reporter(self) -> str:

@@ -118,6 +118,8 @@ def notices_for(
                 resolution=ticket.resolution,
                 resolution_photos=list(ticket.resolution_photos),
                 technician_name=_name(config, ticket.holder),
+                # Resolved by the closing of a large-area incident (tickets.incident_effects).
+                incident=event.data.get("incident"),
             )
         case Action.CONFIRM | Action.RATE:
             tell_reporter("reporter.closed", rating=ticket.rating, comment=ticket.comment)

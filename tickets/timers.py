@@ -10,6 +10,10 @@ which of them are due: ``plan(ticket, config, events)`` and ``due(planned, fired
   escalation does both.
 - A resolved ticket the reporter has not confirmed within ``confirm_window_hours`` is
   closed by the system.
+- A job assigned or transferred to a technician (not claimed by him) that he has not
+  acknowledged (接单确认, ``[receipt]``) reminds him at ``remind_percent`` of its claim
+  limit, counted from the assignment; at 100 % the escalation of limit ``receipt`` hands
+  it to the next candidate and tells the dispatchers (``tickets.receipt``).
 
 Each timer has a key — (cycle, kind, limit, threshold) — that the store keeps with a
 unique constraint once fired, so a restart never repeats one. The cycle is the reopen
@@ -27,6 +31,9 @@ from typing import Any
 from config.model import Config
 from tickets import sla
 from tickets.model import Action, Event, Mode, State, Ticket
+
+RECEIPT = "receipt"
+"""The limit name of the time to acknowledge an assigned job."""
 
 RUNNING: dict[State, tuple[str, ...]] = {
     State.NEW: ("claim",),
@@ -100,11 +107,42 @@ def plan(ticket: Ticket, config: Config, events: Sequence[Event] = ()) -> list[T
             if at is not None:
                 to = ("dispatcher",) if config.dispatchers else ()
                 out.append(Timer(at, UNCLAIMED, "claim", minutes, cycle, to))
+        out.extend(receipt_timers(ticket, config, events))
     elif ticket.state is State.RESOLVED and ticket.resolved_at is not None:
         hours = config.confirm_window_hours
         at = ticket.resolved_at + timedelta(hours=hours)
         out.append(Timer(at, AUTO_CLOSE, "confirm", hours, str(ticket.reopen_count), (), at))
     return sorted(out, key=lambda t: (t.at, t.kind, t.limit, t.threshold))
+
+
+def receipt_timers(ticket: Ticket, config: Config, events: Sequence[Event] = ()) -> list[Timer]:
+    """The reminder and the deadline to acknowledge an assigned job not acknowledged yet:
+    the claim limit of its category and priority, counted from the latest assignment or
+    transfer (in business hours when the category counts them). Each assignment is its
+    own cycle, so the next holder gets his own time."""
+    if (
+        not config.flow.receipt
+        or ticket.state is not State.ASSIGNED
+        or not ticket.holder
+        or ticket.acknowledged_at is not None
+    ):
+        return []
+    handed = [e for e in events if e.action in (Action.ASSIGN, Action.TRANSFER)]
+    start = handed[-1].at if handed else ticket.updated_at
+    cycle = f"r{len(handed)}"
+    minutes = sla.limits_for(config, ticket.category, ticket.priority).claim
+    business = sla.business_hours(config, ticket.category)
+    deadline = sla.add(start, minutes, config, business=business)
+    if deadline is None:
+        return []
+    percent = config.flow.receipt_remind_percent
+    out: list[Timer] = []
+    remind = sla.add(start, minutes * percent / 100, config, business=business)
+    if remind is not None:
+        out.append(Timer(remind, REMIND, RECEIPT, percent, cycle, (), deadline))
+    to = ("dispatcher",) if config.dispatchers else ()
+    out.append(Timer(deadline, ESCALATE, RECEIPT, 100, cycle, to, deadline))
+    return out
 
 
 def _reachable(to: str, ticket: Ticket, config: Config) -> bool:

@@ -48,6 +48,8 @@ RULES: dict[Action, tuple[frozenset[Role], frozenset[State]]] = {
     Action.REMIND: (frozenset({_S}), frozenset(OPEN_STATES)),
     Action.ESCALATE: (frozenset({_S}), frozenset(OPEN_STATES)),
     Action.FOLLOW_UP: (frozenset({_D}), frozenset({State.CLOSED})),
+    # The holder, or a dispatcher on his word (he phoned in), confirms receipt.
+    Action.ACKNOWLEDGE: (frozenset({_T, _D}), frozenset({State.ASSIGNED})),
 }
 
 HOLDER_ONLY = frozenset(
@@ -56,6 +58,10 @@ HOLDER_ONLY = frozenset(
 OWNER_ONLY = frozenset(
     {Action.CONFIRM, Action.RATE, Action.REOPEN, Action.CANCEL, Action.HURRY, Action.ADD_INFO}
 )
+
+INCIDENT_ROLES = frozenset({_D, _S})
+"""Who resolves a ticket, from any open state, because the large-area incident it is
+linked to was closed (``data["incident"]``): the repair was done once, for everyone."""
 
 
 def allowed_actions(ticket: Ticket, actor: Actor) -> list[Action]:
@@ -114,6 +120,12 @@ def _check(
         raise InvalidTransition(
             "errors.invalid_transition", action=action.value, state=ticket.state.value
         )
+    if by_incident(action, actor, data):
+        if ticket.state not in OPEN_STATES:
+            raise InvalidTransition(
+                "errors.invalid_transition", action=action.value, state=ticket.state.value
+            )
+        return
     roles, states = RULES[action]
     if actor.role not in roles:
         raise NotAllowed("errors.role", action=action.value)
@@ -126,6 +138,10 @@ def _check(
             raise InvalidTransition("errors.already_taken", number=ticket.number)
         if ticket.team not in actor.teams:
             raise NotAllowed("errors.not_in_team", number=ticket.number)
+    if action is Action.ACKNOWLEDGE and actor.role is _T and ticket.holder != actor.id:
+        raise NotAllowed("errors.not_holder", number=ticket.number)
+    if action is Action.ACKNOWLEDGE and ticket.acknowledged_at is not None:
+        raise InvalidTransition("receipt.already", number=ticket.number)
     if action is Action.RESOLVE and ticket.state is State.ASSIGNED:
         raise InvalidTransition("errors.sign_in_first", number=ticket.number)
     if action is Action.RATE and ticket.rating is not None:
@@ -162,6 +178,11 @@ def _check(
         raise InvalidInput("errors.too_many_photos", limit=MAX_PHOTOS)
 
 
+def by_incident(action: Action, actor: Actor, data: dict[str, Any]) -> bool:
+    """A resolution by the closing of an incident (see ``INCIDENT_ROLES``)."""
+    return action is Action.RESOLVE and actor.role in INCIDENT_ROLES and bool(data.get("incident"))
+
+
 def _apply(
     t: Ticket,
     action: Action,
@@ -174,17 +195,26 @@ def _apply(
 ) -> Ticket:
     match action:
         case Action.CLAIM:
-            return replace(t, state=State.ASSIGNED, holder=actor.id)
+            return replace(t, state=State.ASSIGNED, holder=actor.id, acknowledged_at=now)
         case Action.ASSIGN | Action.TRANSFER:
+            # Someone else chose the holder: he has to acknowledge it (tickets.receipt).
             return replace(
-                t, state=State.ASSIGNED, holder=target, paused_from=None, pause_reason=""
+                t,
+                state=State.ASSIGNED,
+                holder=target,
+                paused_from=None,
+                pause_reason="",
+                acknowledged_at=None,
             )
+        case Action.ACKNOWLEDGE:
+            return replace(t, acknowledged_at=now)
         case Action.SIGN_IN:
             distance = data.get("distance_m")
             return replace(
                 t,
                 state=State.ON_SITE,
                 signed_in_at=now,
+                acknowledged_at=t.acknowledged_at or now,  # on site: received, plainly
                 distance_m=float(distance) if isinstance(distance, int | float) else None,
             )
         case Action.PAUSE:
@@ -200,6 +230,9 @@ def _apply(
                 resolved_at=now,
                 resolution=note,
                 resolution_photos=tuple(data.get("photos", ())),
+                # Only an incident's closing resolves a paused job: its pause is over.
+                paused_from=None,
+                pause_reason="",
             )
         case Action.CONFIRM:
             return replace(t, state=State.CLOSED, closed_at=now)
@@ -222,6 +255,7 @@ def _apply(
                 resolution_photos=(),
                 distance_m=None,
                 reopen_count=t.reopen_count + 1,
+                acknowledged_at=None,
             )
         case Action.CANCEL:
             return replace(t, state=State.CANCELLED, closed_at=now)
@@ -233,6 +267,7 @@ def _apply(
                 paused_from=None,
                 pause_reason="",
                 signed_in_at=None,
+                acknowledged_at=None,
             )
         case Action.HURRY:
             return replace(t, hurry_count=t.hurry_count + 1)

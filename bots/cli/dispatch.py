@@ -32,6 +32,7 @@ from conversation.dispatch_rules import find_area, find_category
 from conversation.i18n import local_time, translate
 from conversation.known_faults import area_name, category_name
 from conversation.replies import Reply, Say, text_of
+from tickets import followups
 from tickets.errors import BaoxiuError
 from tickets.incidents import IncidentState
 from tickets.model import Action, Priority, Role
@@ -265,7 +266,8 @@ def incident_open(
 @_as_option
 @click.pass_obj
 def incident_close(session: Any, incident_id: int, note: str, as_: str | None) -> None:
-    """Close an incident: every linked resident is told once that it is fixed."""
+    """Close an incident: its open linked tickets are resolved, and every linked resident
+    is told once that it is fixed."""
     _run(session, as_, Rule("incident.close", {"id": incident_id, "note": note}))
 
 
@@ -374,9 +376,14 @@ def followup_list(session: Any) -> None:
 @followup_group.command("done")
 @click.argument("number")
 @click.argument("note", nargs=-1, required=True)
+@click.option("--outcome", type=click.Choice(followups.OUTCOMES), default=None)
 @_as_option
 @click.pass_obj
-def followup_done(session: Any, number: str, note: tuple[str, ...], as_: str | None) -> None:
-    """Record the outcome NOTE of the follow-up call on ticket NUMBER."""
-    act = Act(number.strip().upper(), Action.FOLLOW_UP, note=" ".join(note).strip())
+def followup_done(
+    session: Any, number: str, note: tuple[str, ...], outcome: str | None, as_: str | None
+) -> None:
+    """Record the outcome NOTE of the follow-up call on ticket NUMBER (--outcome
+    not_reached keeps the task open, to call again)."""
+    data = {"outcome": outcome} if outcome else {}
+    act = Act(number.strip().upper(), Action.FOLLOW_UP, note=" ".join(note).strip(), data=data)
     _run(session, as_, act)

@@ -13,6 +13,7 @@ from aiohttp import web
 from bots.web.console import (
     auth,
     board,
+    followups,
     incidents,
     intake,
     pages,
@@ -41,6 +42,9 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/console/incidents", incidents.act)
     app.router.add_get("/console/stats", stats_page.page)
     app.router.add_get("/console/search", search_page.page)
+    app.router.add_get("/console/followups", followups.page)
+    app.router.add_post("/console/followups/{number}", followups.record)
+    app.router.add_post("/console/followups/{number}/call", followups.call)
     app.router.add_static(
         "/console/static", HERE / "static", name="console_static", append_version=True
     )

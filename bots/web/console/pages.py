@@ -38,6 +38,7 @@ CONSOLE_ACTIONS = (
     Action.PRIORITY,
     Action.CANCEL,
     Action.REOPEN,
+    Action.ACKNOWLEDGE,  # 接单确认 on the technician's word (he phoned in): tickets.receipt
 )
 LIVE_WAIT = 25.0
 PAGE_SIZE = 50
