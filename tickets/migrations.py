@@ -481,3 +481,19 @@ def _wechat_photos(db: Database) -> None:
         CREATE INDEX wechat_photos_chat ON wechat_photos (chat, taken_at);
         """,
     )
+
+
+@MIGRATIONS(name="perf_0002_outbox_fanout")
+def _perf_outbox_fanout(db: Database) -> None:
+    # fanout: the members (JSON list) of a team's offer queued as ONE row per channel and
+    # fanned out into one row per member's chat when it is delivered (notice_rows.expand),
+    # so that filing a ticket writes O(1) rows in the team's size (issue 11). The partial
+    # index lets every delivery pass find the due ones without reading the outbox.
+    _script(
+        db,
+        """
+        ALTER TABLE outbox ADD COLUMN fanout TEXT;
+        CREATE INDEX outbox_fanout_due ON outbox (channel, next_at)
+            WHERE fanout IS NOT NULL AND status = 'pending';
+        """,
+    )
