@@ -45,6 +45,7 @@ from tickets.rows import (
     outbox_from_row,
     ticket_from_row,
     ticket_row,
+    tickets_from_rows,
     to_json,
 )
 
@@ -401,7 +402,10 @@ class Store(RuleStore):
         return self._select(sql, params)
 
     def _select(self, sql: str, params: list[Any]) -> list[Ticket]:
-        return [ticket_from_row(row) for row in self.query(sql, params)]
+        with self._lock:
+            cursor = self.db.conn.execute(sql, params)
+            found = cursor.fetchall()
+        return tickets_from_rows([d[0] for d in cursor.description], found)
 
     # chats --------------------------------------------------------------------------
     def chat(self, channel: str, chat: str) -> ChatRecord:
