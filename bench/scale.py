@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.data import END, TECHNICIANS, base_config, ensure
+from bench.data import END, TECHNICIANS, base_config, ensure, team_config
 from bots.cli.tickets import write_csv
 from config.model import Config
 from tickets import queries
@@ -177,11 +177,13 @@ def bench_lists(store: Store, raw: sqlite3.Connection, runs: int) -> None:
 
 
 def export_child(kind: str, db: str, out: str) -> None:
-    """Run in a child process: one export, then print seconds and peak RSS (MB)."""
+    """Run in a child process: one export, then print seconds, peak RSS (MB), rows and
+    CPU seconds."""
     started = time.perf_counter()
+    cpu_started = time.process_time()
     with open(out, "wb") as stream:
         if kind == "baoxiu":
-            config = replace(base_config(), database=Path(db))
+            config = replace(team_config(), database=Path(db))
             with Store(db, config) as store:
                 count = write_csv(config, queries.batches(store), stream.write)
         else:
@@ -196,7 +198,8 @@ def export_child(kind: str, db: str, out: str) -> None:
                 count += 1
             text.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{time.perf_counter() - started} {peak} {count}")
+    cpu = time.process_time() - cpu_started
+    print(f"{time.perf_counter() - started} {peak} {count} {cpu}")
 
 
 def bench_export(db: Path) -> None:
@@ -210,13 +213,14 @@ def bench_export(db: Path) -> None:
             capture_output=True,
             text=True,
         )
-        seconds, peak, count = done.stdout.split()
-        results[kind] = (float(seconds), float(peak), int(count), out.stat().st_size)
+        seconds, peak, count, cpu = done.stdout.split()
+        results[kind] = (float(seconds), float(peak), int(count), out.stat().st_size, float(cpu))
         out.unlink()
-    (rs, rp, rc, rb), (bs, bp, bc, bb) = results["raw"], results["baoxiu"]
+    (rs, rp, rc, rb, rcpu), (bs, bp, bc, bb, bcpu) = results["raw"], results["baoxiu"]
     print(
         f"  {'time, ' + str(bc) + ' tickets':<52} {bs:9.2f} s  | raw {rs:9.2f} s  | ×{bs / rs:6.2f}"
     )
+    print(f"  {'CPU time':<52} {bcpu:9.2f} s  | raw {rcpu:9.2f} s  | ×{bcpu / rcpu:6.2f}")
     print(f"  {'peak RSS':<52} {bp:9.1f} MB | raw {rp:9.1f} MB | ×{bp / rp:6.2f}")
     print(f"  (bytes written: baoxiu {bb:,}, raw {rb:,}; rows {bc:,} / {rc:,})")
 
