@@ -111,7 +111,7 @@ def accepted(store: Store, ticket: Ticket, accept: Event) -> Ticket:
         return store.apply(
             ticket.number, Action.ASSIGN, Actor.system(), accept.at, target=technician
         )
-    replan(store, ticket, [accept])
+    replan(store, ticket, [accept], fresh=True)
     return ticket
 
 
@@ -218,12 +218,18 @@ def set_priority(
 # -- timers -------------------------------------------------------------------------------
 
 
-def replan(store: Store, ticket: Ticket, events: Sequence[Event] | None = None) -> None:
+def replan(
+    store: Store, ticket: Ticket, events: Sequence[Event] | None = None, *, fresh: bool = False
+) -> None:
     """Replace the ticket's unfired timers by its plan; fired ones stay (and their keys
-    keep a planned timer of the same key from being inserted again)."""
+    keep a planned timer of the same key from being inserted again). ``fresh``: a ticket
+    being filed, which has no timers yet to replace."""
     history = list(events) if events is not None else store.timeline(ticket.number)
     planned = timers.plan(ticket, store.config, history)
-    store.db.execute("DELETE FROM timers WHERE number = ? AND fired_at IS NULL", [ticket.number])
+    if not fresh:
+        store.db.execute(
+            "DELETE FROM timers WHERE number = ? AND fired_at IS NULL", [ticket.number]
+        )
     for t in planned:
         store.db.execute(
             "INSERT INTO timers (number, cycle, kind, limit_name, threshold, due_at)"

@@ -194,17 +194,10 @@ def _unreachable(store: Store, ticket: Ticket, event: Event, notice: Notice) -> 
     targets = outbox.dispatcher_chats(store, config) or [
         (outbox.SMS, d.phone, config.locale) for d in config.dispatchers if d.phone
     ]
+    text, at = to_json(params), iso(event.at)
+    head = [ticket.number, event.id, outbox.UNREACHABLE_KIND]
     for channel, chat, locale in targets:
-        outbox.queue(
-            store,
-            key=f"{event.id}:{outbox.UNREACHABLE_KIND}:{notice.kind}:{channel}:{chat}",
-            number=ticket.number,
-            event_id=event.id,
-            kind=outbox.UNREACHABLE_KIND,
-            channel=channel,
-            chat=chat,
-            locale=locale,
-            params=params,
-            priority=notice.priority,
-            now=event.at,
-        )
+        # Straight into the change's transaction (outbox.queue would add a SAVEPOINT).
+        key = f"{event.id}:{outbox.UNREACHABLE_KIND}:{notice.kind}:{channel}:{chat}"
+        row = [key, *head, channel, chat, locale, text, notice.priority, at, at]
+        store.db.execute(_ONE, row)

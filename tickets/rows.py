@@ -74,7 +74,19 @@ def aware(moment: datetime) -> datetime:
 
 def iso(moment: datetime) -> str:
     """Fixed-width UTC text, e.g. ``2026-11-23T08:00:00.000000+00:00``."""
-    return aware(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    # A change writes the same few moments ~20 times (event, row, outbox, timers): each
+    # is formatted once. Aware moments that compare equal are the same instant, whose
+    # UTC text is the same; a naive one is refused before anything is kept.
+    text = _ISO.get(moment)
+    if text is None:
+        text = aware(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        if len(_ISO) >= 512:
+            _ISO.clear()
+        _ISO[moment] = text
+    return text
+
+
+_ISO: dict[datetime, str] = {}
 
 
 def when(text: str | None) -> datetime | None:
