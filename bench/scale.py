@@ -13,7 +13,8 @@ same answer measured in the same run on the same file, and the ratio as the head
   ``SELECT *`` — wall time and peak RSS, each in its own process;
 - new tickets (built-in config, one transaction each) on a copy of the database: baoxiu's
   ``Store.create_ticket`` vs inserting the very rows it wrote (ticket, events, outbox,
-  timers, flags, chat, day_seq), one transaction each, with raw ``executemany``-free SQL.
+  timers, flags, chat, day_seq, its search-index row and statistics-rollup upsert), one
+  transaction each, with raw ``executemany``-free SQL.
 
 Usage: ``python bench/scale.py [--tickets N] [--create N] [--skip-export]``
 (``make scale`` runs the 1M default). No assertions: the numbers go into the closing note.
@@ -36,13 +37,14 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.data import END, TECHNICIANS, base_config, ensure, team_config
 from bots.cli.tickets import write_csv
 from config.model import Config
-from tickets import queries
+from tickets import queries, stats
 from tickets.model import OPEN_STATES, Draft
 from tickets.queries import TicketFilter
 from tickets.store import Store
@@ -264,6 +266,21 @@ def bench_create(db: Path, config: Config, count: int) -> None:
         # The same rows, read back, inserted again by hand: one transaction per ticket.
         written = {t: _rows_after(conn, t, before[t]) for t in TABLES}
         incidents = conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
+        # The search index and the statistics rollup move with every ticket too: the raw
+        # side writes the same search row and upserts the same rollup rows (computed
+        # here, outside its timing).
+        zone = ZoneInfo(config.timezone)
+        extra: dict[str, tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = {}
+        for ticket_row_ in written["tickets"]:
+            number = ticket_row_["number"]
+            search_row = conn.execute(
+                "SELECT uni, bi FROM ticket_search WHERE rowid ="
+                " (SELECT rowid FROM tickets WHERE number = ?)",
+                [number],
+            ).fetchone()
+            facts = stats.facts_of(store.get(number), None)
+            rollup = [(*k, n, total) for k, (n, total) in stats.contribution(facts, zone).items()]
+            extra[number] = (tuple(search_row), rollup)
     raw = sqlite3.connect(str(scratch), isolation_level=None)
     raw.execute("PRAGMA synchronous = NORMAL")
     by_number: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -283,10 +300,23 @@ def bench_create(db: Path, config: Config, count: int) -> None:
                 if table == "outbox":
                     copy["key"] = f"R{row['key']}"
                 names = ", ".join(copy)
-                raw.execute(
+                cursor = raw.execute(
                     f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(copy))})",
                     list(copy.values()),
                 )
+                if table == "tickets":
+                    search_row, rollup = extra[number]
+                    raw.execute(
+                        "INSERT INTO ticket_search (rowid, uni, bi) VALUES (?, ?, ?)",
+                        [cursor.lastrowid, *search_row],
+                    )
+                    raw.execute(
+                        "INSERT INTO stats_rollup (dim, day, value, key, bucket, n, total)"
+                        f" VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(rollup))}"
+                        " ON CONFLICT (dim, day, value, key, bucket) DO UPDATE"
+                        " SET n = n + excluded.n, total = total + excluded.total",
+                        [value for row_ in rollup for value in row_],
+                    )
         ticket = tables["tickets"][0]
         raw.execute(
             "INSERT INTO chats (channel, chat, last_phone, updated_at) VALUES (?, ?, ?, ?)"
