@@ -266,3 +266,25 @@ async def test_telegram_members_each_get_the_offer_once_across_failures(
     assert all(number in m.get("text", "") for m in fake.messages.values())
     [alert] = [n for n in store.notices_of(number) if n.kind == outbox.ALERT_KIND]
     assert (alert.chat, alert.params["to"]) == ("wang-chat", "7000")
+
+
+def test_a_fan_out_row_whose_members_all_have_their_rows_is_no_orphan(tmp_path: Path) -> None:
+    """An operator's ``outbox retry`` of a fan-out row already fanned out writes nothing
+    again and alerts nobody: each member's row exists (keys), so nothing is new."""
+    config = team_of(tmp_path, 3, groups=False)
+    store = Store(config.database, config)
+    try:
+        bind_team(store, 3)
+        bind_dispatcher(store)
+        number = store.create_ticket(draft(), NOW).number
+        [fan] = offers(store, number)
+        notice_rows.expand(store, "telegram", NOW)
+        assert outbox.retry(store, fan.id, NOW) is False  # a sent row is not retried
+        store.db.execute("UPDATE outbox SET status = 'pending' WHERE id = ?", [fan.id])
+        assert notice_rows.expand(store, "telegram", NOW) == []
+        again = store.outbox_row(fan.id)
+        assert again is not None and (again.status, again.provider_id) == ("sent", "fanout:0")
+        assert len(offers(store, number)) == 1 + 3
+        assert not [n for n in store.notices_of(number) if n.kind == outbox.ALERT_KIND]
+    finally:
+        store.close()

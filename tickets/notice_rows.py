@@ -125,7 +125,9 @@ def expand(store: Store, channel: str, now: datetime) -> list[OutboxRow]:
                     "channel": channel,
                 },
             ).rowcount
-            if count:
+            # Nothing new (each chat had its row already: a retried fan-out row, a member
+            # bound in the team's group) is still served; only no chat at all is dead.
+            if count or _bound(store, parent["fanout"], channel):
                 store.db.execute(
                     "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
                     " provider_id = ? WHERE id = ?",
@@ -143,6 +145,15 @@ def expand(store: Store, channel: str, now: datetime) -> list[OutboxRow]:
                     replace(dead, status="dead", attempts=dead.attempts + 1, last_error=error)
                 )
         return orphans
+
+
+def _bound(store: Store, members: str, channel: str) -> bool:
+    found = store.db.execute(
+        "SELECT 1 FROM json_each(?) AS p JOIN chats AS c ON c.person = p.value"
+        " AND c.channel = ? LIMIT 1",
+        [members, channel],
+    ).fetchone()
+    return found is not None
 
 
 def _chats(store: Store, ticket: Ticket, notice: Notice) -> list[tuple[str, str, str]]:
