@@ -13,7 +13,8 @@ same answer measured in the same run on the same file, and the ratio as the head
   ``SELECT *`` — wall time and peak RSS, each in its own process;
 - new tickets (built-in config, one transaction each) on a copy of the database: baoxiu's
   ``Store.create_ticket`` vs inserting the very rows it wrote (ticket, events, outbox,
-  timers, flags, chat, day_seq), one transaction each, with raw ``executemany``-free SQL.
+  timers, flags, chat, day_seq, its search-index row and statistics-rollup upsert), one
+  transaction each, with raw ``executemany``-free SQL.
 
 Usage: ``python bench/scale.py [--tickets N] [--create N] [--skip-export]``
 (``make scale`` runs the 1M default). No assertions: the numbers go into the closing note.
@@ -22,6 +23,7 @@ Usage: ``python bench/scale.py [--tickets N] [--create N] [--skip-export]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import resource
@@ -36,13 +38,14 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.data import END, TECHNICIANS, base_config, ensure
+from bench.data import END, TECHNICIANS, base_config, ensure, team_config
 from bots.cli.tickets import write_csv
 from config.model import Config
-from tickets import queries
+from tickets import queries, stats
 from tickets.model import OPEN_STATES, Draft
 from tickets.queries import TicketFilter
 from tickets.store import Store
@@ -177,11 +180,13 @@ def bench_lists(store: Store, raw: sqlite3.Connection, runs: int) -> None:
 
 
 def export_child(kind: str, db: str, out: str) -> None:
-    """Run in a child process: one export, then print seconds and peak RSS (MB)."""
+    """Run in a child process: one export, then print seconds, peak RSS (MB), rows and
+    CPU seconds."""
     started = time.perf_counter()
+    cpu_started = time.process_time()
     with open(out, "wb") as stream:
         if kind == "baoxiu":
-            config = replace(base_config(), database=Path(db))
+            config = replace(team_config(), database=Path(db))
             with Store(db, config) as store:
                 count = write_csv(config, queries.batches(store), stream.write)
         else:
@@ -195,8 +200,19 @@ def export_child(kind: str, db: str, out: str) -> None:
                 writer.writerow(row)
                 count += 1
             text.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{time.perf_counter() - started} {peak} {count}")
+    peak = _peak_mb()
+    cpu = time.process_time() - cpu_started
+    print(f"{time.perf_counter() - started} {peak} {count} {cpu}")
+
+
+def _peak_mb() -> float:
+    """This process's peak RSS in MB: VmHWM, which starts afresh with the exec (Linux
+    carries ru_maxrss over from the parent, whose list benches were the peak)."""
+    with contextlib.suppress(OSError):
+        for text in Path("/proc/self/status").read_text().splitlines():
+            if text.startswith("VmHWM:"):
+                return int(text.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def bench_export(db: Path) -> None:
@@ -210,13 +226,14 @@ def bench_export(db: Path) -> None:
             capture_output=True,
             text=True,
         )
-        seconds, peak, count = done.stdout.split()
-        results[kind] = (float(seconds), float(peak), int(count), out.stat().st_size)
+        seconds, peak, count, cpu = done.stdout.split()
+        results[kind] = (float(seconds), float(peak), int(count), out.stat().st_size, float(cpu))
         out.unlink()
-    (rs, rp, rc, rb), (bs, bp, bc, bb) = results["raw"], results["baoxiu"]
+    (rs, rp, rc, rb, rcpu), (bs, bp, bc, bb, bcpu) = results["raw"], results["baoxiu"]
     print(
         f"  {'time, ' + str(bc) + ' tickets':<52} {bs:9.2f} s  | raw {rs:9.2f} s  | ×{bs / rs:6.2f}"
     )
+    print(f"  {'CPU time':<52} {bcpu:9.2f} s  | raw {rcpu:9.2f} s  | ×{bcpu / rcpu:6.2f}")
     print(f"  {'peak RSS':<52} {bp:9.1f} MB | raw {rp:9.1f} MB | ×{bp / rp:6.2f}")
     print(f"  (bytes written: baoxiu {bb:,}, raw {rb:,}; rows {bc:,} / {rc:,})")
 
@@ -260,6 +277,21 @@ def bench_create(db: Path, config: Config, count: int) -> None:
         # The same rows, read back, inserted again by hand: one transaction per ticket.
         written = {t: _rows_after(conn, t, before[t]) for t in TABLES}
         incidents = conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
+        # The search index and the statistics rollup move with every ticket too: the raw
+        # side writes the same search row and upserts the same rollup rows (computed
+        # here, outside its timing).
+        zone = ZoneInfo(config.timezone)
+        extra: dict[str, tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = {}
+        for ticket_row_ in written["tickets"]:
+            number = ticket_row_["number"]
+            search_row = conn.execute(
+                "SELECT uni, bi FROM ticket_search WHERE rowid ="
+                " (SELECT rowid FROM tickets WHERE number = ?)",
+                [number],
+            ).fetchone()
+            facts = stats.facts_of(store.get(number), None)
+            rollup = [(*k, n, total) for k, (n, total) in stats.contribution(facts, zone).items()]
+            extra[number] = (tuple(search_row), rollup)
     raw = sqlite3.connect(str(scratch), isolation_level=None)
     raw.execute("PRAGMA synchronous = NORMAL")
     by_number: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -279,10 +311,23 @@ def bench_create(db: Path, config: Config, count: int) -> None:
                 if table == "outbox":
                     copy["key"] = f"R{row['key']}"
                 names = ", ".join(copy)
-                raw.execute(
+                cursor = raw.execute(
                     f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(copy))})",
                     list(copy.values()),
                 )
+                if table == "tickets":
+                    search_row, rollup = extra[number]
+                    raw.execute(
+                        "INSERT INTO ticket_search (rowid, uni, bi) VALUES (?, ?, ?)",
+                        [cursor.lastrowid, *search_row],
+                    )
+                    raw.execute(
+                        "INSERT INTO stats_rollup (dim, day, value, key, bucket, n, total)"
+                        f" VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(rollup))}"
+                        " ON CONFLICT (dim, day, value, key, bucket) DO UPDATE"
+                        " SET n = n + excluded.n, total = total + excluded.total",
+                        [value for row_ in rollup for value in row_],
+                    )
         ticket = tables["tickets"][0]
         raw.execute(
             "INSERT INTO chats (channel, chat, last_phone, updated_at) VALUES (?, ?, ?, ?)"

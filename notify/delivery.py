@@ -40,7 +40,7 @@ from conversation.replies import Reply
 from notify.fallback import Fallback
 from notify.limits import RateLimiter, limiter_for
 from notify.render import render_notice
-from tickets import outbox
+from tickets import notice_rows, outbox
 from tickets.errors import DeliveryError
 from tickets.store import OutboxRow, Store
 
@@ -148,6 +148,7 @@ class DeliveryWorker:
         sent = 0
         seen: set[int] = set()
         skip: set[str] = set()  # chats this pass cannot serve (held, or older rows elsewhere)
+        self._fan_out()
         while True:
             now = self._clock()
             skip.update(chat for chat, (_, until) in self._held.items() if until > now)
@@ -171,6 +172,15 @@ class DeliveryWorker:
             # next fetch but already seen, so this ends when only those remain.
             if len(rows) < self.batch:
                 return sent
+
+    def _fan_out(self) -> None:
+        """Turn the due team offers of this channel (one row each) into one row per
+        member's chat, which this pass then delivers like any other notice: each member
+        keeps his own delivery state, so a retry never reaches one already served."""
+        now = self._clock()
+        for orphan in notice_rows.expand(self.store, self.channel, now):
+            # Every member unbound since it was queued: nobody would hear of the job.
+            self._after(self.fallback.after_dead, orphan, orphan.last_error, now)
 
     async def _deliver(self, rows: list[OutboxRow], now: datetime) -> int:
         """Deliver ``rows`` chat by chat; return how many were sent."""

@@ -13,9 +13,10 @@ import pytest
 from conftest import NOW, draft
 
 from config.model import Config
-from tickets import migrations
+from tickets import migrations, notice_rows
 from tickets.errors import BaoxiuError, InvalidInput, InvalidTransition, NotAllowed, TicketNotFound
 from tickets.model import Action, Actor, Event, Mode, Role, State
+from tickets.notice_rows import FANOUT_CHAT
 from tickets.rows import ticket_row
 from tickets.store import ChatRecord, Store
 
@@ -98,14 +99,21 @@ def test_create_writes_ticket_accept_event_and_offers_in_one_go(store: Store) ->
     )
     assert (accept.from_state, accept.to_state) == (None, State.NEW)
 
-    # The team's group and the bound member; li has no chat, the dispatcher has nothing
-    # to do with a claim-mode ticket, and alice filed it herself: her dialogue reply is
-    # her acceptance.
+    # The team's group and its members' fan-out row; li has no chat, the dispatcher has
+    # nothing to do with a claim-mode ticket, and alice filed it herself: her dialogue
+    # reply is her acceptance.
     assert outbox(store, ticket.number) == {
         ("team.offer", "telegram", "-100123"),
-        ("team.offer", "telegram", "7001"),
+        ("team.offer", "telegram", FANOUT_CHAT),
     }
-    offers = [r for r in store.notices_of(ticket.number) if r.kind == "team.offer"]
+    # Delivery fans it out to the bound member.
+    assert notice_rows.expand(store, "telegram", NOW) == []
+    assert {(kind, chat) for kind, _, chat in outbox(store, ticket.number)} >= {
+        ("team.offer", "-100123"),
+        ("team.offer", "7001"),
+    }
+    offers = [r for r in store.notices_of(ticket.number) if r.chat != FANOUT_CHAT]
+    assert {r.chat for r in offers} == {"-100123", "7001"}
     assert all(r.params["phone"] == "138****5678" for r in offers)
     assert all("+8613812345678" not in str(r.params) for r in offers)
     assert all(r.key == f"{accept.id}:team.offer:telegram:{r.chat}" for r in offers)
@@ -386,7 +394,9 @@ def test_reopen_keeps_the_number_and_offers_the_job_again(store: Store) -> None:
     assert (reopened.number, reopened.state, reopened.holder) == (number, State.NEW, None)
     assert reopened.reopen_count == 1 and reopened.version == 5
     [event] = [e for e in store.timeline(number) if e.action is Action.REOPEN]
-    assert {(r.kind, r.chat) for r in store.notices_of(number) if r.event_id == event.id} == {
+    notice_rows.expand(store, "telegram", LATER)
+    rows = [r for r in store.notices_of(number) if r.event_id == event.id]
+    assert {(r.kind, r.chat) for r in rows if r.chat != FANOUT_CHAT} == {
         ("technician.reopened", "7001"),  # the former holder
         ("team.offer", "-100123"),
         ("team.offer", "7001"),
@@ -576,13 +586,16 @@ def test_due_notices_are_most_urgent_first_then_oldest(store: Store) -> None:
     bind(store, "zhang", "7001")
     first = store.create_ticket(draft(channel="telegram", chat="500"), NOW, actor=WANG).number
     second = store.create_ticket(draft(channel="telegram", chat="501"), NOW, actor=WANG).number
+    # A team's fan-out row is never due as such: delivery expands it first.
+    assert {r.chat for r in store.due_notices("telegram", NOW)} == {"500", "501", "-100123"}
+    notice_rows.expand(store, "telegram", NOW)
     due = store.due_notices("telegram", NOW)
     assert [(r.number, r.kind, r.priority) for r in due] == [
         (first, "reporter.accepted", 1),
         (second, "reporter.accepted", 1),
-        (first, "team.offer", 2),
-        (first, "team.offer", 2),
+        (first, "team.offer", 2),  # the team's group
         (second, "team.offer", 2),
+        (first, "team.offer", 2),  # zhang's chat, fanned out
         (second, "team.offer", 2),
     ]
     assert [r.id for r in due[2:]] == sorted(r.id for r in due[2:])

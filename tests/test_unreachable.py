@@ -14,7 +14,8 @@ from conftest import NOW, draft, make_config
 from config.model import Config
 from notify.render import render_notice
 from tests.rules_support import bind
-from tickets import outbox
+from tickets import notice_rows, outbox
+from tickets.notice_rows import FANOUT_CHAT
 from tickets.store import Store
 
 
@@ -50,4 +51,6 @@ def test_a_reachable_team_raises_no_alert(store: Store, config: Config) -> None:
     bind(store, "web", "zhang-chat", "technician", "zhang", "zh_CN")
     number = store.create_ticket(draft(), NOW).number
     assert outbox.UNREACHABLE_KIND not in {k for k, _, _ in kinds(store, number)}
+    assert ("team.offer", "web", FANOUT_CHAT) in kinds(store, number)
+    notice_rows.expand(store, "web", NOW)
     assert ("team.offer", "web", "zhang-chat") in kinds(store, number)

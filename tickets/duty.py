@@ -105,6 +105,12 @@ def off_duty_reason(technician: str, moment: datetime, config: Config) -> str | 
     return "off_duty"
 
 
+def has_rules(config: Config) -> frozenset[str]:
+    """The technicians a schedule or a leave names: everyone else is always on duty."""
+    index = _index(config)
+    return frozenset(index.schedules) | frozenset(index.leave)
+
+
 def on_duty(technician: str, moment: datetime, config: Config) -> bool:
     return off_duty_reason(technician, moment, config) is None
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tickets.errors import InvalidInput
 from tickets.model import Ticket
-from tickets.rows import iso, ticket_from_row
+from tickets.rows import iso, tickets_from_rows
 
 if TYPE_CHECKING:
     from tickets.store import Store
@@ -104,11 +104,18 @@ def page(
     sql, params = statement(flt, sort=sort, after=after, limit=limit + 1, now=now)
     key = _SORT_SQL[sort][0]
     with _reading(source) as conn:
-        found = _dicts(conn.execute(sql, params))
+        result = conn.execute(sql, params)
+        found = result.fetchall()
+    names = [d[0] for d in result.description]
     more = len(found) > limit
     found = found[:limit]
-    cursor = encode_cursor(sort, found[-1][key], found[-1]["number"]) if more else None
-    return Page(tuple(ticket_from_row(r) for r in found), cursor)
+    last = found[-1] if more else None
+    cursor = (
+        encode_cursor(sort, last[names.index(key)], last[names.index("number")])
+        if last is not None
+        else None
+    )
+    return Page(tuple(tickets_from_rows(names, found)), cursor)
 
 
 def statement(

@@ -125,33 +125,36 @@ def rank(
 ) -> tuple[list[str], dict[str, str]]:
     """The eligible members of ``team_code`` for ``ticket``, best first, and why the
     others are not."""
-    team = config.team(team_code)
-    people = _people(config)
     cap = config.dispatch.max_open_jobs
+    jobs, last = load.open_jobs, load.last_job
     local: list[str] = []
     far: list[str] = []
     skipped: dict[str, str] = {}
-    for member in team.members if team is not None else ():
-        tech = people.get(member)
-        if tech is None:
-            continue
+    # Skill and area are fixed per configuration: read from a cached view of the team
+    # for this category and area, so a team of 200 costs little per member, and the
+    # duty calendar is asked only about members who have a schedule or leave (issue 11).
+    members, unskilled = _members(config, team_code, ticket.category, ticket.area)
+    skipped.update((m, "excluded" if m in exclude else "skill") for m in unskilled)
+    for member, scheduled, near in members:
         reason = None
         if member in exclude:
             reason = "excluded"
-        elif not skilled(tech, ticket.category):
-            reason = "skill"
-        elif cap is not None and load.open_jobs.get(member, 0) >= cap:
+        elif cap is not None and jobs.get(member, 0) >= cap:
             reason = "cap"
-        else:
+        elif scheduled:
             reason = duty.off_duty_reason(member, now, config)
         if reason is not None:
             skipped[member] = reason
         else:
-            (local if serves(tech, ticket.area) else far).append(member)
+            (local if near else far).append(member)
     if local:
         skipped.update(dict.fromkeys(far, "area"))
     pool = local or far
-    pool.sort(key=lambda m: (load.open_jobs.get(m, 0), load.last_job.get(m, NEVER), m))
+    if jobs or last:
+        ordered = sorted((jobs.get(m, 0), last.get(m, NEVER), m) for m in pool)
+        pool = [m for _, _, m in ordered]
+    else:
+        pool.sort()
     return pool, skipped
 
 
@@ -171,6 +174,33 @@ def wider_pool(ticket: Ticket, config: Config, load: Load, now: datetime) -> lis
 # One index per configuration: route() runs for every new ticket, and a linear search
 # through 500 technicians per member adds up.
 _INDEX: dict[int, tuple[Config, dict[str, Technician]]] = {}
+
+
+def _members(
+    config: Config, team_code: str, category: str, area: str
+) -> tuple[tuple[tuple[str, bool, bool], ...], tuple[str, ...]]:
+    """The configured members of the team skilled in ``category`` as (id, has a schedule
+    or leave, serves ``area``), and those not skilled in it."""
+    key = (id(config), team_code, category, area)
+    entry = _TEAMS.get(key)
+    if entry is None or entry[0] is not config:
+        if len(_TEAMS) > 256:
+            _TEAMS.clear()
+        team = config.team(team_code)
+        people = _people(config)
+        timed = duty.has_rules(config)
+        known = [m for m in (team.members if team is not None else ()) if m in people]
+        fit = tuple(
+            (m, m in timed, serves(people[m], area)) for m in known if skilled(people[m], category)
+        )
+        unfit = tuple(m for m in known if not skilled(people[m], category))
+        entry = (config, (fit, unfit))
+        _TEAMS[key] = entry
+    return entry[1]
+
+
+_TeamView = tuple[tuple[tuple[str, bool, bool], ...], tuple[str, ...]]
+_TEAMS: dict[tuple[int, str, str, str], tuple[Config, _TeamView]] = {}
 
 
 def _people(config: Config) -> dict[str, Technician]:

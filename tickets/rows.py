@@ -9,6 +9,7 @@ need these helpers.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -73,7 +74,19 @@ def aware(moment: datetime) -> datetime:
 
 def iso(moment: datetime) -> str:
     """Fixed-width UTC text, e.g. ``2026-11-23T08:00:00.000000+00:00``."""
-    return aware(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    # A change writes the same few moments ~20 times (event, row, outbox, timers): each
+    # is formatted once. Aware moments that compare equal are the same instant, whose
+    # UTC text is the same; a naive one is refused before anything is kept.
+    text = _ISO.get(moment)
+    if text is None:
+        text = aware(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        if len(_ISO) >= 512:
+            _ISO.clear()
+        _ISO[moment] = text
+    return text
+
+
+_ISO: dict[datetime, str] = {}
 
 
 def when(text: str | None) -> datetime | None:
@@ -106,7 +119,42 @@ def ticket_from_row(row: dict[str, Any]) -> Ticket:
     for name, convert in _READERS:
         value = row[name]
         values[name] = value if value is None or convert is None else convert(value)
-    return Ticket(**values)
+    return _ticket(values)
+
+
+def tickets_from_rows(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[Ticket]:
+    """Tickets of plain row tuples with columns ``names`` (``cursor.description``), with
+    no dict per row: the list pages' decoding (issue 11: ~20 µs a row before)."""
+    plan = _plan(tuple(names))
+    found = []
+    for row in rows:
+        values = {}
+        for name, at, convert in plan:
+            value = row[at]
+            values[name] = value if value is None or convert is None else convert(value)
+        found.append(_ticket(values))
+    return found
+
+
+def _ticket(values: dict[str, Any]) -> Ticket:
+    """A Ticket of already converted field values. Stored rows were valid Tickets when
+    written, so the frozen dataclass's __init__ (40 object.__setattr__ calls) is skipped:
+    the instance gets its field dict at once, which is all __init__ would leave."""
+    ticket = _NEW(Ticket)
+    ticket.__dict__.update(values)
+    return ticket
+
+
+_NEW = object.__new__
+_PLANS: dict[tuple[str, ...], tuple[tuple[str, int, Any], ...]] = {}
+
+
+def _plan(names: tuple[str, ...]) -> tuple[tuple[str, int, Any], ...]:
+    plan = _PLANS.get(names)
+    if plan is None:
+        at = {name: i for i, name in enumerate(names)}
+        plan = _PLANS[names] = tuple((name, at[name], convert) for name, convert in _READERS)
+    return plan
 
 
 def _read_list(text: str) -> tuple[Any, ...]:

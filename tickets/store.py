@@ -28,21 +28,12 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from config.model import Config
-from tickets import dispatch_store, migrations, queries, search, stats, workflow
+from tickets import dispatch_store, migrations, notice_rows, queries, search, stats, workflow
 from tickets.dispatch_notices import revise
 from tickets.errors import BaoxiuError, InvalidInput, TicketNotFound
 from tickets.incident_store import RuleStore
 from tickets.model import OPEN_STATES, Action, Actor, Draft, Event, State, Ticket
-from tickets.notices import (
-    Dispatchers,
-    Follower,
-    Notice,
-    Person,
-    Reporter,
-    Team,
-    follower_notices,
-    notices_for,
-)
+from tickets.notices import Notice, follower_notices, notices_for
 from tickets.rows import (
     ChatRecord,
     OutboxRow,
@@ -54,6 +45,7 @@ from tickets.rows import (
     outbox_from_row,
     ticket_from_row,
     ticket_row,
+    tickets_from_rows,
     to_json,
 )
 
@@ -275,96 +267,7 @@ class Store(RuleStore):
         return event
 
     def _queue(self, ticket: Ticket, event: Event, notice: Notice) -> None:
-        recipients, people = self._recipients(ticket, event, notice)
-        params = to_json(notice.params)  # encoded once, however many chats get it
-        key = f"{event.id}:{notice.kind}"
-        head = [ticket.number, event.id, notice.kind]
-        tail = [params, notice.priority, iso(event.at), iso(event.at)]
-        queued = 0
-        for channel, chat, locale in recipients:
-            queued += self.db.execute(
-                "INSERT INTO outbox (key, number, event_id, kind, channel, chat, locale, params,"
-                " priority, status, attempts, next_at, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
-                " ON CONFLICT (key) DO NOTHING",
-                [f"{key}:{channel}:{chat}", *head, channel, chat, locale, *tail],
-            ).rowcount
-        if people:
-            # A team's or the dispatchers' members: one statement whatever the team's size
-            # (issue 11), one row per bound chat so that each chat keeps its own order,
-            # retries and dead letters. Member order, then each member's chats in order.
-            queued += self.db.execute(
-                "INSERT INTO outbox (key, number, event_id, kind, channel, chat, locale, params,"
-                " priority, status, attempts, next_at, created_at)"
-                " SELECT ? || ':' || c.channel || ':' || c.chat, ?, ?, ?, c.channel, c.chat,"
-                " COALESCE(NULLIF(c.locale, ''), ?), ?, ?, 'pending', 0, ?, ?"
-                " FROM json_each(?) AS p JOIN chats AS c ON c.person = p.value"
-                " WHERE true ORDER BY p.key, c.channel, c.chat"
-                " ON CONFLICT (key) DO NOTHING",
-                [key, *head, self.config.locale, *tail, to_json(people)],
-            ).rowcount
-        if not queued and isinstance(notice.recipient, Team | Person):
-            self._unreachable(ticket, event, notice)
-
-    def _unreachable(self, ticket: Ticket, event: Event, notice: Notice) -> None:
-        """A job notice that no chat can receive (a team without a bound group or member,
-        a technician who never bound a chat) would tell nobody: the dispatchers are told
-        instead — in their chats, else by SMS to their configured phones."""
-        from tickets import outbox  # it builds on this module
-
-        params = {"number": ticket.number, "notice": notice.kind, "team": ticket.team}
-        if isinstance(notice.recipient, Person):
-            params["person"] = notice.recipient.id
-        targets = outbox.dispatcher_chats(self, self.config) or [
-            (outbox.SMS, d.phone, self.config.locale) for d in self.config.dispatchers if d.phone
-        ]
-        for channel, chat, locale in targets:
-            outbox.queue(
-                self,
-                key=f"{event.id}:{outbox.UNREACHABLE_KIND}:{notice.kind}:{channel}:{chat}",
-                number=ticket.number,
-                event_id=event.id,
-                kind=outbox.UNREACHABLE_KIND,
-                channel=channel,
-                chat=chat,
-                locale=locale,
-                params=params,
-                priority=notice.priority,
-                now=event.at,
-            )
-
-    def _recipients(
-        self, ticket: Ticket, event: Event, notice: Notice
-    ) -> tuple[list[tuple[str, str, str]], list[str]]:
-        """(channel, chat, locale) for a notice's recipient, and the people (team members,
-        dispatchers) whose bound chats get it too, resolved now: a chat bound later does
-        not receive older notices."""
-        recipient = notice.recipient
-        found: dict[tuple[str, str], str] = {}
-        people: list[str] = []
-        if isinstance(recipient, Reporter):
-            where = (ticket.reporter_channel, ticket.reporter_chat)
-            found[where] = self._locale_of(*where, default=ticket.reporter_locale)
-        elif isinstance(recipient, Follower):
-            duplicate = self.ticket(recipient.number)
-            if duplicate is not None:
-                where = (duplicate.reporter_channel, duplicate.reporter_chat)
-                found[where] = self._locale_of(*where, default=duplicate.reporter_locale)
-        elif isinstance(recipient, Person):
-            for chat in self.chats_of_person(recipient.id):
-                found[(chat.channel, chat.chat)] = chat.locale or self.config.locale
-        elif isinstance(recipient, Team):
-            team = self.config.team(recipient.code)
-            if team is not None:
-                for channel, groups in sorted(team.groups.items()):
-                    for group in groups:
-                        found[(channel, group)] = self._locale_of(channel, group)
-                people = list(team.members)
-        elif isinstance(recipient, Dispatchers):
-            people = [d.id for d in self.config.dispatchers]
-        # The one who acted knows already.
-        people = [person for person in people if person != event.actor_id]
-        return [(channel, chat, locale) for (channel, chat), locale in found.items()], people
+        notice_rows.queue(self, ticket, event, notice)
 
     def _locale_of(self, channel: str, chat: str, default: str | None = None) -> str:
         """The chat's chosen language, else ``default``, else the service's."""
@@ -499,7 +402,10 @@ class Store(RuleStore):
         return self._select(sql, params)
 
     def _select(self, sql: str, params: list[Any]) -> list[Ticket]:
-        return [ticket_from_row(row) for row in self.query(sql, params)]
+        with self._lock:
+            cursor = self.db.conn.execute(sql, params)
+            found = cursor.fetchall()
+        return tickets_from_rows([d[0] for d in cursor.description], found)
 
     # chats --------------------------------------------------------------------------
     def chat(self, channel: str, chat: str) -> ChatRecord:
@@ -540,7 +446,9 @@ class Store(RuleStore):
         oldest first (so one chat's notices arrive in the order they happened). Rows
         another worker holds (``tickets.outbox.lease``) and those of ``skip_chats`` are
         left out."""
-        where, params = "status = 'pending' AND channel = ? AND next_at <= ?", [channel, iso(now)]
+        # fanout IS NULL: a team's fan-out row is never sent as such (notice_rows.expand).
+        where = "status = 'pending' AND channel = ? AND next_at <= ? AND fanout IS NULL"
+        params = [channel, iso(now)]
         where += " AND (lease_until IS NULL OR lease_until <= ?)"
         params.append(iso(now))
         if chat is not None:

@@ -1,0 +1,60 @@
+"""The open jobs of each technician (table ``open_jobs``, kept by triggers; routing reads
+it for a team's load, issue 11) always equal the count of his open tickets, whatever
+writes the rows: the workflow's changes, a raw insert, a delete."""
+
+from __future__ import annotations
+
+from conftest import NOW, draft
+
+from tickets.model import Action, Actor, Role
+from tickets.rows import ticket_row
+from tickets.store import Store
+
+ZHANG = Actor(Role.TECHNICIAN, "zhang", "张师傅", frozenset({"maint"}))
+LI = Actor(Role.TECHNICIAN, "li", "李师傅", frozenset({"maint"}))
+WANG = Actor(Role.DISPATCHER, "wang", "王调度")
+
+
+def kept(store: Store) -> dict[str, int]:
+    rows = store.query("SELECT technician, n FROM open_jobs WHERE n != 0")
+    return {r["technician"]: r["n"] for r in rows}
+
+
+def counted(store: Store) -> dict[str, int]:
+    rows = store.query(
+        "SELECT holder, COUNT(*) AS n FROM tickets WHERE holder IS NOT NULL"
+        " AND state IN ('new', 'assigned', 'on_site', 'paused') GROUP BY holder"
+    )
+    return {r["holder"]: r["n"] for r in rows}
+
+
+def test_open_jobs_follow_every_change(store: Store) -> None:
+    a = store.create_ticket(draft(chat="a"), NOW).number
+    b = store.create_ticket(draft(chat="b"), NOW).number
+    c = store.create_ticket(draft(chat="c"), NOW).number
+    assert kept(store) == counted(store) == {}
+    store.apply(a, Action.CLAIM, ZHANG, NOW)
+    store.apply(b, Action.CLAIM, ZHANG, NOW)
+    store.apply(c, Action.CLAIM, LI, NOW)
+    assert kept(store) == counted(store) == {"zhang": 2, "li": 1}
+    store.apply(b, Action.TRANSFER, WANG, NOW, target="li")
+    store.apply(a, Action.SIGN_IN, ZHANG, NOW)
+    store.apply(a, Action.PAUSE, ZHANG, NOW, note="parts")
+    assert kept(store) == counted(store) == {"zhang": 1, "li": 2}
+    store.apply(a, Action.RESUME, ZHANG, NOW)
+    store.apply(a, Action.RESOLVE, ZHANG, NOW, note="done")
+    store.apply(c, Action.RELEASE, LI, NOW, note="too far")
+    assert kept(store) == counted(store) == {"li": 1}
+    # Rows written by hand (a bulk load, a test fixture) and deleted ones count too.
+    held = store.get(b)
+    with store.transaction():
+        row = ticket_row(held)
+        row["number"] = "BX20261123-9999"
+        store.db.execute(
+            f"INSERT INTO tickets ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+    assert kept(store) == counted(store) == {"li": 2}
+    with store.transaction():
+        store.db.execute("DELETE FROM tickets WHERE number = ?", [b])
+    assert kept(store) == counted(store) == {"li": 1}
