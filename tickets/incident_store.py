@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -42,6 +43,7 @@ class Host(Protocol):
 
     config: Config
     db: Database
+    fault_cache: KnownFaults | None
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
@@ -163,9 +165,8 @@ def incident_covering(
     latitude: float | None = None,
     longitude: float | None = None,
 ) -> Incident | None:
-    rows = store.query("SELECT * FROM incidents WHERE state = 'open'")
     return covering(
-        [_incident(r) for r in rows],
+        open_incidents(store),
         area=area,
         category=category,
         latitude=latitude,
@@ -199,12 +200,50 @@ def list_outages(store: Host, now: datetime | None = None) -> list[Outage]:
 
 
 def outage_now(store: Host, area: str, category: str, now: datetime) -> Outage | None:
-    rows = store.query(
-        "SELECT * FROM outages WHERE state = 'active' AND area = ? AND starts_at <= ? "
-        "AND ends_at > ?",
-        [area, iso(now), iso(now)],
-    )
-    return outage_covering([_outage(r) for r in rows], area=area, category=category, now=now)
+    return outage_covering(active_outages(store, now), area=area, category=category, now=now)
+
+
+@dataclass(frozen=True)
+class KnownFaults:
+    """What the store read last of incidents and outages, valid while ``fault_changes``
+    holds ``mark`` (triggers move it on every write of either table, in any process):
+    the open incidents, and the active outages not over at ``since``. Replaced whole,
+    never changed, so threads sharing the store never see half of one."""
+
+    mark: int
+    incidents: tuple[Incident, ...] | None = None
+    outages: tuple[Outage, ...] | None = None
+    since: datetime | None = None
+
+
+def _known(store: Host) -> KnownFaults:
+    [row] = store.query("SELECT mark FROM fault_changes WHERE id = 1")
+    mark, cached = int(row["mark"]), store.fault_cache
+    return cached if cached is not None and cached.mark == mark else KnownFaults(mark)
+
+
+def open_incidents(store: Host) -> tuple[Incident, ...]:
+    """The open incidents (a dialogue step asks at every step of a report: while none
+    was written since the last read, this costs one single-row read)."""
+    known = _known(store)
+    if known.incidents is None:
+        rows = store.query("SELECT * FROM incidents WHERE state = 'open'")
+        known = replace(known, incidents=tuple(_incident(r) for r in rows))
+        store.fault_cache = known
+    return known.incidents or ()
+
+
+def active_outages(store: Host, now: datetime) -> tuple[Outage, ...]:
+    """The active outages not over at ``now`` (read again when ``now`` is earlier than the
+    last read's: those over by then were left out)."""
+    known = _known(store)
+    if known.outages is None or known.since is None or now < known.since:
+        rows = store.query(
+            "SELECT * FROM outages WHERE state = 'active' AND ends_at > ?", [iso(now)]
+        )
+        known = replace(known, outages=tuple(_outage(r) for r in rows), since=now)
+        store.fault_cache = known
+    return known.outages or ()
 
 
 def followers_of(store: Host, number: str) -> list[str]:

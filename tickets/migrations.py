@@ -586,3 +586,32 @@ def _perf_open_jobs(db: Database) -> None:
         END;
         """,
     )
+
+
+@MIGRATIONS(name="engine_0001_fault_changes")
+def _engine_fault_changes(db: Database) -> None:
+    # A mark that changes on every write of an incident or an outage, kept by triggers (so
+    # every writer, in any process, moves it): a dialogue step asks "is there a known fault
+    # here?" at every step of a report, and the store answers from what it read last time
+    # while the mark is unchanged (tickets.incident_store). A random value rather than a
+    # count: a rolled-back write must not let a later one reuse the mark of what was undone.
+    triggers = "\n".join(
+        f"""
+        CREATE TRIGGER {table}_fault_{verb.lower()} AFTER {verb} ON {table}
+        BEGIN
+            UPDATE fault_changes SET mark = random() WHERE id = 1;
+        END;"""
+        for table in ("incidents", "outages")
+        for verb in ("INSERT", "UPDATE", "DELETE")
+    )
+    _script(
+        db,
+        f"""
+        CREATE TABLE fault_changes (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            mark INTEGER NOT NULL
+        );
+        INSERT INTO fault_changes (id, mark) VALUES (1, random());
+        {triggers}
+        """,
+    )

@@ -31,7 +31,7 @@ from config.model import Config
 from tickets import dispatch_store, migrations, notice_rows, queries, search, stats, workflow
 from tickets.dispatch_notices import revise
 from tickets.errors import BaoxiuError, InvalidInput, TicketNotFound
-from tickets.incident_store import RuleStore
+from tickets.incident_store import KnownFaults, RuleStore
 from tickets.model import OPEN_STATES, Action, Actor, Draft, Event, State, Ticket
 from tickets.notices import Notice, follower_notices, notices_for
 from tickets.rows import (
@@ -60,6 +60,17 @@ _OPEN = tuple(sorted(s.value for s in OPEN_STATES))
 _OPEN_SQL = f"state IN ({', '.join(repr(s) for s in _OPEN)})"
 
 
+_CHAT_FIELDS = tuple(f.name for f in fields(ChatRecord))
+_SAVE_CHAT = (
+    f"INSERT INTO chats ({', '.join(_CHAT_FIELDS)}, updated_at)"
+    f" VALUES ({', '.join(':' + c for c in _CHAT_FIELDS)}, :updated_at)"
+    " ON CONFLICT (channel, chat) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}" for c in (*_CHAT_FIELDS, "updated_at") if c not in ("channel", "chat")
+    )
+)
+
+
 class Store(RuleStore):
     """One connection to the database file. Safe to share between threads (calls are
     serialized by a lock); several processes may open the same file at once."""
@@ -70,6 +81,7 @@ class Store(RuleStore):
         self._zone = ZoneInfo(config.timezone)
         self._lock = threading.RLock()
         self._depth = 0
+        self.fault_cache: KnownFaults | None = None  # see tickets.incident_store
         # isolation_level=None: the driver opens no transaction of its own; ours are
         # explicit (BEGIN IMMEDIATE / SAVEPOINT), see transaction().
         _private_file(self.path)
@@ -413,16 +425,16 @@ class Store(RuleStore):
         return chat_from_row(row) if row else ChatRecord(channel, chat)
 
     def save_chat(self, record: ChatRecord, now: datetime) -> None:
-        row = {f.name: getattr(record, f.name) for f in fields(ChatRecord)}
+        row = {name: getattr(record, name) for name in _CHAT_FIELDS}
         row["updated_at"] = iso(now)
-        columns = ", ".join(row)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c not in ("channel", "chat"))
-        with self.transaction():
-            self.db.execute(
-                f"INSERT INTO chats ({columns}) VALUES ({', '.join(':' + c for c in row)}) "
-                f"ON CONFLICT (channel, chat) DO UPDATE SET {updates}",
-                row,
-            )
+        with self._lock:
+            if self._depth:
+                # One statement is all-or-nothing on its own (SQLite undoes a failed one):
+                # inside a transaction a SAVEPOINT around it would only cost two statements.
+                self.db.conn.execute(_SAVE_CHAT, row)
+                return
+            with self.transaction():
+                self.db.conn.execute(_SAVE_CHAT, row)
 
     def chats_of_person(self, person: str) -> list[ChatRecord]:
         rows = self.query("SELECT * FROM chats WHERE person = ? ORDER BY channel, chat", [person])
