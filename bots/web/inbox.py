@@ -101,27 +101,30 @@ class WebInbox:
 
         Inside a caller's transaction pass ``wake=False`` and call ``notify`` after the
         commit: a poller woken earlier would read (on its own connection) nothing yet."""
-        db = self.store.db
+        conn = self.store.db.conn
         with self.store.transaction():
+            # The chat's numbers are read once (the store's write lock is held): each
+            # message is the next one unless its key was shown already.
+            last = self.last_seq(chat, writing=True)
             for i, (kind, payload) in enumerate(payloads):
-                db.execute(
+                added = conn.execute(
                     "INSERT INTO web_messages (chat, n, at, kind, payload, key)"
-                    " SELECT ?, COALESCE(MAX(n), 0) + 1, ?, ?, ?, ? FROM web_messages"
-                    " WHERE chat = ? ON CONFLICT(key) DO NOTHING",
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
                     [
                         chat,
+                        last + 1,
                         now.isoformat(),
                         kind,
                         json.dumps(payload, ensure_ascii=False),
                         f"{key}#{i}" if key else None,
-                        chat,
                     ],
                 )
+                if added.rowcount > 0:
+                    last += 1
                 for ref in payload.get("photos", ()):
-                    db.execute(
+                    conn.execute(
                         "INSERT OR IGNORE INTO web_media (chat, ref) VALUES (?, ?)", [chat, ref]
                     )
-            last = self.last_seq(chat, writing=True)
         if wake:
             self.notify(chat)
         return last

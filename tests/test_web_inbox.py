@@ -1,0 +1,42 @@
+"""The web chat's inbox: each chat's messages numbered 1, 2, 3… in order, a keyed message
+(a notice delivered again after a crash) shown once, and a button's label as the chat was
+last shown it."""
+
+from __future__ import annotations
+
+from conftest import NOW
+
+from bots.web.inbox import WebInbox
+from tickets.store import Store
+
+
+def test_messages_are_numbered_per_chat_and_a_key_is_shown_once(store: Store) -> None:
+    inbox = WebInbox(store)
+    assert inbox.append("a", [("user", {"text": "1"}), ("reply", {"text": "2"})], NOW) == 2
+    assert inbox.append("b", [("reply", {"text": "b1"})], NOW) == 1
+    notice = [("notice", {"text": "n1"}), ("notice", {"text": "n2"})]
+    assert inbox.append("a", notice, NOW, key="outbox:7") == 4
+    # Delivered again: nothing added, the chat's last number is still 4.
+    assert inbox.append("a", notice, NOW, key="outbox:7") == 4
+    assert inbox.append("a", [("reply", {"text": "5"})], NOW) == 5
+    shown = inbox.messages("a", 0)
+    assert [(m["seq"], m["text"]) for m in shown] == [
+        (1, "1"),
+        (2, "2"),
+        (3, "n1"),
+        (4, "n2"),
+        (5, "5"),
+    ]
+    assert inbox.last_seq("a") == 5 and inbox.last_seq("b") == 1
+
+
+def test_a_buttons_label_is_the_one_last_shown(store: Store) -> None:
+    inbox = WebInbox(store)
+    old = {"text": "x", "choices": [{"data": "i:area:east", "label": "东区（旧）"}]}
+    mention = {"text": 'says "i:area:east" but offers no such button'}
+    new = {"text": "y", "choices": [{"data": "i:area:east", "label": "东区"}]}
+    inbox.append("a", [("reply", old), ("reply", new), ("reply", mention)], NOW)
+    inbox.append("a", [("user", {"text": '"i:area:east"'})], NOW)
+    assert inbox.label_of("a", "i:area:east") == "东区"
+    assert inbox.label_of("a", "i:area:west") == ""
+    assert inbox.label_of("b", "i:area:east") == ""
