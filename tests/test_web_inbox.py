@@ -4,6 +4,8 @@ last shown it."""
 
 from __future__ import annotations
 
+import json
+
 from conftest import NOW
 
 from bots.web.inbox import WebInbox
@@ -40,3 +42,19 @@ def test_a_buttons_label_is_the_one_last_shown(store: Store) -> None:
     assert inbox.label_of("a", "i:area:east") == "东区"
     assert inbox.label_of("a", "i:area:west") == ""
     assert inbox.label_of("b", "i:area:east") == ""
+
+
+def test_a_page_is_the_messages_as_json(store: Store) -> None:
+    inbox = WebInbox(store)
+    inbox.append("a", [("reply", {}), ("reply", {"text": '水管 "漏"\n', "inline": True})], NOW)
+    inbox.append("a", [("notice", {"text": "x", "kind": "own"})], NOW)
+    text, count, last = inbox.page("a", 0)
+    assert (count, last) == (3, 3)
+    at = NOW.isoformat()
+    assert json.loads(text) == [
+        {"seq": 1, "at": at, "kind": "reply"},
+        {"seq": 2, "at": at, "kind": "reply", "text": '水管 "漏"\n', "inline": True},
+        {"seq": 3, "at": at, "kind": "own", "text": "x"},  # the payload's own key wins
+    ]
+    assert inbox.page("a", 3) == ("[]", 0, 3)
+    assert inbox.page("a", 1, limit=1)[1:] == (1, 2)

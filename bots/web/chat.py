@@ -439,13 +439,14 @@ async def messages(request: web.Request, chat: str, locale: Locale) -> web.Strea
     inbox = request.app[INBOX]
     if after == 0 and inbox.last_seq(chat) == 0:
         await _run(request, chat, Command("start"), None, greeting=True)  # a new visitor
-    found = inbox.messages(chat, after)
-    if not found:
+    found, count, last = inbox.page(chat, after)
+    if not count:
         await inbox.wait(chat, wait)
-        found = inbox.messages(chat, after)
-    last = found[-1]["seq"] if found else after
-    return web.json_response(
-        {"messages": found, "last": last, "more": len(found) == PAGE},
+        found, count, last = inbox.page(chat, after)
+    more = "true" if count == PAGE else "false"
+    return web.Response(
+        text=f'{{"messages":{found},"last":{last},"more":{more}}}',
+        content_type="application/json",
         headers={"Cache-Control": "no-store"},
     )
 

@@ -130,15 +130,28 @@ class WebInbox:
         return last
 
     def messages(self, chat: str, after: int, limit: int = PAGE) -> list[dict[str, Any]]:
-        rows = self._read(
+        """The chat's messages after number ``after``, oldest first (at most ``limit``)."""
+        found: list[dict[str, Any]] = json.loads(self.page(chat, after, limit)[0])
+        return found
+
+    def page(self, chat: str, after: int, limit: int = PAGE) -> tuple[str, int, int]:
+        """``messages`` as the JSON text of its list, with how many and the last number.
+
+        The long-poll answers every step with this: each stored payload is already a JSON
+        object, so it is spliced in after the message's own fields rather than decoded
+        and encoded again (a payload's own ``seq``/``at``/``kind`` would come last and
+        win, as in ``messages``' dict)."""
+        rows = self._reader.execute(
             "SELECT n, at, kind, payload FROM web_messages WHERE chat = ? AND n > ?"
             " ORDER BY n LIMIT ?",
             [chat, after, limit],
-        )
-        return [
-            {"seq": r["n"], "at": r["at"], "kind": r["kind"], **json.loads(r["payload"])}
-            for r in rows
-        ]
+        ).fetchall()
+        parts = []
+        for n, at, kind, raw in rows:
+            inner = raw.strip()[1:-1].strip()
+            head = f'{{"seq":{int(n)},"at":{json.dumps(at)},"kind":{json.dumps(kind)}'
+            parts.append(f"{head},{inner}}}" if inner else f"{head}}}")
+        return f"[{','.join(parts)}]", len(rows), int(rows[-1][0]) if rows else after
 
     def last_seq(self, chat: str, *, writing: bool = False) -> int:
         """The number of the chat's last message; ``writing``: as the store's connection
