@@ -115,6 +115,7 @@ class Engine:
         can_share_contact: bool = False,
         can_share_location: bool = False,
         keep: Callable[[list[Reply]], None] | None = None,
+        performed: list[TicketAction] | None = None,
     ) -> list[Reply]:
         """Run one event of one chat; return the replies to show in that chat.
 
@@ -123,6 +124,10 @@ class Engine:
         commits them together with the dialogue and the ticket: a crash leaves either the
         whole step or none of it. Unexpected exceptions roll everything back (the
         dialogue included) and propagate.
+
+        ``performed`` (if given) gets each ticket action the step carried out and kept:
+        only those can have queued notices, so a channel need not wake its delivery
+        worker after a step that performed none (most steps of a dialogue).
         """
         with self.store.transaction():
             record = self.store.chat(channel, chat)
@@ -142,6 +147,8 @@ class Engine:
                     break
                 record, ctx = _remember(action, ticket, record, ctx)
                 said.extend(router.outcome(action, ticket, ctx))
+                if performed is not None:
+                    performed.append(action)
 
             if refusal is None:
                 after, replies = step.state, [*step.replies, *said]

@@ -16,10 +16,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bots.app import build_app
-from bots.keys import ENGINE, STORE
+from bots.keys import ENGINE, STORE, WORKER
 from bots.web.chat import WRITER
 from bots.web.writer import Writer
 from config.model import Config
+from tests.web_report import SCRIPT
 from tickets.store import Store
 
 
@@ -120,3 +121,19 @@ async def test_two_first_polls_at_once_greet_once(client: TestClient[Any, Any]) 
     store = client.server.app[STORE]  # type: ignore[union-attr]
     [row] = store.query("SELECT COUNT(*) AS n FROM web_messages")
     assert row["n"] == len(set(shown))  # the greeting is kept once
+
+
+async def test_the_delivery_worker_is_woken_only_by_a_step_that_performed_an_action(
+    client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = client.server.app[WORKER]  # type: ignore[union-attr]
+    woken: list[int] = []
+    monkeypatch.setattr(worker, "wake", lambda: woken.append(1))
+    assert (await client.get("/chat")).status == 200
+    assert (await client.get("/chat/api/messages?after=0&wait=0")).status == 200  # greeted
+    steps = [{kind: value.format(spot="3楼302室", phone="13800138000")} for kind, value in SCRIPT]
+    for body in steps[:-1]:  # every question of a report: no action yet
+        assert (await client.post("/chat/api/send", json=body)).status == 200
+    assert woken == []
+    assert (await client.post("/chat/api/send", json=steps[-1])).status == 200  # confirm
+    assert woken == [1]  # the new ticket's notices go out at once
