@@ -6,7 +6,9 @@ Prints three numbers (no assertions; see the closing notes of the issues for res
 2. store transactions/s — ``Store.create_ticket`` (ticket + event + outbox rows, one
    ``BEGIN IMMEDIATE`` transaction each) on a real WAL file;
 3. engine steps/s — ``Engine.handle``: each step loads and saves the dialogue in its own
-   transaction, the confirm step also creates the ticket (what a channel adapter runs).
+   transaction, the confirm step also creates the ticket (what a channel adapter runs),
+   with its CPU time per step (steadier than steps/s when other processes share the
+   cores) and the SQL statements it runs per step (triggers' inner statements left out).
 
 Usage: ``python bench/flow.py [--residents 10000] [--engine-residents 2000]``.
 """
@@ -107,21 +109,30 @@ def store_transactions(drafts: list[Draft], folder: Path) -> float:
         store.close()
 
 
-def engine_steps(residents: int, folder: Path) -> tuple[float, int]:
+def engine_steps(residents: int, folder: Path) -> tuple[float, float, float, int]:
+    """Steps/s, CPU ms per step, SQL statements per step, tickets made."""
     config = load(None)
     store = Store(folder / "engine.db", config)
+    statements = 0
+
+    def count(sql: str) -> None:
+        nonlocal statements
+        statements += not sql.startswith("--")  # "--": a trigger's or FTS's own
+
     try:
         engine = Engine(store, config)
         steps = 0
-        began = time.perf_counter()
+        store.db.conn.set_trace_callback(count)
+        began, cpu = time.perf_counter(), time.process_time()
         for i in range(residents):
             now = START + timedelta(seconds=i)
             for event in script(i):
                 engine.handle("bench", f"r{i}", event, now)
                 steps += 1
-        elapsed = time.perf_counter() - began
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+        store.db.conn.set_trace_callback(None)
         [row] = store.query("SELECT COUNT(*) AS n FROM tickets")
-        return steps / elapsed, int(row["n"])
+        return steps / elapsed, cpu * 1000 / steps, statements / steps, int(row["n"])
     finally:
         store.close()
 
@@ -137,10 +148,11 @@ def main() -> None:
         print(f"pure intake flow:   {args.residents:>6} residents, {rate:>10,.0f} dialogue steps/s")
         tx = store_transactions(drafts, folder)
         print(f"store:              {len(drafts):>6} tickets,   {tx:>10,.0f} transactions/s")
-        rate, made = engine_steps(args.engine_residents, folder)
+        rate, cpu, sql, made = engine_steps(args.engine_residents, folder)
         print(
             f"engine (flow+store): {args.engine_residents:>5} residents, {rate:>10,.0f} steps/s "
-            f"(one transaction each), {made} tickets"
+            f"(one transaction each), {made} tickets; CPU {cpu:.3f} ms/step, "
+            f"{sql:.2f} SQL statements/step"
         )
 
 
