@@ -9,8 +9,9 @@ same answer measured in the same run on the same file, and the ratio as the head
   via its cursor, the store's own lists (queue, jobs, a reporter's tickets). Raw: the
   same SELECT on a plain ``sqlite3`` connection, rows as tuples (no Ticket objects);
   for the classic lists also the plain ``WHERE … ORDER BY … LIMIT`` a person would write;
-- export: ``tickets export`` (its ``write_csv``) vs a bare ``csv.writer`` over
-  ``SELECT *`` — wall time and peak RSS, each in its own process;
+- export: ``tickets export`` (its ``write_csv``) vs a bare ``csv.writer`` over one
+  cursor of the same columns as stored (UTF-8 with BOM, same line ends) — wall and CPU
+  time and peak RSS (VmHWM), each in its own process;
 - new tickets (built-in config, one transaction each) on a copy of the database: baoxiu's
   ``Store.create_ticket`` vs inserting the very rows it wrote (ticket, events, outbox,
   timers, flags, chat, day_seq, its search-index row and statistics-rollup upsert), one
@@ -43,7 +44,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.data import END, TECHNICIANS, base_config, ensure, team_config
-from bots.cli.tickets import write_csv
+from bots.cli.tickets import FIELDS, write_csv
 from config.model import Config
 from tickets import queries, stats
 from tickets.model import OPEN_STATES, Draft
@@ -188,12 +189,15 @@ def export_child(kind: str, db: str, out: str) -> None:
         if kind == "baoxiu":
             config = replace(team_config(), database=Path(db))
             with Store(db, config) as store:
-                count = write_csv(config, queries.batches(store), stream.write)
+                count = write_csv(config, queries.batches(store, columns=FIELDS), stream.write)
         else:
             conn = sqlite3.connect(db)
             text = open(out, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
             writer = csv.writer(text, lineterminator="\r\n")
-            cursor = conn.execute("SELECT * FROM tickets ORDER BY created_at DESC, number DESC")
+            # The same columns, in the export's order, as they are stored.
+            cursor = conn.execute(
+                f"SELECT {', '.join(FIELDS)} FROM tickets ORDER BY created_at DESC, number DESC"
+            )
             writer.writerow([d[0] for d in cursor.description])
             count = 0
             for row in cursor:

@@ -178,3 +178,37 @@ def test_export_equals_the_obvious_export(
 ) -> None:
     config = replace(make_config(tmp_path), locale=locale, timezone=zone)
     assert export(config, seeded, batch) == reference(config, seeded)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("latitude", -0.0),
+        ("latitude", 0.0),
+        ("latitude", -31.5),
+        ("distance_m", 1e16),
+        ("rating", 0),
+        ("rating", -1),
+        ("description", "-"),
+        ("description", "a=b"),
+        ("master", None),
+    ],
+)
+def test_a_column_of_numbers_or_texts_is_quoted_like_one_cell(
+    tmp_path: Path, name: str, value: object
+) -> None:
+    """The column-at-once shortcuts (numbers passed to csv.writer as they are, texts
+    searched as one string) give what value_text and _cell give for that one cell."""
+    config = make_config(tmp_path)
+    names = list(FIELDS)
+    row: list[object] = [None] * len(names)
+    row[names.index(name)] = value
+    [line] = csv.reader(io.StringIO(_csv_of(config, names, [row, [None] * len(names)])))
+    want = "" if value is None else _cell(value_text(config, name, value, "zh_CN"))
+    assert line[names.index(name)] == want
+
+
+def _csv_of(config: Config, names: list[str], rows: list[list[object]]) -> str:
+    out = io.BytesIO()
+    write_csv(config, [(names, rows)], out.write)
+    return out.getvalue().decode("utf-8-sig").split("\r\n", 1)[1].split("\r\n")[0]
