@@ -299,20 +299,17 @@ class Store(RuleStore):
 
     # Lookup (conversation.context.Lookup) and console queries -----------------
     def tickets_of(self, channel: str, chat: str, limit: int = 10) -> Sequence[Ticket]:
-        """The reporter's tickets, open first, newest first: two reads in index order
-        (tickets_reporter_newest), so a reporter with thousands is never sorted."""
+        """The reporter's tickets, open first, newest first: one read of two LIMITed
+        halves (open, then the rest), each in index order (tickets_reporter_newest), so a
+        reporter with thousands is never sorted; only the ≤ 2 × limit rows they give are."""
         mine, newest = "reporter_channel = ? AND reporter_chat = ?", "created_at DESC, number DESC"
-        found = self._tickets(
-            f"{mine} AND +{_OPEN_SQL}", [channel, chat], order=newest, limit=limit
+        half = f"SELECT * FROM tickets WHERE {mine} AND {{}}+{_OPEN_SQL} ORDER BY {newest} LIMIT ?"
+        sql = (
+            f"SELECT * FROM (SELECT 0 AS rest, * FROM ({half.format('')}) UNION ALL"
+            f" SELECT 1, * FROM ({half.format('NOT ')})) ORDER BY rest, {newest} LIMIT ?"
         )
-        if len(found) < limit:
-            found += self._tickets(
-                f"{mine} AND NOT +{_OPEN_SQL}",
-                [channel, chat],
-                order=newest,
-                limit=limit - len(found),
-            )
-        return found
+        both = [channel, chat, int(limit)]
+        return self._select(sql, [*both, *both, int(limit)])
 
     def open_duplicate(
         self, channel: str, chat: str, category: str, spot: str, since: datetime
