@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from functools import partial
+from operator import is_not, methodcaller
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -422,8 +422,11 @@ def batch_formatter(
         return datetime.fromisoformat(text).astimezone(zone).isoformat(" ", "seconds")[:19]
 
     def times(column: Sequence[Any]) -> Sequence[str]:
-        if not _UTC_TEXTS.fullmatch("\n".join(filter(None, column))):
-            return [local(t) for t in column]  # not the store's own UTC text: no shortcut
+        stored = list(filter(None, column))
+        # The store's own UTC text (tickets.rows.iso: 32 characters, "+00:00" last) is
+        # shifted by its hour; anything else is converted cell by cell.
+        if set(map(len, stored)) - {32} or not all(map(_ENDS_UTC, stored)):
+            return [local(t) for t in column]
         try:
             return [
                 (hours.get(t[:13]) or hours.setdefault(t[:13], hour(t[:13]))) + t[13:19]
@@ -456,12 +459,11 @@ def batch_formatter(
         except TypeError:
             numbers = True
         if numbers:  # only a negative number (or -0.0) reads as a formula
-            if not any(
-                type(v) not in (int, float) or v < 0 or (v == 0 and type(v) is float)
-                for v in column
-                if v is not None
-            ):
-                return column
+            kinds = set(map(type, column))
+            if kinds <= _NUMBERS:
+                least = min(filter(_NOT_NONE, column), default=1)
+                if least > 0 or (least == 0 and float not in kinds):  # NaN: neither
+                    return column
         elif not any(f"\0{start}" in joined for start in CSV_FORMULA_START):
             return column
         return ["" if v is None else _cell(str(v)) for v in column]
@@ -485,8 +487,9 @@ def batch_formatter(
     return cells
 
 
-_UTC_TEXTS = re.compile(r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00(?:\n|\Z))*")
-"""Times as the store writes them (tickets.rows.iso), one a line."""
+_ENDS_UTC = methodcaller("endswith", "+00:00")
+_NOT_NONE = partial(is_not, None)
+_NUMBERS = frozenset({int, float, type(None)})
 _TIME_FIELDS = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
 _LIST_FIELDS = frozenset(f.name for f in fields(Ticket) if str(f.type).startswith("tuple"))
 _CODED_FIELDS = frozenset(
