@@ -26,7 +26,7 @@ from conftest import NOW, make_config, make_ticket
 
 from bots.cli.tickets import FIELDS, _cell, value_text, write_csv
 from config.model import Config
-from conversation.i18n import translate
+from conversation.i18n import local_time, translate
 from tickets.model import Mode, Priority, State
 from tickets.queries import batches
 from tickets.rows import ticket_from_row, ticket_row
@@ -212,3 +212,34 @@ def _csv_of(config: Config, names: list[str], rows: list[list[object]]) -> str:
     out = io.BytesIO()
     write_csv(config, [(names, rows)], out.write)
     return out.getvalue().decode("utf-8-sig").split("\r\n", 1)[1].split("\r\n")[0]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["2026-11-23T08:00:00+08:00"],  # not the store's width: converted cell by cell
+        ["2026-11-23T08:00:00.000000+08:00", "2026-11-23T08:00:00.000000+00:00"],
+        ["2026-11-23T08:59:59.999999+00:00", None],
+    ],
+)
+def test_times_not_as_the_store_writes_them_are_still_right(
+    tmp_path: Path, texts: list[str | None]
+) -> None:
+    config = make_config(tmp_path)
+    names = list(FIELDS)
+    at = names.index("created_at")
+    rows: list[list[object]] = []
+    for text in texts:
+        row: list[object] = [None] * len(names)
+        row[at] = text
+        rows.append(row)
+    out = io.BytesIO()
+    write_csv(config, [(names, rows)], out.write)
+    lines = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))[1:]
+    for text, line in zip(texts, lines, strict=True):
+        want = (
+            ""
+            if text is None
+            else local_time(datetime.fromisoformat(text), config.timezone, "%Y-%m-%d %H:%M:%S")
+        )
+        assert line[at] == want
