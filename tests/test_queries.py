@@ -253,3 +253,21 @@ def test_rows_streams_every_ticket_newest_first_across_batches(store: Store) -> 
     got = [row["number"] for row in queries.rows(store, batch=7)]
     newest = sorted(tickets, key=lambda t: (t.created_at, t.number), reverse=True)
     assert got == [t.number for t in newest]
+
+
+@pytest.mark.parametrize("limit", [1, 5, 8, 10, 40])
+def test_tickets_of_is_one_read_open_first_newest_first(store: Store, limit: int) -> None:
+    """Issue 11: a chat's "my tickets" was two reads (open, then the rest); it is one
+    statement now, in index order, and still gives open tickets first, newest first."""
+    insert(store, sample())  # alice's 40: every fifth closed
+    seen: list[str] = []
+    store.db.conn.set_trace_callback(seen.append)
+    try:
+        found = store.tickets_of("web", "alice", limit=limit)
+    finally:
+        store.db.conn.set_trace_callback(None)
+    selects = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1
+    assert not plan_problems(store.db.conn, selects[0], [])
+    everything = sorted(sample(), key=lambda t: (not t.is_open, -t.created_at.timestamp()))
+    assert [t.number for t in found] == [t.number for t in everything[:limit]]

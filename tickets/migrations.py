@@ -615,3 +615,18 @@ def _engine_fault_changes(db: Database) -> None:
         {triggers}
         """,
     )
+
+
+@MIGRATIONS(name="export_0001_reporter_open_newest")
+def _export_reporter_open_newest(db: Database) -> None:
+    # A chat's "my tickets" (Store.tickets_of): open first, newest first, in one read in
+    # index order. The expression must be written exactly as tickets_of orders by it
+    # (store._OPEN_SQL); it was two reads (open, then the rest) at 3.6x the raw query.
+    opened = "('assigned', 'new', 'on_site', 'paused')"
+    _script(
+        db,
+        f"""
+        CREATE INDEX tickets_reporter_open_newest ON tickets
+            (reporter_channel, reporter_chat, state IN {opened}, created_at, number);
+        """,
+    )

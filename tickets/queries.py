@@ -187,16 +187,23 @@ def rows(source: Store | sqlite3.Connection, *, batch: int = 1000) -> Iterator[d
 
 
 def batches(
-    source: Store | sqlite3.Connection, *, batch: int = 1000
+    source: Store | sqlite3.Connection,
+    *,
+    batch: int = 1000,
+    columns: Sequence[str] | None = None,
 ) -> Iterator[tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
     """Every ticket row, newest first, ``batch`` rows at a time with the column names:
     for export (constant memory). Read in keyset batches, each under the store's lock
-    only while it is fetched, so a long export never holds the connection meanwhile."""
+    only while it is fetched, so a long export never holds the connection meanwhile.
+    ``columns`` (stored column names; default all) narrows what is read."""
     key, order, keyset = _SORT_SQL["newest"]
+    wanted = "*" if columns is None else ", ".join(dict.fromkeys([*columns, key, "number"]))
+    if columns is not None and not all(c.isidentifier() for c in columns):
+        raise ValueError(f"not column names: {columns}")
     position: tuple[str, str] | None = None
     while True:
         where, params = ("1", []) if position is None else (keyset, list(position))
-        sql = f"SELECT * FROM tickets WHERE {where} ORDER BY {order} LIMIT ?"
+        sql = f"SELECT {wanted} FROM tickets WHERE {where} ORDER BY {order} LIMIT ?"
         with _reading(source) as conn:
             cursor = conn.execute(sql, [*params, batch])
             found = cursor.fetchall()

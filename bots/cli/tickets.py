@@ -8,6 +8,8 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
+from functools import partial
+from operator import is_not
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -178,10 +180,14 @@ def tickets_export(session: Session, as_csv: bool, output: Path | None) -> None:
     config = session.config
     with store_of(config) as store:
         if output is None:
-            write_csv(config, stored_batches(store), lambda data: click.echo(data, nl=False))
+            write_csv(
+                config,
+                stored_batches(store, columns=FIELDS),
+                lambda data: click.echo(data, nl=False),
+            )
             return
         with output.open("wb") as stream:
-            count = write_csv(config, stored_batches(store), stream.write)
+            count = write_csv(config, stored_batches(store, columns=FIELDS), stream.write)
     click.echo(say(config.locale, "export_written", count=count, path=output), err=True)
 
 
@@ -344,9 +350,12 @@ def write_csv(
     writer.writerow([say(loc, f"field.{name}") for name in FIELDS])
     write(b"\xef\xbb\xbf")
     count = 0
+    formatters: dict[tuple[str, ...], Callable[[Sequence[Sequence[Any]]], Iterable[Any]]] = {}
     for names, found in batches:
-        cells = row_formatter(config, names)
-        writer.writerows(map(cells, found))
+        cells = formatters.get(tuple(names))
+        if cells is None:  # one formatter (and its caches) for the whole export
+            cells = formatters[tuple(names)] = batch_formatter(config, names)
+        writer.writerows(cells(found))
         count += len(found)
         write(buffer.getvalue().encode("utf-8"))
         buffer.seek(0)
@@ -356,62 +365,136 @@ def write_csv(
 
 
 def row_formatter(config: Config, names: Sequence[str]) -> Callable[[Sequence[Any]], list[str]]:
-    """The export cells of a stored ticket row (columns ``names``): ``value_text`` of
-    each field (what ``tickets show`` prints), formula-neutralised, without building a
-    Ticket per row; the few distinct codes (state, category, holder…) are rendered once."""
+    """The export cells of one stored ticket row as the CSV shows them (``value_text`` of
+    each field, formula-neutralised): ``batch_formatter`` on a batch of one."""
+    cells = batch_formatter(config, names)
+
+    def one(row: Sequence[Any]) -> list[str]:
+        [out] = cells([row])
+        return ["" if c is None else str(c) for c in out]
+
+    return one
+
+
+class _Cache(dict[Any, str]):
+    """Rendered cells by stored value: each distinct value is rendered once."""
+
+    def __init__(self, render: Callable[[Any], str]) -> None:
+        super().__init__()
+        self.render = render
+
+    def __missing__(self, value: Any) -> str:
+        text = self[value] = self.render(value)
+        return text
+
+
+class _NotWholeHour(Exception):
+    """The zone is not a whole number of hours from UTC at that hour."""
+
+
+def batch_formatter(
+    config: Config, names: Sequence[str]
+) -> Callable[[Sequence[Sequence[Any]]], Iterable[Sequence[Any]]]:
+    """The export rows (cells in ``FIELDS`` order) of a batch of stored ticket rows
+    (columns ``names``), without a Ticket, a dict or a function call per row: the batch
+    is turned into columns and each column is rendered at once. Codes (state, category,
+    holder…) and photo lists are rendered once per distinct value; a text column is
+    searched for a formula start as one string, and quoted cell by cell only when one is
+    found; numbers and None go to csv.writer as they are (it writes them as str() does
+    and None as nothing); times are shifted one UTC hour at a time."""
     loc = config.locale
     zone = ZoneInfo(config.timezone)
+
+    def hour(key: str) -> str:
+        """Local "YYYY-MM-DD HH" of the UTC hour ``key`` ("YYYY-MM-DDTHH"): zones move by
+        whole hours at whole UTC hours, so minutes and seconds are copied unchanged."""
+        moment = datetime.fromisoformat(f"{key}:00:00+00:00").astimezone(zone)
+        offset = moment.utcoffset()
+        if offset is None or offset.seconds % 3600:
+            raise _NotWholeHour(key)
+        return moment.isoformat(" ", "seconds")[:13]
 
     hours: dict[str, str] = {}
 
     def local(text: str | None) -> str:
-        """Stored UTC text as local "YYYY-MM-DD HH:MM:SS". Zones move by whole hours at
-        whole UTC hours, so each UTC hour is converted once and the minutes copied."""
         if text is None:
             return ""
-        prefix = hours.get(text[:13])
-        if prefix is None:
-            moment = datetime.fromisoformat(text).astimezone(zone)
-            shown = moment.isoformat(" ", "seconds")[:19]
-            offset = moment.utcoffset()
-            if not text.endswith("+00:00") or offset is None or offset.seconds % 3600:
-                return shown  # a half-hour zone or an unusual text: no shortcut
-            prefix = hours[text[:13]] = shown[:13]
-        return prefix + text[13:19]
+        return datetime.fromisoformat(text).astimezone(zone).isoformat(" ", "seconds")[:19]
 
-    def coded(name: str) -> Callable[[Any], str]:
-        seen: dict[Any, str] = {}
+    def times(column: Sequence[Any]) -> Sequence[str]:
+        stored = list(filter(None, column))
+        # The store's own UTC text (tickets.rows.iso: 32 characters, "+00:00" last) is
+        # shifted by its hour; anything else is converted cell by cell.
+        joined = "".join(stored)
+        if set(map(len, stored)) - {32} or any(
+            joined[i::32] != c * len(stored) for i, c in _UTC_SHAPE
+        ):
+            return [local(t) for t in column]
+        try:
+            return [
+                (hours.get(t[:13]) or hours.setdefault(t[:13], hour(t[:13]))) + t[13:19]
+                if t
+                else ""
+                for t in column
+            ]
+        except _NotWholeHour:
+            return [local(t) for t in column]
 
+    def coded(name: str) -> _Cache:
         def render(value: Any) -> str:
-            if value not in seen:
-                typed = State(value) if value and name in ("state", "paused_from") else value
-                seen[value] = _cell(value_text(config, name, typed, loc))
-            return seen[value]
+            typed = State(value) if value and name in ("state", "paused_from") else value
+            return _cell(value_text(config, name, typed, loc))
 
-        return render
+        return _Cache(render)
 
     def listed(text: str | None) -> str:
         if text is None or text == "[]":
             return ""
         return _cell(" ".join(str(v) for v in json.loads(text)))
 
-    def plain(value: Any) -> str:
-        return "" if value is None else _cell(str(value))
+    lists = _Cache(listed)
+
+    def plain(column: Sequence[Any]) -> Sequence[Any]:
+        try:
+            joined = "\0" + "\0".join(filter(None, column))
+            # filter() also skipped zeros, and -0.0 is written "-0.0": a formula start.
+            numbers = 0 in column
+        except TypeError:
+            numbers = True
+        if numbers:  # only a negative number (or -0.0) reads as a formula
+            kinds = set(map(type, column))
+            if kinds <= _NUMBERS:
+                least = min(filter(_NOT_NONE, column), default=1)
+                if least > 0 or (least == 0 and float not in kinds):  # NaN: neither
+                    return column
+        elif not any(f"\0{start}" in joined for start in CSV_FORMULA_START):
+            return column
+        return ["" if v is None else _cell(str(v)) for v in column]
 
     index = {name: i for i, name in enumerate(names)}
-    plan: list[tuple[int, Callable[[Any], str]]] = []
+    plan: list[tuple[int, Callable[[Sequence[Any]], Iterable[Any]]]] = []
     for name in FIELDS:
         if name in _TIME_FIELDS:
-            plan.append((index[name], local))
+            plan.append((index[name], times))
         elif name in _CODED_FIELDS:
-            plan.append((index[name], coded(name)))
+            plan.append((index[name], partial(map, coded(name).__getitem__)))
         elif name in _LIST_FIELDS:
-            plan.append((index[name], listed))
+            plan.append((index[name], partial(map, lists.__getitem__)))
         else:
             plan.append((index[name], plain))
-    return lambda row: [render(row[i]) for i, render in plan]
+
+    def cells(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
+        columns = list(zip(*rows, strict=True))
+        return zip(*[render(columns[i]) for i, render in plan], strict=True)
+
+    return cells
 
 
+_UTC_SHAPE = tuple((i, c) for i, c in enumerate("    -  -  T  :  :  .      +00:00") if c != " ")
+"""(position, character) that every time the store writes has (tickets.rows.iso); the
+other positions are digits. Checked for a whole column at once, by strided slices."""
+_NOT_NONE = partial(is_not, None)
+_NUMBERS = frozenset({int, float, type(None)})
 _TIME_FIELDS = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
 _LIST_FIELDS = frozenset(f.name for f in fields(Ticket) if str(f.type).startswith("tuple"))
 _CODED_FIELDS = frozenset(
