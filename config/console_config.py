@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from config.loader import _Table
+    from config.table import _Table
 
 ROOT_KEYS = ("console",)
 SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType(

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 from tickets.model import Priority
 
 if TYPE_CHECKING:  # the loader imports this module; its reader is only a type here
-    from config.loader import _Table
     from config.model import CategoryGroup, Team, TimeLimits
+    from config.table import _Table
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _PRIORITIES = tuple(p.value for p in Priority)
@@ -443,13 +443,13 @@ def _lead(t: _Table, people: Sequence[str]) -> str:
 
 def _m(key: str, /, **params: Any) -> str:
     """A ``config_check.sections`` message in the language problems are reported in."""
-    from config.loader import _m as message  # at call time: the loader imports this module
+    from config.table import _m as message
 
     return message(f"sections.{key}", **params)
 
 
 def _root(key: str, /, **params: Any) -> str:
     """A message the loader's own checks use too (``config_check.<key>``)."""
-    from config.loader import _m as message
+    from config.table import _m as message
 
     return message(key, **params)

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from config.loader import _Table
+    from config.table import _Table
 
 ROOT_KEYS = ("followup", "receipt")
 SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType(

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from tickets.errors import ConfigError
 
 if TYPE_CHECKING:
-    from config.loader import _Table
+    from config.table import _Table
 
 PREFERENCES = ("chat_only", "chat_then_sms", "sms_too")
 """What a reporter may choose with /notify; ``chat_then_sms`` is the default."""
@@ -337,13 +337,13 @@ SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType(
 
 def _m(key: str, /, **params: Any) -> str:
     """A ``config_check.sections`` message in the language problems are reported in."""
-    from config.loader import _m as message  # at call time: the loader imports this module
+    from config.table import _m as message
 
     return message(f"sections.{key}", **params)
 
 
 def _root(key: str, /, **params: Any) -> str:
     """A message the loader's own checks use too (``config_check.<key>``)."""
-    from config.loader import _m as message
+    from config.table import _m as message
 
     return message(key, **params)

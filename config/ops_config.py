@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from config.loader import _Table
+    from config.table import _Table
 
 ROOT_KEYS = ("backup", "metrics", "privacy")
 SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -81,12 +81,12 @@ def read(root: _Table, base: Path) -> OpsSettings:
 
 def _m(key: str, /, **params: Any) -> str:
     """A ``config_check.sections`` message in the language problems are reported in."""
-    from config.loader import _m as message  # at call time: the loader imports this module
+    from config.table import _m as message
 
     return message(f"sections.{key}", **params)
 
 
 def _word(group: str, name: str) -> str:
-    from config.loader import _word as word
+    from config.table import _word as word
 
     return word(group, name)

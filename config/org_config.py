@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from config.loader import _Table
+    from config.table import _Table
 
 ROOT_KEYS = ("org",)
 SCHEMA: Mapping[str, tuple[str, ...]] = MappingProxyType({"org": ("name", "logo", "hotline")})
@@ -51,7 +51,7 @@ class OrgSettings:
 
 def read(root: _Table, base: Path) -> OrgSettings:
     """The ``Config`` field ``org`` from the document root."""
-    from config.loader import _m  # the loader imports this module first
+    from config.table import _m
 
     org = root.table("org", "org")
     name = org.text("name", "", empty=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the loader imports this module; its reader is only a type here
-    from config.loader import _Table
+    from config.table import _Table
 
 REPEAT_KEYS = (
     "enabled",
@@ -100,6 +100,6 @@ def parse(repeats: _Table, incidents: _Table) -> dict[str, Any]:
 
 def _m(key: str, /, **params: Any) -> str:
     """A ``config_check.sections`` message in the language problems are reported in."""
-    from config.loader import _m as message  # at call time: the loader imports this module
+    from config.table import _m as message
 
     return message(f"sections.{key}", **params)
