@@ -61,6 +61,15 @@ def translate(locale: str, key: str, **params: Any) -> str:
     return template.format_map(params) if params else template
 
 
+CHANNELS = ("web", "wechat", "telegram", "phone", "sms", "terminal", "wecom", "email")
+"""The channels a person or a notice can come by, in the order a desk lists them."""
+
+
+def channel_name(locale: str, code: str) -> str:
+    """What a channel is called for people (网页报修, 微信公众号…); an unknown code as is."""
+    return catalog(locale).get(f"channel_names.{code}", code)
+
+
 def local_time(moment: datetime, timezone: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """Show a stored (UTC) time in the service's time zone."""
     return moment.astimezone(ZoneInfo(timezone)).strftime(fmt)

@@ -16,7 +16,7 @@ from conftest import NOW, draft
 
 from bots.app import build_app
 from config.model import Config
-from conversation.i18n import translate
+from conversation.i18n import channel_name, translate
 from tickets import staff_store
 from tickets.model import Action, Priority, State
 from tickets.staff import StaffRole
@@ -351,3 +351,20 @@ async def test_the_cookie_is_secure_behind_https(config: Config, store: Store) -
         page = await c.get("/console/login")
         cookie = page.cookies["baoxiu_console_login"]
         assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Strict"
+
+
+async def test_the_queue_filters_by_a_channel_named_for_people(
+    client: Client, store: Store
+) -> None:
+    number = store.create_ticket(draft(), NOW).number  # filed in the web chat
+    await login(client, "wang")
+    html = await (await client.get("/console?channel=web")).text()
+    assert number in html
+    assert f'<option value="web" selected>{channel_name("zh_CN", "web")}</option>' in html
+    assert f'<option value="phone">{channel_name("zh_CN", "phone")}</option>' in html
+    assert number not in await (await client.get("/console?channel=phone")).text()
+    ticket_page = await (await client.get(f"/console/ticket/{number}")).text()
+    notices = store.notices_of(number)
+    assert notices
+    for notice in notices:  # each notice's channel in words
+        assert f"<td>{channel_name('zh_CN', notice.channel)}</td>" in ticket_page

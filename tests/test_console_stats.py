@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from bots.app import build_app
 from bots.channel.export import safe
 from config.model import Config
-from conversation.i18n import translate
+from conversation.i18n import CHANNELS, channel_name, translate
 from tickets import staff_store
 from tickets.staff import StaffRole
 from tickets.store import Store
@@ -123,7 +123,10 @@ async def test_csv_and_xlsx_hold_the_shown_tables_with_formulas_neutralised(
     assert sheet is not None
     values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
     assert ("'=1+2", 1) in [tuple(row[:2]) for row in values]
-    assert ("web", 6) in [tuple(row[:2]) for row in values]  # 5 leaks + 1 outage: numbers
+    # 5 leaks + 1 outage, as numbers
+    assert (channel_name("zh_CN", "web"), 6) in [
+        tuple(row[:2]) for row in values
+    ]  # 5 leaks + 1 outage: numbers
 
 
 async def test_a_range_backwards_is_refused_in_words_and_the_default_shown(
@@ -157,3 +160,13 @@ async def test_per_day_every_day_of_the_range_is_a_row_the_empty_ones_too(
     assert sum(int(row[1]) for row in volume) == 8 and ["2026-10-02", "0"] in volume
     html = await (await client.get(f"/console/stats?{OCTOBER}&period=week")).text()
     assert [row[0] for row in cells(html, "volume")[1:]][:2] == ["2026-09-28", "2026-10-05"]
+
+
+async def test_channels_are_named_for_people(client: Client) -> None:
+    await login(client, "lin")
+    answer = await client.get(f"/console/stats?{OCTOBER}&by=channel&period=month")
+    assert answer.status == 200
+    groups = {row[0] for row in cells(await answer.text(), "figures")[1:]}
+    assert {channel_name("zh_CN", "web"), "Telegram"} <= groups  # 网页报修, not "web"
+    assert not groups & set(CHANNELS)
+    assert "=1+2" in groups  # a code no catalog names is shown as it is

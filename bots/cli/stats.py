@@ -15,6 +15,7 @@ from bots.channel.export import Cell, write_table
 from bots.cli.base import Session, config_option, fail, main, pass_session, say, store_of, table
 from bots.cli.tickets import category_name, holder_name, ticket_table, tickets
 from config.model import Config
+from conversation.i18n import channel_name
 from tickets import search, stats
 
 __all__ = ["stats_rows", "volume_rows"]
@@ -38,6 +39,8 @@ def _label(config: Config, by: str, value: str, loc: str) -> str:
     if by == "area":
         area = next((a for a in config.areas if a.code == value), None)
         return value if area is None else (area.zh if loc.startswith("zh") else area.en)
+    if by == "channel" and value:
+        return channel_name(loc, value)
     return value or say(loc, "stats.all")
 
 

@@ -24,6 +24,7 @@ from bots.web.console.render import render, t
 from config.model import Config
 from conversation.common import describe_error
 from conversation.context import Ctx
+from conversation.i18n import CHANNELS, channel_name
 from conversation.known_faults import area_name, category_name
 from tickets import console_store, queries
 from tickets.errors import BaoxiuError, InvalidInput
@@ -184,6 +185,7 @@ async def queue(request: web.Request, who: Staff) -> web.StreamResponse:
         priorities=[(p.value, ctx.t(f"cli.priority.{p.value}")) for p in Priority],
         areas=[(a.code, a.name(who.locale)) for a in config.areas],
         technicians=[(x.id, x.name) for x in config.technicians],
+        channels=[(code, channel_name(who.locale, code)) for code in CHANNELS],
         live_from=console_store.last_event_id(store),
         live=not request.query.get("after"),
     )

@@ -11,7 +11,7 @@ import jinja2
 from aiohttp import web
 
 from bots.keys import CONFIG
-from conversation.i18n import local_time, translate
+from conversation.i18n import channel_name, local_time, translate
 
 HERE = Path(__file__).parent
 _templates = jinja2.Environment(
@@ -36,6 +36,7 @@ def render(request: web.Request, name: str, locale: str, **values: Any) -> web.R
         t=lambda key, **params: t(locale, key, **params),
         tr=lambda key, **params: translate(locale, key, **params),
         when=when,
+        channel_name=lambda code: channel_name(locale, code),
         locale=locale,
         static_url=lambda file: str(static.url_for(filename=file)),
         **values,
