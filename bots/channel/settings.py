@@ -7,7 +7,8 @@ checks its own keys with these; the messages read the same for every channel.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -38,6 +39,33 @@ class Section:
     def fail(self, key: str, value: Any, problem: str, fix: str) -> NoReturn:
         shown = f'"{value}"' if isinstance(value, str) else repr(value)
         raise ConfigError(f"{self.path}.{key} = {shown}: {problem} — {fix}")
+
+    def known(self, raw: Mapping[str, Any], keys: Sequence[str]) -> None:
+        """Refuse the first key (in order) that is not one of ``keys``."""
+        unknown = sorted(set(raw) - set(keys))
+        if unknown:
+            self.fail(unknown[0], raw[unknown[0]], "unknown key", f"use one of: {', '.join(keys)}")
+
+    def number(
+        self, raw: Mapping[str, Any], key: str, default: float, low: float, high: float
+    ) -> float:
+        value = raw.get(key, default)
+        fix = f"write a number between {low:g} and {high:g}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(key, value, "must be a number", fix)
+        if not low <= value <= high:
+            self.fail(key, value, "out of range", fix)
+        return float(value)
+
+    def secret(
+        self, raw: Mapping[str, Any], key: str, pattern: re.Pattern[str], what: str, where: str
+    ) -> str:
+        """A credential checked against ``pattern``; ``where`` says where it is found."""
+        value = raw.get(key, "")
+        if not isinstance(value, str) or not pattern.fullmatch(value.strip()):
+            # The value may be a real secret, mistyped: name the problem without printing it.
+            raise ConfigError(f"{self.path}.{key}: {what} ({where})")
+        return value.strip()
 
     def text(self, raw: Mapping[str, Any], key: str, default: str) -> str:
         value = raw.get(key, default)

@@ -88,15 +88,6 @@ _fail = _SECTION.fail
 _text = _SECTION.text
 
 
-def _number(raw: Mapping[str, Any], key: str, default: float, high: float) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        _fail(key, value, "must be a number", f"write a number between 0 and {high:g}")
-    if not 0 <= value <= high:
-        _fail(key, value, "out of range", f"write a number between 0 and {high:g}")
-    return float(value)
-
-
 def _flag(raw: Mapping[str, Any], key: str, default: bool) -> bool:
     value = raw.get(key, default)
     if not isinstance(value, bool):
@@ -112,9 +103,7 @@ def _url(raw: Mapping[str, Any], key: str, default: str) -> str:
 
 
 def _parse(raw: Mapping[str, Any]) -> TelegramSettings:
-    unknown = sorted(set(raw) - set(KEYS))
-    if unknown:
-        _fail(unknown[0], raw[unknown[0]], "unknown key", f"use one of: {', '.join(KEYS)}")
+    _SECTION.known(raw, KEYS)
     if "token" not in raw:
         raise ConfigError(f'{SECTION}.token: missing — add token = "123456:ABC…" (from @BotFather)')
     token = _text(raw, "token", "")
@@ -192,10 +181,10 @@ def _parse(raw: Mapping[str, Any]) -> TelegramSettings:
         file_base_url=files,
         local_mode=_flag(raw, "local_mode", False),
         allowed_updates=tuple(dict.fromkeys(allowed)),
-        max_rate=_number(raw, "max_rate", 30, 1000),
-        group_max_rate=_number(raw, "group_max_rate", 20, 1000),
-        album_seconds=_number(raw, "album_seconds", 1.0, 10),
-        max_file_mb=int(_number(raw, "max_file_mb", 20, 2000)),
+        max_rate=_SECTION.number(raw, "max_rate", 30, 0, 1000),
+        group_max_rate=_SECTION.number(raw, "group_max_rate", 20, 0, 1000),
+        album_seconds=_SECTION.number(raw, "album_seconds", 1.0, 0, 10),
+        max_file_mb=int(_SECTION.number(raw, "max_file_mb", 20, 0, 2000)),
         drop_pending_updates=_flag(raw, "drop_pending_updates", False),
         proxy_url=_proxy(raw),
     )

@@ -16,7 +16,6 @@ from typing import Any
 
 from bots.channel.settings import Section
 from config.model import Config
-from tickets.errors import ConfigError
 
 _SECTION = Section("wechat")
 SECTION = _SECTION.path
@@ -92,27 +91,15 @@ _fail = _SECTION.fail
 
 
 _text = _SECTION.text
+_number = _SECTION.number
 
 
 def _secret(raw: Mapping[str, Any], key: str, pattern: re.Pattern[str], what: str) -> str:
-    value = raw.get(key, "")
-    if not isinstance(value, str) or not pattern.fullmatch(value.strip()):
-        # The value may be a real secret, mistyped: name the problem without printing it.
-        raise ConfigError(f"{SECTION}.{key}: {what} (公众号后台 → 设置与开发 → 基本配置)")
-    return value.strip()
-
-
-def _number(raw: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        _fail(key, value, "out of range", f"write a number between {low:g} and {high:g}")
-    return float(value)
+    return _SECTION.secret(raw, key, pattern, what, "公众号后台 → 设置与开发 → 基本配置")
 
 
 def _parse(raw: Mapping[str, Any]) -> WeChatSettings:
-    unknown = sorted(set(raw) - set(KEYS))
-    if unknown:
-        _fail(unknown[0], raw[unknown[0]], "unknown key", f"use one of: {', '.join(KEYS)}")
+    _SECTION.known(raw, KEYS)
     app_id = _text(raw, "app_id", "")
     if not _APP_ID.fullmatch(app_id):
         _fail(

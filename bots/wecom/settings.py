@@ -75,27 +75,15 @@ class WeComSettings:
 
 _fail = _SECTION.fail
 _text = _SECTION.text
+_number = _SECTION.number
 
 
 def _secret(raw: Mapping[str, Any], key: str, pattern: re.Pattern[str], what: str) -> str:
-    value = raw.get(key, "")
-    if not isinstance(value, str) or not pattern.fullmatch(value.strip()):
-        # The value may be a real secret, mistyped: name the problem without printing it.
-        raise ConfigError(f"{SECTION}.{key}: {what} ({WHERE})")
-    return value.strip()
-
-
-def _number(raw: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        _fail(key, value, "out of range", f"write a number between {low:g} and {high:g}")
-    return float(value)
+    return _SECTION.secret(raw, key, pattern, what, WHERE)
 
 
 def _parse(raw: Mapping[str, Any]) -> WeComSettings:
-    unknown = sorted(set(raw) - set(KEYS))
-    if unknown:
-        _fail(unknown[0], raw[unknown[0]], "unknown key", f"use one of: {', '.join(KEYS)}")
+    _SECTION.known(raw, KEYS)
     corp_id = _text(raw, "corp_id", "")
     if not _CORP_ID.fullmatch(corp_id):
         _fail(
