@@ -15,16 +15,13 @@ the photo cap.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bots.channel.choices import OfferTable, pick
-from bots.channel.media import IMAGE_EXTENSIONS, image_type
-from bots.engine import private_folder
+from bots.channel.media import IMAGE_EXTENSIONS, image_type, keep_photo
 from bots.wechat.client import WeChatClient, WeChatError
 from bots.wechat.msgmenu import tapped
 from bots.wechat.store import WeChatTables
@@ -159,17 +156,7 @@ class Inbound:
         proven = image_type(data[:16])
         if proven is None:
             return NotTaken("wechat.download_failed")
-        ref = f"{MEDIA_FOLDER}/{secrets.token_hex(16)}{IMAGE_EXTENSIONS[proven]}"
-        _save(self.media_dir / ref, data)
-        return Photo(ref, "")
-
-
-def _save(path: Path, data: bytes) -> None:
-    private_folder(path.parent)
-    # Owner-only like the database: a reporter's photo may show their home.
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
+        return Photo(keep_photo(self.media_dir, MEDIA_FOLDER, IMAGE_EXTENSIONS[proven], data), "")
 
 
 def hint(locale: str, taken: NotTaken) -> str:

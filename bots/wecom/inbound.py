@@ -14,8 +14,6 @@ Only translation: no dialogue decisions; the store only to read the standing off
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bots.channel.choices import OfferTable, pick
-from bots.channel.media import IMAGE_EXTENSIONS, image_type
-from bots.engine import private_folder
+from bots.channel.media import IMAGE_EXTENSIONS, image_type, keep_photo
 from bots.wecom.client import WeChatError, WeComClient
 from conversation.events import Button, Command, InEvent, Location, Photo, Unsupported, parse_text
 from conversation.i18n import translate
@@ -127,12 +124,6 @@ class Inbound:
         proven = image_type(data[:16])
         if proven is None:
             return NotTaken("wecom.download_failed")
-        ref = f"{MEDIA_FOLDER}/{secrets.token_hex(16)}{IMAGE_EXTENSIONS[proven]}"
-        path = self.media_dir / ref
-        private_folder(path.parent)
-        # Owner-only like the database: a photo may show someone's home.
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+        ref = keep_photo(self.media_dir, MEDIA_FOLDER, IMAGE_EXTENSIONS[proven], data)
         taken.append(now)
         return Photo(ref, "")

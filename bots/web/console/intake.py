@@ -13,12 +13,11 @@ in the media folder.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from bots.channel.media import IMAGE_EXTENSIONS, image_type
+from bots.channel.media import IMAGE_EXTENSIONS, image_type, keep_photo
 from bots.keys import CONFIG, STORE, WORKER
 from bots.web.console.auth import MULTIPART, Staff, now, page_context, staff
 from bots.web.console.pages import actor_of, ctx_of, row_of
@@ -209,13 +208,4 @@ def _repeat(
 
 def _save(request: web.Request, photos: list[tuple[str, bytes]]) -> tuple[str, ...]:
     root = request.app[CONFIG].media_dir
-    folder = root / "console"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    refs = []
-    for extension, data in photos:
-        name = f"{secrets.token_urlsafe(16)}{extension}"
-        path = folder / name
-        path.write_bytes(data)
-        path.chmod(0o600)
-        refs.append(f"console/{name}")
-    return tuple(refs)
+    return tuple(keep_photo(root, "console", extension, data) for extension, data in photos)
