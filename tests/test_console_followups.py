@@ -6,7 +6,7 @@ full phone shown on request and logged, the outcome recorded as the ticket's eve
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import NOW, draft
@@ -23,16 +23,21 @@ ZHANG = Actor(Role.TECHNICIAN, "zhang", "张师傅", frozenset({"maint"}))
 MINUTE = timedelta(minutes=1)
 
 
-def closed(store: Store, chat: str, rating: int | None = None) -> str:
-    number = store.create_ticket(draft(chat=chat), NOW).number
-    store.apply(number, Action.CLAIM, ZHANG, NOW)
-    store.apply(number, Action.SIGN_IN, ZHANG, NOW + 10 * MINUTE)
-    store.apply(number, Action.RESOLVE, ZHANG, NOW + 20 * MINUTE, note="换阀门")
+def closed(store: Store, chat: str, rating: int | None = None, at: datetime = NOW) -> str:
+    """A ticket resolved and then confirmed or rated by its reporter, starting ``at``.
+
+    With a running service pass the real time: its scheduler (a thread, on the wall
+    clock) would otherwise find the confirmation window of a ticket resolved on ``NOW``
+    long past and close it between the resolve and the confirm."""
+    number = store.create_ticket(draft(chat=chat), at).number
+    store.apply(number, Action.CLAIM, ZHANG, at)
+    store.apply(number, Action.SIGN_IN, ZHANG, at + 10 * MINUTE)
+    store.apply(number, Action.RESOLVE, ZHANG, at + 20 * MINUTE, note="换阀门")
     reporter = Actor.reporter("web", chat)
     if rating is None:
-        store.apply(number, Action.CONFIRM, reporter, NOW + 30 * MINUTE)
+        store.apply(number, Action.CONFIRM, reporter, at + 30 * MINUTE)
     else:
-        store.apply(number, Action.RATE, reporter, NOW + 30 * MINUTE, data={"rating": rating})
+        store.apply(number, Action.RATE, reporter, at + 30 * MINUTE, data={"rating": rating})
     return number
 
 
@@ -75,7 +80,7 @@ async def test_the_console_lists_open_calls_shows_the_phone_and_records_the_outc
     config: Config,
 ) -> None:
     sample(store, config, 100)
-    number = closed(store, "alice")
+    number = closed(store, "alice", at=datetime.now(UTC))
     await login(client, "amy")  # an agent makes the calls
     page = await client.get("/console/followups")
     html = await page.text()
@@ -132,7 +137,7 @@ async def test_recording_needs_an_open_task_and_the_csrf_token(
     client: Client,  # noqa: F811
     store: Store,
 ) -> None:
-    number = closed(store, "alice")  # not sampled (the default share is 0)
+    number = closed(store, "alice", at=datetime.now(UTC))  # not sampled (default share 0)
     await login(client)
     token = await csrf_of(client, "/console/followups")
     refused = await client.post(

@@ -6,6 +6,7 @@ list. Skipped only when /usr/bin/chromium is absent, like the other browser test
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -29,7 +30,7 @@ async def test_the_dispatcher_calls_and_records_a_sampled_follow_up(
     config: Config,
 ) -> None:
     store.config = replace(config, flow=FlowSettings(sample_percent=100))
-    number = closed(store, "alice")
+    number = closed(store, "alice", at=datetime.now(UTC))
     page, errors = await office_page(browser)
     await log_in(page, server)
     await page.get_by_role("link", name=t("followup_calls.nav")).click()
