@@ -365,6 +365,32 @@ class WeComMember:
     async def image(self, media_id: str) -> str:
         return await self.send("image", PicUrl="http://p.qpic.cn/x", MediaId=media_id)
 
+    async def contact_change(self, change: str, userid: str, **fields: Any) -> str:
+        """WeCom's 通讯录变更 event (``change_contact``) from ``sys``, as the 成员变更通知
+        documents it (no AgentID, no MsgId); the fake's own directory changes with it."""
+        values: dict[str, Any] = {
+            "ToUserName": self.corp_id,
+            "FromUserName": "sys",
+            "CreateTime": int(time.time()),
+            "MsgType": "event",
+            "Event": "change_contact",
+            "ChangeType": change,
+            "UserID": userid,
+            **fields,
+        }
+        member = self.api.members.get(userid)
+        if change == "delete_user":
+            self.api.members.pop(userid, None)
+        elif member is not None and change == "update_user":
+            if "Mobile" in fields:
+                member["mobile"] = str(fields["Mobile"])
+            if "NewUserID" in fields:
+                member["userid"] = str(fields["NewUserID"])
+                self.api.members[member["userid"]] = self.api.members.pop(userid)
+        plain = xmltodict.unparse({"xml": values}, full_document=False)
+        await self.send_plain(plain)
+        return plain
+
     async def press(self, card: FakeCard) -> str:
         """A press on the card's (first) button."""
         return await self.send(

@@ -630,3 +630,22 @@ def _export_reporter_open_newest(db: Database) -> None:
             (reporter_channel, reporter_chat, state IN {opened}, created_at, number);
         """,
     )
+
+
+@MIGRATIONS(name="wxrest_0001_wecom_members")
+def _wxrest_wecom_members(db: Database) -> None:
+    # wecom_members: WeCom 账号 that must not be bound again by themselves — deleted from
+    # the corporation, renamed (detail: the new 账号), or unbound by an operator — so that
+    # neither the configured 账号 bound at start nor the mobile match undoes the change.
+    # Keyed by the 账号 in lower case (WeCom's are case-insensitive).
+    _script(
+        db,
+        """
+        CREATE TABLE wecom_members (
+            userid TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL
+        );
+        """,
+    )

@@ -24,6 +24,7 @@ from bots.wechat.store import WeChatTables
 from bots.wecom.callback import WeComChannel
 from bots.wecom.cards import Cards
 from bots.wecom.client import WeComClient
+from bots.wecom.contacts import Contacts
 from bots.wecom.crypto import WeComEnvelope
 from bots.wecom.inbound import Inbound
 from bots.wecom.notify import WeComSender
@@ -73,6 +74,7 @@ async def wecom_ctx(app: web.Application) -> AsyncIterator[None]:
     app[WECOM] = WeComChannel(
         WeComEnvelope(settings), engine, inbound, people, tables, cards, worker
     )
+    app[WECOM].contacts = Contacts(store, config)
     app[WECOM_WORKER] = worker
     stop = asyncio.Event()
     tasks = [

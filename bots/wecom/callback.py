@@ -33,6 +33,7 @@ from bots.engine import Engine
 from bots.telegram.album import ChatLocks
 from bots.wechat.store import callback_key
 from bots.wecom.cards import Cards
+from bots.wecom.contacts import Contacts, is_contact_change
 from bots.wecom.crypto import Refused, WeComEnvelope
 from bots.wecom.inbound import CARD_EVENT, Inbound, NotTaken, Taken
 from bots.wecom.people import People
@@ -53,6 +54,8 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class WeComChannel:
+    contacts: Contacts | None = None  # 通讯录 changes (bots.wecom.contacts), set by wecom_ctx
+
     def __init__(
         self,
         envelope: WeComEnvelope,
@@ -107,6 +110,8 @@ class WeComChannel:
         return web.Response(text="")
 
     async def _step(self, key: str, fields: dict[str, Any]) -> None:
+        if self.contacts is not None and is_contact_change(fields):  # from "sys", not a member
+            return self.contacts.changed(key, fields, datetime.now(UTC))
         userid = str(fields.get("FromUserName", ""))
         if not userid:
             return

@@ -21,6 +21,7 @@ import phonenumbers
 
 from bots.engine import Engine
 from bots.wecom.client import WeChatError, WeComClient
+from bots.wecom.members import mark_of
 from bots.wecom.store import CHANNEL
 from config.model import Config, Dispatcher, Technician
 from tickets.model import Role
@@ -66,7 +67,8 @@ class People:
         people: tuple[Person, ...] = (*self.config.technicians, *self.config.dispatchers)
         bound = 0
         for person in people:
-            if person.wecom_userid:
+            # One WeCom deleted or renamed, or an operator unbound, stays so (bots.wecom.members).
+            if person.wecom_userid and mark_of(self.engine.store, person.wecom_userid) is None:
                 self.engine.bind(
                     CHANNEL, person.wecom_userid, role_of(self.config, person), person.id, now
                 )
@@ -77,6 +79,8 @@ class People:
         """Bind ``userid``'s chat if they are a configured person and it is not yet."""
         record = self.engine.store.chat(CHANNEL, userid)
         person = by_userid(self.config, userid)
+        if person is not None and mark_of(self.engine.store, userid) is not None:
+            person = None  # the configured 账号 was unbound (bots.wecom.members)
         if person is None and record.person and self._still_configured(record.person):
             return
         if person is None:
@@ -92,6 +96,8 @@ class People:
         return (self.config.technician(person) or self.config.dispatcher(person)) is not None
 
     async def _by_mobile(self, userid: str) -> Person | None:
+        if mark_of(self.engine.store, userid) is not None:
+            return None  # unbound by an operator, or gone from WeCom (bots.wecom.members)
         checked = self._nobody.get(userid)
         if checked is not None and time.monotonic() - checked < FORGET_SECONDS:
             return None
