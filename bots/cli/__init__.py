@@ -16,6 +16,7 @@ from bots.cli.outbox import outbox_group
 from bots.cli.telegram import telegram_group
 from bots.cli.users import user_group
 from bots.cli.wechat import wechat_group
+from bots.cli.wecom import wecom_group
 
 __all__ = ["main"]
 
@@ -24,3 +25,4 @@ main.add_command(wechat_group)
 main.add_command(outbox_group)
 main.add_command(user_group)  # console staff accounts
 register_dispatch(main)  # assign, transfer, merge, priority, incident, outage
+main.add_command(wecom_group)
