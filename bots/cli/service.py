@@ -158,7 +158,10 @@ def config_check(session: Session, path: Path | None) -> None:
     try:
         loc = session.locale  # the shell's: the file's own language is not known yet
         config = check_config(chosen, locale=loc) if chosen is not None else load(None, locale=loc)
-        _check_channels(config)
+        from bots.channel.settings import reported_in
+
+        with reported_in(loc):  # the channels' problems in the loader's language too
+            _check_channels(config)
     except ConfigError as error:
         fail(session.locale, "config_invalid", message=error.message)
     click.echo("\n".join(summary(config)))

@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bots.channel.settings import Section
+from bots.channel.settings import Section, say
 from config.model import Config
-from tickets.errors import ConfigError
 
 _SECTION = Section("telegram")
 SECTION = _SECTION.path
@@ -44,10 +43,6 @@ KEYS = (
 _TOKEN = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{1,100}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 _URL = re.compile(r"https?://[^\s/]+(/\S*)?")
-_SECRET_FIX = (
-    'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))" '
-    "(16-256 letters, digits, _ or -)"
-)
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,7 @@ class TelegramSettings:
     @staticmethod
     def from_config(config: Config) -> TelegramSettings:
         """The checked settings; ``ConfigError`` names the key, the value and the fix."""
-        return _parse(_SECTION.table(config, 'token = "123456:ABC…" (from @BotFather)'))
+        return _parse(_SECTION.table(config, "telegram.needs"))
 
 
 _fail = _SECTION.fail
@@ -88,58 +83,43 @@ _fail = _SECTION.fail
 _text = _SECTION.text
 
 
-def _flag(raw: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = raw.get(key, default)
-    if not isinstance(value, bool):
-        _fail(key, value, "must be true or false", "write true or false, without quotes")
-    return value
+_flag = _SECTION.flag
 
 
 def _url(raw: Mapping[str, Any], key: str, default: str) -> str:
     value = _text(raw, key, default)
     if not _URL.fullmatch(value):
-        _fail(key, value, "not a web address", 'write it like "http://127.0.0.1:8081/bot"')
+        _fail(key, value, "common.not_url", "common.url_fix", example="http://127.0.0.1:8081/bot")
     return value
 
 
 def _parse(raw: Mapping[str, Any]) -> TelegramSettings:
     _SECTION.known(raw, KEYS)
     if "token" not in raw:
-        raise ConfigError(f'{SECTION}.token: missing — add token = "123456:ABC…" (from @BotFather)')
+        _SECTION.refuse("token", "common.missing", "telegram.token_missing_fix")
     token = _text(raw, "token", "")
     if not _TOKEN.fullmatch(token):
         # Never echo a token that may be real but mistyped into an error message or a log.
-        raise ConfigError(
-            f"{SECTION}.token: not a bot token — copy it from @BotFather, "
-            'it looks like "123456789:AAE…" (digits, a colon, then letters, digits, _ or -)'
-        )
+        _SECTION.refuse("token", "telegram.not_token", "telegram.token_fix")
     mode = _text(raw, "mode", "polling")
     if mode not in MODES:
-        _fail("mode", mode, "unknown mode", 'write "polling" (no public address) or "webhook"')
+        _fail("mode", mode, "common.unknown_mode", "telegram.mode_fix")
 
     webhook_url = _text(raw, "webhook_url", "")
     secret = _text(raw, "secret_token", "")
     if webhook_url and not _URL.fullmatch(webhook_url):
-        _fail(
-            "webhook_url",
-            webhook_url,
-            "not a web address",
-            "write the public HTTPS address of this server's /telegram/webhook route, like "
-            '"https://repair.example.com/telegram/webhook"',
-        )
+        _fail("webhook_url", webhook_url, "common.not_url", "telegram.webhook_fix")
     if mode == "webhook":
         if not webhook_url:
-            raise ConfigError(
-                f"{SECTION}.webhook_url: missing — webhook mode needs the public HTTPS address "
-                'Telegram posts to, like "https://repair.example.com/telegram/webhook"'
-            )
+            _SECTION.refuse("webhook_url", "common.missing", "telegram.webhook_missing_fix")
         if not secret:
-            raise ConfigError(
-                f"{SECTION}.secret_token: missing — webhook mode needs one; {_SECRET_FIX}"
+            fix = say("telegram.secret_fix")
+            _SECTION.refuse(
+                "secret_token", "common.missing", "telegram.secret_missing_fix", secret_fix=fix
             )
     if secret and not _SECRET.fullmatch(secret):
         # The value is a secret: name the problem without printing it.
-        raise ConfigError(f"{SECTION}.secret_token: not a valid secret — {_SECRET_FIX}")
+        _SECTION.refuse("secret_token", "telegram.not_secret", "telegram.secret_fix")
 
     api = _url(raw, "api_base_url", DEFAULT_API)
     default_files = DEFAULT_FILES
@@ -149,27 +129,24 @@ def _parse(raw: Mapping[str, Any]) -> TelegramSettings:
 
     allowed = raw.get("allowed_updates", list(UPDATE_TYPES))
     if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
-        _fail(
-            "allowed_updates",
-            allowed,
-            "must be a list of texts",
-            'write allowed_updates = ["message", "callback_query"]',
-        )
+        _fail("allowed_updates", allowed, "telegram.not_text_list", "telegram.updates_fix")
     for kind in allowed:
         if kind not in UPDATE_TYPES:
             _fail(
                 "allowed_updates",
                 kind,
-                "not an update kind this bot uses",
-                f"use some of: {', '.join(UPDATE_TYPES)}",
+                "telegram.not_update_kind",
+                "telegram.updates_use",
+                options=", ".join(UPDATE_TYPES),
             )
     for needed in ("message", "callback_query"):
         if needed not in allowed:
             _fail(
                 "allowed_updates",
                 allowed,
-                f'"{needed}" is missing',
-                f'keep "{needed}": without it residents or buttons get no answer',
+                "telegram.update_missing",
+                "telegram.update_keep",
+                needed=needed,
             )
 
     return TelegramSettings(
@@ -195,10 +172,5 @@ def _proxy(raw: Mapping[str, Any]) -> str:
         return ""
     value = _text(raw, "proxy_url", "")
     if value and not re.fullmatch(r"https?://\S+", value):
-        _fail(
-            "proxy_url",
-            value,
-            "not an HTTP proxy address",
-            'write it like "http://127.0.0.1:7890" (SOCKS proxies are not supported)',
-        )
+        _fail("proxy_url", value, "telegram.not_proxy", "telegram.proxy_fix")
     return value

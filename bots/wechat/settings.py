@@ -41,6 +41,7 @@ KEYS = (
     "timeout_seconds",
 )
 DEFAULT_MENU = (("报修", "report"), ("我的工单", "mine"), ("进度查询", "status"))
+WHERE = "公众号后台 → 设置与开发 → 基本配置"
 
 _APP_ID = re.compile(r"wx[0-9a-f]{16}")
 _SECRET = re.compile(r"[0-9A-Za-z]{32}")
@@ -83,8 +84,7 @@ class WeChatSettings:
     @staticmethod
     def from_config(config: Config) -> WeChatSettings:
         """The checked settings; ``ConfigError`` names the key, the value and the fix."""
-        needs = "app_id, app_secret and token (公众号后台 → 设置与开发 → 基本配置)"
-        return _parse(_SECTION.table(config, needs))
+        return _parse(_SECTION.table(config, "wechat.needs", where=WHERE))
 
 
 _fail = _SECTION.fail
@@ -95,55 +95,27 @@ _number = _SECTION.number
 
 
 def _secret(raw: Mapping[str, Any], key: str, pattern: re.Pattern[str], what: str) -> str:
-    return _SECTION.secret(raw, key, pattern, what, "公众号后台 → 设置与开发 → 基本配置")
+    return _SECTION.secret(raw, key, pattern, what, WHERE)
 
 
 def _parse(raw: Mapping[str, Any]) -> WeChatSettings:
     _SECTION.known(raw, KEYS)
     app_id = _text(raw, "app_id", "")
     if not _APP_ID.fullmatch(app_id):
-        _fail(
-            "app_id",
-            app_id,
-            "not an AppID",
-            'copy it from 基本配置, it looks like "wx0123456789abcdef"',
-        )
-    secret = _secret(
-        raw, "app_secret", _SECRET, "missing or not an AppSecret (32 letters and digits)"
-    )
-    token = _secret(raw, "token", _TOKEN, "missing or not a Token (3-32 letters and digits)")
+        _fail("app_id", app_id, "wechat.not_app_id", "wechat.app_id_fix")
+    secret = _secret(raw, "app_secret", _SECRET, "wechat.secret_bad")
+    token = _secret(raw, "token", _TOKEN, "common.token_bad")
     mode = _text(raw, "mode", "safe")
     if mode not in MODES:
-        _fail(
-            "mode",
-            mode,
-            "unknown mode",
-            'write "safe" (安全模式, recommended), "compatible" or "plain"',
-        )
+        _fail("mode", mode, "common.unknown_mode", "wechat.mode_fix")
     aes = ""
     if mode != "plain" or "encoding_aes_key" in raw:
-        aes = _secret(
-            raw,
-            "encoding_aes_key",
-            _AES_KEY,
-            "missing or not an EncodingAESKey (43 letters and digits)",
-        )
+        aes = _secret(raw, "encoding_aes_key", _AES_KEY, "common.aes_bad")
     api = _text(raw, "api_base_url", DEFAULT_API)
     if not _URL.fullmatch(api):
-        _fail(
-            "api_base_url",
-            api,
-            "not a web address",
-            'write it like "https://api.weixin.qq.com/cgi-bin/"',
-        )
-    verify = raw.get("verify_phone", False)
-    if not isinstance(verify, bool):
-        _fail(
-            "verify_phone", verify, "must be true or false", "write true or false, without quotes"
-        )
-    msgmenu = raw.get("msgmenu", True)
-    if not isinstance(msgmenu, bool):
-        _fail("msgmenu", msgmenu, "must be true or false", "write true or false, without quotes")
+        _fail("api_base_url", api, "common.not_url", "common.url_fix", example=DEFAULT_API)
+    verify = _SECTION.flag(raw, "verify_phone", False)
+    msgmenu = _SECTION.flag(raw, "msgmenu", True)
     return WeChatSettings(
         app_id=app_id,
         app_secret=secret,
@@ -163,59 +135,51 @@ def _parse(raw: Mapping[str, Any]) -> WeChatSettings:
 def _menu(value: Any) -> tuple[tuple[str, str], ...]:
     if value is None:
         return DEFAULT_MENU
-    fix = 'write menu = [{name = "报修", key = "report"}, …] with keys ' + ", ".join(MENU_KEYS)
+    fix, keys = "wechat.menu_fix", ", ".join(MENU_KEYS)
     if not isinstance(value, list) or not 1 <= len(value) <= 3:
-        _fail("menu", value, "must be a list of 1 to 3 buttons", fix)
+        _fail("menu", value, "wechat.menu_count", fix, keys=keys)
     items: list[tuple[str, str]] = []
     for item in value:
         if not isinstance(item, dict) or set(item) != {"name", "key"}:
-            _fail("menu", item, "a button needs exactly name and key", fix)
+            _fail("menu", item, "wechat.menu_button", fix, keys=keys)
         name, key = item["name"], item["key"]
         if not isinstance(name, str) or not 1 <= len(name.encode()) <= 16:
-            _fail("menu", name, "a button name is 1-16 bytes of text (5 Chinese characters)", fix)
+            _fail("menu", name, "wechat.menu_name", fix, keys=keys)
         if key not in MENU_KEYS:
-            _fail("menu", key, "unknown menu key", fix)
+            _fail("menu", key, "wechat.menu_key", fix, keys=keys)
         items.append((name, key))
     return tuple(items)
 
 
 def _templates(value: Any) -> dict[str, Template]:
-    fix = (
-        'write [channels.wechat.templates."reporter.done"] id = "…"'
-        ' and fields = {thing1 = "{text}"}'
-    )
+    fix = "wechat.templates_fix"
     if not isinstance(value, dict):
-        _fail("templates", value, "must be a table of notice kinds", fix)
+        _fail("templates", value, "wechat.templates_table", fix)
     found: dict[str, Template] = {}
     for kind, entry in value.items():
         key = f"templates.{kind}"
         if not isinstance(entry, dict) or set(entry) - {"id", "fields"} or "id" not in entry:
-            _fail(key, entry, "needs id and fields", fix)
+            _fail(key, entry, "wechat.template_needs", fix)
         template_id, fields = entry["id"], entry.get("fields", {})
         if not isinstance(template_id, str) or not _TEMPLATE_ID.fullmatch(template_id):
-            _fail(
-                f"{key}.id", template_id, "not a template id", "copy it from 广告与服务 → 模板消息"
-            )
+            _fail(f"{key}.id", template_id, "wechat.not_template_id", "wechat.template_id_fix")
         if not isinstance(fields, dict) or not fields:
-            _fail(f"{key}.fields", fields, "must name at least one field", fix)
+            _fail(f"{key}.fields", fields, "wechat.no_fields", fix)
         pairs: list[tuple[str, str]] = []
         for name, shown in fields.items():
             if not _FIELD.fullmatch(name):
-                _fail(
-                    f"{key}.fields",
-                    name,
-                    "not a template keyword",
-                    'write it as in the template, e.g. "thing2"',
-                )
+                _fail(f"{key}.fields", name, "wechat.not_keyword", "wechat.keyword_fix")
             if not isinstance(shown, str):
-                _fail(f"{key}.fields.{name}", shown, "must be text", fix)
+                _fail(f"{key}.fields.{name}", shown, "common.must_be_text", fix)
             for used in _PLACEHOLDER.findall(shown):
                 if used not in TEMPLATE_VALUES:
                     _fail(
                         f"{key}.fields.{name}",
                         shown,
-                        f"unknown value {{{used}}}",
-                        f"use {', '.join(TEMPLATE_VALUES)}",
+                        "wechat.unknown_value",
+                        "wechat.values_use",
+                        used=used,
+                        options=", ".join(TEMPLATE_VALUES),
                     )
             pairs.append((name, shown))
         found[str(kind)] = Template(template_id, tuple(pairs))

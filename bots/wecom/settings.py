@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bots.channel.settings import Section
+from bots.channel.settings import Section, say
 from config.model import Config, Dispatcher, Technician
 from tickets.errors import ConfigError
 
@@ -67,8 +67,7 @@ class WeComSettings:
     @staticmethod
     def from_config(config: Config) -> WeComSettings:
         """The checked settings; ``ConfigError`` names the key, the value and the fix."""
-        needs = f"corp_id, agent_id, secret, token and encoding_aes_key ({WHERE})"
-        settings = _parse(_SECTION.table(config, needs))
+        settings = _parse(_SECTION.table(config, "wecom.needs", where=WHERE))
         _check_userids(config)
         return settings
 
@@ -86,31 +85,16 @@ def _parse(raw: Mapping[str, Any]) -> WeComSettings:
     _SECTION.known(raw, KEYS)
     corp_id = _text(raw, "corp_id", "")
     if not _CORP_ID.fullmatch(corp_id):
-        _fail(
-            "corp_id",
-            corp_id,
-            "not a CorpID",
-            'copy it from 我的企业 → 企业信息 → 企业ID, it looks like "ww0123456789abcdef"',
-        )
+        _fail("corp_id", corp_id, "wecom.not_corp_id", "wecom.corp_id_fix")
     agent_id = raw.get("agent_id")
     if isinstance(agent_id, bool) or not isinstance(agent_id, int) or not 0 < agent_id < 10**9:
-        _fail(
-            "agent_id",
-            agent_id,
-            "not an AgentId",
-            "write the app's AgentId as a number, e.g. 1000002 (应用详情页)",
-        )
-    secret = _secret(raw, "secret", _SECRET, "missing or not a Secret (43 characters)")
-    token = _secret(raw, "token", _TOKEN, "missing or not a Token (3-32 letters and digits)")
-    aes = _secret(
-        raw,
-        "encoding_aes_key",
-        _AES_KEY,
-        "missing or not an EncodingAESKey (43 letters and digits)",
-    )
+        _fail("agent_id", agent_id, "wecom.not_agent_id", "wecom.agent_id_fix")
+    secret = _secret(raw, "secret", _SECRET, "wecom.secret_bad")
+    token = _secret(raw, "token", _TOKEN, "common.token_bad")
+    aes = _secret(raw, "encoding_aes_key", _AES_KEY, "common.aes_bad")
     api = _text(raw, "api_base_url", DEFAULT_API)
     if not _URL.fullmatch(api):
-        _fail("api_base_url", api, "not a web address", f'write it like "{DEFAULT_API}"')
+        _fail("api_base_url", api, "common.not_url", "common.url_fix", example=DEFAULT_API)
     return WeComSettings(
         corp_id=corp_id,
         agent_id=agent_id,
@@ -133,12 +117,12 @@ def _check_userids(config: Config) -> None:
         kind = "technicians" if person in config.technicians else "dispatchers"
         where = f"{kind}[{person.id}].wecom_userid"
         if not USERID.fullmatch(userid):
-            raise ConfigError(
-                f'{where} = "{userid}": not a WeCom 账号 — copy it from 通讯录 → the member → 账号'
-            )
+            problem = f"{say('wecom.userid_bad')} — {say('wecom.userid_bad_fix')}"
+            raise ConfigError(f'{where} = "{userid}": {problem}')
         if userid.lower() in seen:
-            raise ConfigError(
-                f'{where} = "{userid}": also given to {seen[userid.lower()]} — a WeCom 账号 '
-                "names one person"
+            other = seen[userid.lower()]
+            problem = (
+                f"{say('wecom.userid_shared', other=other)} — {say('wecom.userid_shared_fix')}"
             )
+            raise ConfigError(f'{where} = "{userid}": {problem}')
         seen[userid.lower()] = person.id
