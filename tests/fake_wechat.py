@@ -236,7 +236,9 @@ class WeChatUser:
     async def post_raw(self, query: dict[str, str], body: str | bytes) -> tuple[int, str]:
         if self.session is None:
             self.session = aiohttp.ClientSession()
-        timeout = aiohttp.ClientTimeout(total=self.timeout, ceil_threshold=0)
+        # ceil_threshold above the timeout: aiohttp rounds a deadline up to whole seconds
+        # when the timeout exceeds it (0 rounded every one: WeChat's 0.3 s became up to 1.3).
+        timeout = aiohttp.ClientTimeout(total=self.timeout, ceil_threshold=3600)
         async with self.session.post(
             self.url, params=query, data=body, timeout=timeout
         ) as response:
