@@ -10,20 +10,22 @@
   XML encrypted and signed with wechatpy's crypto in WeChat's direction (safe mode),
   a 5 s answer timeout and up to 3 retries of the same message (same MsgId), as WeChat
   does. It decrypts the passive reply and returns its text.
+
+The server, the tokens and the posting are ``fake_weixin``'s, shared with the fake WeCom.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import xmltodict
 from aiohttp import web
+from fake_weixin import FakeServer, Poster, Tokens, encrypted
+from fake_weixin import error as _error
 from wechatpy.crypto import WeChatCrypto
 
 APP_ID = "wx0123456789abcdef"
@@ -35,7 +37,7 @@ WINDOW_SECONDS = 48 * 3600
 
 
 @dataclass
-class FakeWeChatApi:
+class FakeWeChatApi(FakeServer):
     app_id: str = APP_ID
     secret: str = APP_SECRET
     media: dict[str, bytes] = field(default_factory=dict)
@@ -51,9 +53,9 @@ class FakeWeChatApi:
     port: int = 0
 
     def __post_init__(self) -> None:
-        self._tokens: dict[str, float] = {}
+        self.tokens = Tokens(self.now)
         self._ids = itertools.count(1000)
-        self._runner: web.AppRunner | None = None
+        self._runner = None
 
     # -- what tests arrange ---------------------------------------------------------------
     def now(self) -> float:
@@ -63,33 +65,16 @@ class FakeWeChatApi:
         self.offset += seconds
 
     def expire_tokens(self) -> None:
-        self._tokens.clear()
-
-    @property
-    def api_base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/cgi-bin/"
+        self.tokens.expire()
 
     # -- life -----------------------------------------------------------------------------
-    def app(self) -> web.Application:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/cgi-bin/stable_token", self._token)
         app.router.add_get("/cgi-bin/media/get", self._media)
         app.router.add_post("/cgi-bin/message/custom/send", self._custom)
         app.router.add_post("/cgi-bin/message/template/send", self._template)
         app.router.add_post("/cgi-bin/menu/create", self._menu)
         app.router.add_post("/cgi-bin/qrcode/create", self._qrcode)
-        return app
-
-    async def start(self, port: int = 0) -> FakeWeChatApi:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # -- endpoints ------------------------------------------------------------------------
     async def _token(self, request: web.Request) -> web.Response:
@@ -97,22 +82,19 @@ class FakeWeChatApi:
         if (body.get("appid"), body.get("secret")) != (self.app_id, self.secret):
             return _error(40125, "invalid appsecret")
         self.token_fetches += 1
-        live = [t for t, until in self._tokens.items() if until > self.now()]
-        if live and not body.get("force_refresh"):
-            token = live[0]  # stable_token: every caller gets the same valid token
-        else:
-            token = secrets.token_hex(16)
-            self._tokens[token] = self.now() + 7200
+        live = self.tokens.live()
+        # stable_token: every caller gets the same valid token, unless it forces a new one.
+        fresh = bool(body.get("force_refresh")) or not live
+        token = self.tokens.issue(7200) if fresh else live[0]
         return web.json_response(
-            {"access_token": token, "expires_in": int(self._tokens[token] - self.now())}
+            {"access_token": token, "expires_in": int(self.tokens.until[token] - self.now())}
         )
 
     def _check(self, request: web.Request) -> web.Response | None:
-        token = request.query.get("access_token", "")
-        until = self._tokens.get(token)
-        if until is None:
+        state = self.tokens.state(request.query.get("access_token", ""))
+        if state == "unknown":
             return _error(40001, "invalid credential, access_token is invalid or not latest")
-        if until <= self.now():
+        if state == "expired":
             return _error(42001, "access_token expired")
         return None
 
@@ -165,11 +147,7 @@ class FakeWeChatApi:
         return web.json_response({"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket[:12]}"})
 
 
-def _error(code: int, message: str) -> web.Response:
-    return web.json_response({"errcode": code, "errmsg": message})
-
-
-class WeChatUser:
+class WeChatUser(Poster):
     """A follower: WeChat posting their messages and events to the service's callback."""
 
     msg_ids = itertools.count(int(time.time()) * 1000)
@@ -186,19 +164,11 @@ class WeChatUser:
         timeout: float = 5.0,
         retries: int = 3,
     ) -> None:
-        self.url = callback_url
+        super().__init__(callback_url, timeout=timeout, retries=retries)
         self.open_id = open_id
         self.api = api
         self.crypto = WeChatCrypto(token, aes_key, app_id)
         self.token = token
-        self.timeout = timeout
-        self.retries = retries
-        self.attempts = 0
-        self.session: aiohttp.ClientSession | None = None
-
-    async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
 
     def xml(self, kind: str, **fields: Any) -> str:
         values = {
@@ -213,11 +183,7 @@ class WeChatUser:
 
     def sealed(self, plain: str, *, timestamp: int | None = None) -> tuple[dict[str, str], str]:
         """The query and body WeChat posts for ``plain`` (safe mode)."""
-        timestamp = timestamp or int(time.time())
-        nonce = secrets.token_hex(5)
-        encrypted = xmltodict.parse(self.crypto.encrypt_message(plain, nonce, str(timestamp)))[
-            "xml"
-        ]
+        sealed, nonce, timestamp = encrypted(self.crypto, plain, timestamp)
         signature = hashlib.sha1("".join(sorted([self.token, str(timestamp), nonce])).encode())
         query = {
             "signature": signature.hexdigest(),
@@ -225,41 +191,21 @@ class WeChatUser:
             "nonce": nonce,
             "openid": self.open_id,
             "encrypt_type": "aes",
-            "msg_signature": encrypted["MsgSignature"],
+            "msg_signature": sealed["MsgSignature"],
         }
         body = (
             f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-            f"<Encrypt><![CDATA[{encrypted['Encrypt']}]]></Encrypt></xml>"
+            f"<Encrypt><![CDATA[{sealed['Encrypt']}]]></Encrypt></xml>"
         )
         return query, body
-
-    async def post_raw(self, query: dict[str, str], body: str | bytes) -> tuple[int, str]:
-        if self.session is None:
-            self.session = aiohttp.ClientSession()
-        # ceil_threshold above the timeout: aiohttp rounds a deadline up to whole seconds
-        # when the timeout exceeds it (0 rounded every one: WeChat's 0.3 s became up to 1.3).
-        timeout = aiohttp.ClientTimeout(total=self.timeout, ceil_threshold=3600)
-        async with self.session.post(
-            self.url, params=query, data=body, timeout=timeout
-        ) as response:
-            return response.status, await response.text()
 
     async def send(self, kind: str, **fields: Any) -> str:
         """Post one message as WeChat does (timeout, retries of the same message); the
         text of the reply ("" for none)."""
         if self.api is not None and kind != "event":
             self.api.last_seen[self.open_id] = self.api.now()
-        plain = self.xml(kind, **fields)
-        for _ in range(1 + self.retries):
-            self.attempts += 1
-            query, body = self.sealed(plain)
-            try:
-                status, text = await self.post_raw(query, body)
-            except TimeoutError:
-                continue
-            assert status == 200, (status, text)
-            return self.open_reply(text)
-        return ""
+        text = await self.deliver(self.xml(kind, **fields))
+        return "" if text is None else self.open_reply(text)
 
     def open_reply(self, text: str) -> str:
         if text in ("", "success"):

@@ -12,6 +12,8 @@
   the ciphertext, the CorpID inside), a 5 s answer timeout and up to 3 retries of the
   same message; the encrypted GET handshake; a press on a card's button
   (``template_card_event`` with EventKey, TaskId and a fresh ResponseCode).
+
+The server, the tokens and the posting are ``fake_weixin``'s, shared with the fake WeChat.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import xmltodict
 from aiohttp import web
+from fake_weixin import FakeServer, Poster, Tokens, encrypted
+from fake_weixin import error as _error
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
 CORP_ID = "ww0123456789abcdef"
@@ -50,7 +53,7 @@ class FakeCard:
 
 
 @dataclass
-class FakeWeComApi:
+class FakeWeComApi(FakeServer):
     corp_id: str = CORP_ID
     secret: str = SECRET
     agent_id: int = AGENT_ID
@@ -69,16 +72,16 @@ class FakeWeComApi:
     port: int = 0
 
     def __post_init__(self) -> None:
-        self._tokens: set[str] = set()
+        self.tokens = Tokens()
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
+        self._runner = None
 
     # -- what tests arrange and read ------------------------------------------------------
     def member(self, userid: str, name: str, mobile: str = "") -> None:
         self.members[userid] = {"userid": userid, "name": name, "mobile": mobile}
 
     def expire_tokens(self) -> None:
-        self._tokens.clear()
+        self.tokens.expire()
 
     def texts(self, userid: str) -> list[str]:
         return [
@@ -104,31 +107,14 @@ class FakeWeComApi:
         self.cards[task_id].codes.add(code)
         return code
 
-    @property
-    def api_base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/cgi-bin/"
-
     # -- life -----------------------------------------------------------------------------
-    def app(self) -> web.Application:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/cgi-bin/gettoken", self._token)
         app.router.add_post("/cgi-bin/message/send", self._send)
         app.router.add_post("/cgi-bin/message/update_template_card", self._update)
         app.router.add_get("/cgi-bin/user/get", self._user)
         app.router.add_get("/cgi-bin/media/get", self._media)
         app.router.add_post("/cgi-bin/media/upload", self._upload)
-        return app
-
-    async def start(self, port: int = 0) -> FakeWeComApi:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # -- endpoints ------------------------------------------------------------------------
     async def _token(self, request: web.Request) -> web.Response:
@@ -137,8 +123,7 @@ class FakeWeComApi:
         if request.query.get("corpsecret") != self.secret:
             return _error(40001, "invalid secret")
         self.token_fetches += 1
-        token = secrets.token_hex(16)
-        self._tokens.add(token)
+        token = self.tokens.issue(7200)
         return web.json_response(
             {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}
         )
@@ -147,7 +132,7 @@ class FakeWeComApi:
         token = request.query.get("access_token", "")
         if not token:
             return _error(41001, "access_token missing")
-        if token not in self._tokens:
+        if self.tokens.state(token) != "ok":
             return _error(42001, "access_token expired")
         return None
 
@@ -240,15 +225,11 @@ class FakeWeComApi:
         return web.Response(body=data, content_type="image/jpeg")
 
 
-def _error(code: int, message: str) -> web.Response:
-    return web.json_response({"errcode": code, "errmsg": message})
-
-
 def signature(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
 
 
-class WeComMember:
+class WeComMember(Poster):
     """A member: WeCom posting their messages, events and card presses to the service."""
 
     msg_ids = itertools.count(int(time.time()) * 1000)
@@ -265,25 +246,12 @@ class WeComMember:
         timeout: float = 5.0,
         retries: int = 3,
     ) -> None:
-        self.url = callback_url
+        super().__init__(callback_url, timeout=timeout, retries=retries)
         self.userid = userid
         self.api = api
         self.corp_id = corp_id
         self.crypto = WeChatCrypto(token, aes_key, corp_id)
         self.token = token
-        self.timeout = timeout
-        self.retries = retries
-        self.attempts = 0
-        self.session: aiohttp.ClientSession | None = None
-
-    async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self.session is None:
-            self.session = aiohttp.ClientSession()
-        return self.session
 
     def xml(self, kind: str, **fields: Any) -> str:
         values: dict[str, Any] = {
@@ -300,29 +268,18 @@ class WeComMember:
 
     def sealed(self, plain: str, *, timestamp: int | None = None) -> tuple[dict[str, str], str]:
         """The query and body WeCom posts for ``plain``."""
-        timestamp = timestamp or int(time.time())
-        nonce = secrets.token_hex(5)
-        encrypted = xmltodict.parse(self.crypto.encrypt_message(plain, nonce, str(timestamp)))
+        sealed, nonce, timestamp = encrypted(self.crypto, plain, timestamp)
         query = {
-            "msg_signature": encrypted["xml"]["MsgSignature"],
+            "msg_signature": sealed["MsgSignature"],
             "timestamp": str(timestamp),
             "nonce": nonce,
         }
         body = (
             f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
             f"<AgentID><![CDATA[{AGENT_ID}]]></AgentID>"
-            f"<Encrypt><![CDATA[{encrypted['xml']['Encrypt']}]]></Encrypt></xml>"
+            f"<Encrypt><![CDATA[{sealed['Encrypt']}]]></Encrypt></xml>"
         )
         return query, body
-
-    async def post_raw(self, query: dict[str, str], body: str | bytes) -> tuple[int, str]:
-        # ceil_threshold above the timeout: aiohttp rounds a deadline up to whole seconds
-        # when the timeout exceeds it (0 would round every one).
-        timeout = aiohttp.ClientTimeout(total=self.timeout, ceil_threshold=3600)
-        async with self._http().post(
-            self.url, params=query, data=body, timeout=timeout
-        ) as response:
-            return response.status, await response.text()
 
     async def handshake(self, echo: str, *, timestamp: int | None = None) -> tuple[int, str]:
         """WeCom's 验证URL有效性: an encrypted echostr, signed; the answer."""
@@ -341,15 +298,7 @@ class WeComMember:
 
     async def send_plain(self, plain: str) -> None:
         """Post one message as WeCom does (timeout, retries of the same message)."""
-        for _ in range(1 + self.retries):
-            self.attempts += 1
-            query, body = self.sealed(plain)
-            try:
-                status, text = await self.post_raw(query, body)
-            except TimeoutError:
-                continue
-            assert status == 200, (status, text)
-            return
+        await self.deliver(plain)
 
     async def send(self, kind: str, **fields: Any) -> str:
         plain = self.xml(kind, **fields)
