@@ -12,7 +12,6 @@ the fake gateway; then confirms and rates by typing the numbers of the notice's 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -27,7 +26,6 @@ from wechat_rig import Rig, rig
 from bots.channel.choices import OfferTable
 from bots.engine import Engine
 from bots.terminal import Screen
-from bots.wechat import WECHAT_WORKER
 from config.loader import default_text, load_text
 from config.model import Config
 from conversation.i18n import translate
@@ -35,7 +33,6 @@ from tickets.model import State
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
 NUMBER = re.compile(r"BX\d{8}-\d{4}")
-WAIT_S = 15.0
 
 
 def t(key: str, **params: object) -> str:
@@ -64,13 +61,7 @@ def number_of(text: str, label: str) -> str:
 
 
 async def until(rig_: Rig, done: Callable[[], Any]) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_S
-    while not (found := done()):
-        assert loop.time() < deadline, "waited too long"
-        rig_.server.app[WECHAT_WORKER].wake()
-        await asyncio.sleep(0.05)
-    return found
+    return await rig_.until(done)  # waking the wechat delivery worker (wechat_rig)
 
 
 class Technician:

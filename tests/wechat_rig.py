@@ -1,20 +1,20 @@
 """The service with [channels.wechat] on a real HTTP server, the fake WeChat API beside it,
-and followers posting callbacks: shared by the WeChat tests."""
+and followers posting callbacks: shared by the WeChat tests. What is not WeChat's
+(serving, closing, waiting) is ``weixin_rig``'s, shared with WeCom's rig."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestServer
 from conftest import make_config
 from fake_wechat import AES_KEY, APP_ID, APP_SECRET, TOKEN, FakeWeChatApi, WeChatUser
+from weixin_rig import ServedRig, served, with_channel
 
 from config.model import Config
-from tickets.store import Store
 
 TEMPLATES = {
     kind: {
@@ -44,43 +44,32 @@ def wechat_table(api: FakeWeChatApi, **extra: Any) -> dict[str, Any]:
 
 
 def with_wechat(config: Config, api: FakeWeChatApi, **extra: Any) -> Config:
-    channels: Mapping[str, Any] = {**config.extra_channels, "wechat": wechat_table(api, **extra)}
-    return replace(config, extra_channels=channels)
+    return with_channel(config, "wechat", wechat_table(api, **extra))
 
 
 @dataclass
-class Rig:
-    config: Config
-    store: Store
+class Rig(ServedRig):
     api: FakeWeChatApi
-    server: TestServer
-    users: list[WeChatUser] = field(default_factory=list)
+    PATH = "/wechat"
 
     @property
-    def url(self) -> str:
-        return str(self.server.make_url("/wechat"))
+    def users(self) -> list[Any]:
+        return self.posters
 
     def user(self, open_id: str, **kw: Any) -> WeChatUser:
         follower = WeChatUser(self.url, open_id, self.api, **kw)
-        self.users.append(follower)
+        self.posters.append(follower)
         return follower
+
+    def _wake(self) -> None:
+        from bots.wechat import WECHAT_WORKER
+
+        self.server.app[WECHAT_WORKER].wake()
 
 
 @asynccontextmanager
 async def rig(tmp_path: Path, config: Config | None = None, **extra: Any) -> AsyncIterator[Rig]:
-    from bots.app import build_app
-
     api = await FakeWeChatApi().start()
     config = with_wechat(config or make_config(tmp_path), api, **extra)
-    store = Store(config.database, config)
-    server = TestServer(build_app(config, store=store), host="127.0.0.1")
-    await server.start_server()
-    found = Rig(config, store, api, server)
-    try:
+    async with served(config, api, Rig) as found:
         yield found
-    finally:
-        for user in found.users:
-            await user.close()
-        await server.close()
-        store.close()
-        await api.close()

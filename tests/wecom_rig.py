@@ -2,26 +2,25 @@
 and members posting callbacks: shared by the WeCom tests.
 
 Zhang and Li (team maint, claim mode) are configured with their WeCom 账号; Wang the
-dispatcher too. Zhao has none: he is found by the mobile ``user/get`` returns."""
+dispatcher too. Zhao has none: he is found by the mobile ``user/get`` returns. What is
+not WeCom's (serving, closing, waiting) is ``weixin_rig``'s, shared with WeChat's rig."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestServer
 from conftest import make_config
 from fake_wecom import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeWeComApi, WeComMember
+from weixin_rig import WAIT_S, ServedRig, served, with_channel
 
 from config.model import Config
-from tickets.store import Store
 
 USERIDS = {"zhang": "ZhangSan", "li": "LiSi", "wang": "WangDiaodu"}
-WAIT_S = 15.0
+__all__ = ["WAIT_S", "Rig", "rig", "wecom_table", "with_wecom"]
 
 
 def wecom_table(api: FakeWeComApi, **extra: Any) -> dict[str, Any]:
@@ -37,61 +36,38 @@ def wecom_table(api: FakeWeComApi, **extra: Any) -> dict[str, Any]:
 
 
 def with_wecom(config: Config, api: FakeWeComApi, **extra: Any) -> Config:
-    channels: Mapping[str, Any] = {**config.extra_channels, "wecom": wecom_table(api, **extra)}
+    config = with_channel(config, "wecom", wecom_table(api, **extra))
     technicians = tuple(replace(t, wecom_userid=USERIDS.get(t.id, "")) for t in config.technicians)
     dispatchers = tuple(replace(d, wecom_userid=USERIDS.get(d.id, "")) for d in config.dispatchers)
-    return replace(
-        config, extra_channels=channels, technicians=technicians, dispatchers=dispatchers
-    )
+    return replace(config, technicians=technicians, dispatchers=dispatchers)
 
 
 @dataclass
-class Rig:
-    config: Config
-    store: Store
+class Rig(ServedRig):
     api: FakeWeComApi
-    server: TestServer
-    members: list[WeComMember] = field(default_factory=list)
+    PATH = "/wecom"
 
     @property
-    def url(self) -> str:
-        return str(self.server.make_url("/wecom"))
+    def members(self) -> list[Any]:
+        return self.posters
 
     def member(self, userid: str, **kw: Any) -> WeComMember:
         found = WeComMember(self.url, userid, self.api, **kw)
-        self.members.append(found)
+        self.posters.append(found)
         return found
 
-    async def until(self, done: Callable[[], Any]) -> Any:
+    def _wake(self) -> None:
         from bots.wecom import WECOM_WORKER
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_S
-        while not (found := done()):
-            assert loop.time() < deadline, "waited too long"
-            self.server.app[WECOM_WORKER].wake()
-            await asyncio.sleep(0.02)
-        return found
+        self.server.app[WECOM_WORKER].wake()
 
 
 @asynccontextmanager
 async def rig(tmp_path: Path, config: Config | None = None, **extra: Any) -> AsyncIterator[Rig]:
-    from bots.app import build_app
-
     api = await FakeWeComApi().start()
     api.member("ZhangSan", "张三", "13800000001")
     api.member("LiSi", "李四", "13800000002")
     api.member("WangDiaodu", "王调度", "13900000009")
     config = with_wecom(config or make_config(tmp_path), api, **extra)
-    store = Store(config.database, config)
-    server = TestServer(build_app(config, store=store), host="127.0.0.1")
-    await server.start_server()
-    found = Rig(config, store, api, server)
-    try:
+    async with served(config, api, Rig) as found:
         yield found
-    finally:
-        for member in found.members:
-            await member.close()
-        await server.close()
-        store.close()
-        await api.close()
