@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from conftest import draft
 from wecom_rig import Rig, rig
 
-from bots.wecom import members
+from bots.wecom import admin, members
 from conversation.i18n import translate
 from tickets.model import State
 
@@ -85,6 +85,10 @@ async def test_a_new_userid_moves_the_binding(tmp_path: Path) -> None:
         await restarted(found)  # the configuration still names ZhangSan: not bound again
         assert role_of(found, "ZhangSan") == ("reporter", None)
         assert role_of(found, "zhang.s") == ("technician", "zhang")
+        lines, healthy = await admin.status(found.config, found.store)
+        said = translate("zh_CN", "wecom_cli.status_renamed", userid="ZhangSan", person="zhang",
+                         new="zhang.s")  # fmt: skip
+        assert healthy and said in lines
 
 
 async def test_a_new_mobile_unbinds_a_member_bound_by_mobile_only(tmp_path: Path) -> None:

@@ -88,13 +88,17 @@ def _stored(tables: WeChatTables, settings: WeComSettings) -> str:
 
 
 def _unbound(config: Config, store: Store, bound: set[str]) -> list[str]:
-    """A line per configured 账号 that is not bound, and why."""
+    """A line per configured 账号 that is not bound, and why: not yet, or deleted, renamed
+    or unbound by hand (said even when the person is bound under another 账号 — after a
+    rename, the configuration still names the old one)."""
     lines = []
     people: tuple[Person, ...] = (*config.technicians, *config.dispatchers)
     for person in people:
-        if not person.wecom_userid or person.id in bound:
+        if not person.wecom_userid:
             continue
         mark = members.mark_of(store, person.wecom_userid)
+        if mark is None and person.id in bound:
+            continue
         key = f"status_{mark.state}" if mark is not None else "status_not_bound"
         detail = mark.detail if mark is not None else ""
         lines.append(_t(config, key, userid=person.wecom_userid, person=person.id, new=detail))
