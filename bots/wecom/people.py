@@ -79,6 +79,11 @@ class People:
         """Bind ``userid``'s chat if they are a configured person and it is not yet."""
         record = self.engine.store.chat(CHANNEL, userid)
         person = by_userid(self.config, userid)
+        if person is not None and (record.role, record.person) == (
+            role_of(self.config, person),
+            person.id,
+        ):
+            return  # bound already: the usual case, no look-up of marks
         if person is not None and mark_of(self.engine.store, userid) is not None:
             person = None  # the configured 账号 was unbound (bots.wecom.members)
         if person is None and record.person and self._still_configured(record.person):
