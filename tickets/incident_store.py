@@ -212,6 +212,7 @@ class KnownFaults:
 
     mark: int
     incidents: tuple[Incident, ...] | None = None
+    proposed: tuple[Incident, ...] | None = None  # newest first
     outages: tuple[Outage, ...] | None = None
     since: datetime | None = None
 
@@ -231,6 +232,16 @@ def open_incidents(store: Host) -> tuple[Incident, ...]:
         known = replace(known, incidents=tuple(_incident(r) for r in rows))
         store.fault_cache = known
     return known.incidents or ()
+
+
+def proposed_incidents(store: Host) -> tuple[Incident, ...]:
+    """The proposed incidents, newest first (every new ticket asks, to not propose the
+    same one again: while none was written since the last read, one single-row read)."""
+    known = _known(store)
+    if known.proposed is None:
+        known = replace(known, proposed=tuple(list_incidents(store, IncidentState.PROPOSED)))
+        store.fault_cache = known
+    return known.proposed or ()
 
 
 def active_outages(store: Host, now: datetime) -> tuple[Outage, ...]:

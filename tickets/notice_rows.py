@@ -20,6 +20,7 @@ Nothing is sent from here; like the store, this module imports nothing from the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -88,7 +89,7 @@ def queue(store: Store, ticket: Ticket, event: Event, notice: Notice) -> None:
     # The one who acted knows already.
     people = [person for person in people if person != event.actor_id]
     if people and isinstance(notice.recipient, Team):
-        members = to_json(people)
+        members = _members_json(tuple(people))
         row = [key, FANOUT_CHAT, *head, FANOUT_CHAT, store.config.locale, params, notice.priority]
         queued += db.execute(_FANOUT, [*row, at, at, members, members]).rowcount
     elif people:
@@ -98,6 +99,13 @@ def queue(store: Store, ticket: Ticket, event: Event, notice: Notice) -> None:
         ).rowcount
     if not queued and isinstance(notice.recipient, Team | Person):
         _unreachable(store, ticket, event, notice)
+
+
+@functools.lru_cache(maxsize=64)
+def _members_json(people: tuple[str, ...]) -> str:
+    # A team's members are the same for every offer it gets: encoded once (200 names
+    # were encoded again for each new ticket).
+    return to_json(list(people))
 
 
 def expand(store: Store, channel: str, now: datetime) -> list[OutboxRow]:
