@@ -18,6 +18,7 @@ Everything else only reads. Nothing here sends anything.
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -46,6 +47,8 @@ class Host(Protocol):
     fault_cache: KnownFaults | None
 
     def transaction(self) -> AbstractContextManager[None]: ...
+
+    def reader(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
@@ -218,8 +221,9 @@ class KnownFaults:
 
 
 def _known(store: Host) -> KnownFaults:
-    [row] = store.query("SELECT mark FROM fault_changes WHERE id = 1")
-    mark, cached = int(row["mark"]), store.fault_cache
+    with store.reader() as conn:  # every new ticket asks twice: no dict, no savepoint
+        [(mark,)] = conn.execute("SELECT mark FROM fault_changes WHERE id = 1").fetchall()
+    cached = store.fault_cache
     return cached if cached is not None and cached.mark == mark else KnownFaults(mark)
 
 
