@@ -58,3 +58,23 @@ def test_open_jobs_follow_every_change(store: Store) -> None:
     with store.transaction():
         store.db.execute("DELETE FROM tickets WHERE number = ?", [b])
     assert kept(store) == counted(store) == {"li": 1}
+
+
+def test_a_teams_load_is_one_read_of_open_jobs_and_last_job_times(store: Store) -> None:
+    """dispatch_store.load_of: one statement for the whole team (issue 11); a count that
+    went back to 0 is no open job, and one who never had a job has no last job time."""
+    from tickets import dispatch_store
+
+    a = store.create_ticket(draft(chat="a"), NOW).number
+    store.apply(a, Action.CLAIM, ZHANG, NOW)
+    b = store.create_ticket(draft(chat="b"), NOW).number
+    store.apply(b, Action.CLAIM, LI, NOW)
+    store.apply(b, Action.RELEASE, LI, NOW, note="too far")
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    load = dispatch_store.load_of(store, ["zhang", "li", "nobody", "zhang"])
+    store.db.conn.set_trace_callback(None)
+    assert len(statements) == 1
+    assert dict(load.open_jobs) == {"zhang": 1}  # li's row is back at 0
+    assert set(load.last_job) == {"zhang", "li"}
+    assert load.last_job["zhang"] == NOW
