@@ -8,7 +8,11 @@ the same run on the same database file:
 - baoxiu: ``Store.create_ticket`` tickets/s (one ``BEGIN IMMEDIATE`` transaction each),
   the SQL statements and rows it writes per ticket (``set_trace_callback``);
 - raw: the very rows baoxiu wrote (tickets, events, outbox, timers, …), inserted again
-  (renumbered) into the same file by plain ``executemany``, one transaction per ticket;
+  (renumbered) into the same file by plain ``executemany``, one transaction per ticket,
+  with the other rows baoxiu writes for a ticket: its search-index row, its statistics
+  upserts (day and month), its reporter's chat and the day's number (as
+  ``bench/scale.py``'s raw side); and, as a note, the ticket-numbered rows alone. The raw
+  connection has the store's settings (``tickets.store.TUNING``);
 - the ratio baoxiu / raw, and tickets/s against issue 11's goal (≥ 1,000 tickets/s);
 - the fan-out at delivery: one ``notice_rows.expand`` pass over the offers, per offer.
 
@@ -30,14 +34,15 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.data import CACHE, END, ensure, team_config
-from tickets import notice_rows
+from tickets import notice_rows, stats
 from tickets.model import Draft
-from tickets.rows import ChatRecord
-from tickets.store import Store
+from tickets.rows import ChatRecord, iso, ticket_from_row
+from tickets.store import TUNING, Store
 
 START = END + timedelta(days=1)  # after every ticket of the cached databases
 
@@ -106,8 +111,11 @@ def _count(store: Store, table: str) -> int:
     return int(store.db.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
-def rows_of(path: Path, since: dict[str, int]) -> dict[str, list[tuple[str, list[str], list]]]:
-    """The rows written after ``since`` (table → max rowid), grouped by ticket number."""
+def rows_of(
+    path: Path, since: dict[str, int], prefix: str
+) -> dict[str, list[tuple[str, list[str], list]]]:
+    """The rows written after ``since`` (table → max rowid), grouped by ticket number,
+    renumbered with ``prefix``."""
     src = sqlite3.connect(path)
     by_ticket: dict[str, list[tuple[str, list[str], list]]] = {}
     for table, rowid in since.items():
@@ -123,9 +131,9 @@ def rows_of(path: Path, since: dict[str, int]) -> dict[str, list[tuple[str, list
         grouped: dict[str, list[list[object]]] = {}
         for row in cursor:
             copy = list(row)
-            copy[at] = f"R{row[at]}"  # renumbered: the raw side writes new tickets
+            copy[at] = f"{prefix}{row[at]}"  # renumbered: the raw side writes new tickets
             if key is not None:
-                copy[key] = f"R{row[key]}"
+                copy[key] = f"{prefix}{row[key]}"
             grouped.setdefault(str(row[at]), []).append(copy)
         for number, rows in grouped.items():
             by_ticket.setdefault(number, []).append((table, columns, rows))
@@ -145,17 +153,102 @@ def tables_with_numbers(path: Path) -> dict[str, int]:
     return found
 
 
-def raw(path: Path, by_ticket: dict[str, list[tuple[str, list[str], list]]]) -> tuple[float, float]:
-    """Tickets/s inserting the rows baoxiu wrote (per ticket, one transaction each)."""
+def derived_rows(path: Path, config_zone: str) -> dict[str, list[tuple[str, str, list]]]:
+    """The other rows baoxiu writes for each new ticket, as statements of the raw side:
+    its search-index row, its statistics upserts (day and month), its reporter's chat
+    and its day's number (``bench/scale.py``'s raw side writes these too)."""
+    zone = ZoneInfo(config_zone)
+    src = sqlite3.connect(path)
+    src.row_factory = sqlite3.Row
+    out: dict[str, list[tuple[str, str, list]]] = {}
+    cursor = src.execute(
+        "SELECT t.rowid AS rowid_, t.*, s.uni, s.bi FROM tickets AS t"
+        " JOIN ticket_search AS s ON s.rowid = t.rowid WHERE t.created_at >= ?",
+        [iso(START)],
+    )
+    for row in cursor:
+        ticket = ticket_from_row(dict(row))
+        days = list(stats.contribution(stats.facts_of(ticket, None), zone).items())
+        months = [((d, day[:7], v, k, b), cell) for (d, day, v, k, b), cell in days]
+        statements = [
+            (
+                "INSERT INTO ticket_search (rowid, uni, bi) VALUES (?, ?, ?)",
+                "search",
+                [row["uni"], row["bi"]],
+            ),
+            *(
+                (
+                    _UPSERT.format(table=table, period=period, marks=_marks(len(cells))),
+                    table,
+                    [value for key, (n, total) in cells for value in (*key, n, total)],
+                )
+                for table, period, cells in (
+                    ("stats_rollup", "day", days),
+                    ("stats_month", "month", months),
+                )
+            ),
+            (
+                _CHAT,
+                "chats",
+                [
+                    row["reporter_channel"],
+                    f"R{row['reporter_chat']}",
+                    row["phone"],
+                    row["created_at"],
+                ],
+            ),
+            (_DAY, "day_seq", []),
+        ]
+        out[row["number"]] = statements
+    src.close()
+    return out
+
+
+_UPSERT = (
+    "INSERT INTO {table} (dim, {period}, value, key, bucket, n, total) VALUES {marks}"
+    " ON CONFLICT (dim, {period}, value, key, bucket) DO UPDATE"
+    " SET n = n + excluded.n, total = total + excluded.total"
+)
+_CHAT = (
+    "INSERT INTO chats (channel, chat, last_phone, updated_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (channel, chat) DO UPDATE SET last_phone = excluded.last_phone,"
+    " updated_at = excluded.updated_at"
+)
+_DAY = (
+    "INSERT INTO day_seq (day, last) VALUES ('29990101', 1)"
+    " ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last"
+)
+
+
+def _marks(rows: int) -> str:
+    return ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+
+
+def raw(
+    path: Path,
+    by_ticket: dict[str, list[tuple[str, list[str], list]]],
+    derived: dict[str, list[tuple[str, str, list]]] | None = None,
+) -> tuple[float, float]:
+    """Tickets/s inserting the rows baoxiu wrote (per ticket, one transaction each);
+    with ``derived``, its search, statistics, chat and day-number rows too."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous = NORMAL")
+    for pragma in TUNING:  # the store's connection settings: the ratio measures the work
+        db.execute(pragma)
     began = time.perf_counter()
     cpu = time.process_time()
-    for batches in by_ticket.values():
+    for number, batches in by_ticket.items():
         db.execute("BEGIN IMMEDIATE")
         for table, columns, rows in batches:
             marks = ", ".join("?" * len(columns))
-            db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+            insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+            if table == "tickets" and derived is not None:
+                [row] = rows  # one ticket: its rowid is the search row's
+                rowid = db.execute(insert, row).lastrowid
+                for sql, what, params in derived[number]:
+                    db.execute(sql, [rowid, *params] if what == "search" else params).fetchall()
+            else:
+                db.executemany(insert, rows)
         db.execute("COMMIT")
     elapsed = time.perf_counter() - began
     cpu = time.process_time() - cpu
@@ -179,9 +272,12 @@ def main() -> None:
             Store(path, team_config(members=args.members)).close()
         since = tables_with_numbers(path)
         ours = baoxiu(path, args.tickets, args.members)
-        written = rows_of(path, since)
+        written = rows_of(path, since, "R")
+        again = rows_of(path, since, "S")
+        derived = derived_rows(path, team_config(members=args.members).timezone)
         fanout_ms, member_rows = fan_out(path, args.tickets, args.members)
-        theirs, theirs_cpu = raw(path, written)
+        theirs, theirs_cpu = raw(path, written, derived)
+        subset, subset_cpu = raw(path, again)
     where = f"a copy of the {args.on:,}-ticket database" if args.on else "a fresh database"
     print(f"new tickets offered to a bound team of {args.members} ({args.tickets} on {where}):")
     print(
@@ -197,6 +293,12 @@ def main() -> None:
         f"  ratio baoxiu/raw: {ours['rate'] / theirs:.2f} (CPU time:"
         f" {ours['cpu_rate'] / theirs_cpu:.2f}); {ours['rate']:,.0f} tickets/s against the"
         " goal of ≥ 1,000"
+    )
+    print(
+        f"  (note: the raw insert of the ticket-numbered rows alone — tickets, events, outbox,"
+        f" timers — without the search, statistics, chat and day-number rows:"
+        f" {subset:,.0f} tickets/s ({subset_cpu:,.0f}/s of CPU time), ratio"
+        f" {ours['rate'] / subset:.2f} (CPU time: {ours['cpu_rate'] / subset_cpu:.2f}))"
     )
     print(
         f"  at delivery: fan-out into {member_rows:.0f} member rows per offer takes"

@@ -288,3 +288,37 @@ def test_a_fan_out_row_whose_members_all_have_their_rows_is_no_orphan(tmp_path: 
         assert not [n for n in store.notices_of(number) if n.kind == outbox.ALERT_KIND]
     finally:
         store.close()
+
+
+def test_the_channels_of_a_teams_offer_follow_every_binding(tmp_path: Path) -> None:
+    """The bound channels are read again only when a binding changed (migration fan_0002's
+    mark, moved by triggers on chats): each change below shows in the next offer, by the
+    store's own calls and by raw SQL alike (issue 11)."""
+    config = team_of(tmp_path, 3, groups=False)
+    store = Store(config.database, config)
+
+    def channels() -> list[str]:
+        number = store.create_ticket(draft(chat=f"c{len(store.all_tickets())}"), NOW).number
+        return [n.channel for n in offers(store, number)]
+
+    try:
+        bind_team(store, 3)
+        assert channels() == ["telegram"]
+        store.save_chat(ChatRecord("web", "w1", role="technician", person="t002"), NOW)
+        assert channels() == ["telegram", "web"]
+        with store.transaction():  # unbound by hand
+            store.db.execute("UPDATE chats SET person = NULL WHERE channel = 'telegram'")
+        assert channels() == ["web"]
+        with store.transaction():
+            store.db.execute("DELETE FROM chats WHERE channel = 'web'")
+        # Nobody bound: the dispatchers hear of the offer instead (no fan-out row).
+        assert channels() == []
+        # A reporter's chat is no binding: the mark stays, the answer too.
+        [before] = store.query("SELECT mark FROM binding_changes")
+        store.save_chat(ChatRecord("web", "someone"), NOW)
+        assert store.query("SELECT mark FROM binding_changes") == [before]
+        with store.transaction():
+            store.db.execute("UPDATE chats SET person = 't000' WHERE chat = 'someone'")
+        assert channels() == ["web"]
+    finally:
+        store.close()

@@ -58,3 +58,29 @@ def test_open_jobs_follow_every_change(store: Store) -> None:
     with store.transaction():
         store.db.execute("DELETE FROM tickets WHERE number = ?", [b])
     assert kept(store) == counted(store) == {"li": 1}
+
+
+def test_a_teams_load_is_two_reads_whatever_its_size(store: Store) -> None:
+    """dispatch_store.load_of: the same two statements for a team of 1 or of 200 (issue
+    11); a count that went back to 0 is no open job, one who never had a job has no last
+    job time, and only the technicians asked about are in it."""
+    from tickets import dispatch_store
+
+    a = store.create_ticket(draft(chat="a"), NOW).number
+    store.apply(a, Action.CLAIM, ZHANG, NOW)
+    b = store.create_ticket(draft(chat="b"), NOW).number
+    store.apply(b, Action.CLAIM, LI, NOW)
+    store.apply(b, Action.RELEASE, LI, NOW, note="too far")
+    asked: dict[int, list[str]] = {}
+    for size in (1, 200):
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)
+        load = dispatch_store.load_of(store, ["zhang", "li", *(f"t{i}" for i in range(size))])
+        store.db.conn.set_trace_callback(None)
+        asked[size] = statements
+        assert dict(load.open_jobs) == {"zhang": 1}  # li's row is back at 0
+        assert set(load.last_job) == {"zhang", "li"}
+        assert load.last_job["zhang"] == NOW
+    assert asked[1] == asked[200] and len(asked[1]) == 2
+    only_li = dispatch_store.load_of(store, ["li"])
+    assert dict(only_li.open_jobs) == {} and set(only_li.last_job) == {"li"}

@@ -204,3 +204,10 @@ def test_a_broken_cursor_starts_over(store: Store, filed: dict[str, str]) -> Non
     assert found(store, "漏水")[:1] == [
         t.number for t in search.search(store, "漏水", limit=1, after="x:y").tickets
     ]
+
+
+def test_the_index_merges_every_8_segments(store: Store) -> None:
+    """Migration fan_0001: FTS5's default (every 4) rewrote 10-20 index pages for each
+    new ticket at a million tickets (issue 11); the setting lives in the file."""
+    rows = store.query("SELECT v FROM ticket_search_config WHERE k = 'automerge'")
+    assert rows == [{"v": 8}]

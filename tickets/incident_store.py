@@ -18,6 +18,7 @@ Everything else only reads. Nothing here sends anything.
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -46,6 +47,8 @@ class Host(Protocol):
     fault_cache: KnownFaults | None
 
     def transaction(self) -> AbstractContextManager[None]: ...
+
+    def reader(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
@@ -212,13 +215,15 @@ class KnownFaults:
 
     mark: int
     incidents: tuple[Incident, ...] | None = None
+    proposed: tuple[Incident, ...] | None = None  # newest first
     outages: tuple[Outage, ...] | None = None
     since: datetime | None = None
 
 
 def _known(store: Host) -> KnownFaults:
-    [row] = store.query("SELECT mark FROM fault_changes WHERE id = 1")
-    mark, cached = int(row["mark"]), store.fault_cache
+    with store.reader() as conn:  # every new ticket asks twice: no dict, no savepoint
+        [(mark,)] = conn.execute("SELECT mark FROM fault_changes WHERE id = 1").fetchall()
+    cached = store.fault_cache
     return cached if cached is not None and cached.mark == mark else KnownFaults(mark)
 
 
@@ -231,6 +236,16 @@ def open_incidents(store: Host) -> tuple[Incident, ...]:
         known = replace(known, incidents=tuple(_incident(r) for r in rows))
         store.fault_cache = known
     return known.incidents or ()
+
+
+def proposed_incidents(store: Host) -> tuple[Incident, ...]:
+    """The proposed incidents, newest first (every new ticket asks, to not propose the
+    same one again: while none was written since the last read, one single-row read)."""
+    known = _known(store)
+    if known.proposed is None:
+        known = replace(known, proposed=tuple(list_incidents(store, IncidentState.PROPOSED)))
+        store.fault_cache = known
+    return known.proposed or ()
 
 
 def active_outages(store: Host, now: datetime) -> tuple[Outage, ...]:

@@ -649,3 +649,50 @@ def _wxrest_wecom_members(db: Database) -> None:
         );
         """,
     )
+
+
+@MIGRATIONS(name="fan_0001_search_automerge")
+def _fan_search_automerge(db: Database) -> None:
+    # FTS5 writes each transaction's terms as a new segment and, by default, merges every
+    # 4 segments of a level: with one ticket a transaction that merging rewrote 10-20
+    # pages of ticket_search_data per new ticket at a million tickets (a quarter of all
+    # the pages its commit wrote). Merging every 8 writes 4-6; a search reads at most 7
+    # segments of a level instead of 3 (issue 11).
+    db.execute("INSERT INTO ticket_search (ticket_search, rank) VALUES ('automerge', 8)")
+
+
+@MIGRATIONS(name="fan_0002_binding_changes")
+def _fan_binding_changes(db: Database) -> None:
+    # A mark that changes whenever a chat is bound to a person, unbound, or a bound chat
+    # is deleted, kept by triggers (so every writer, in any process, moves it): a team's
+    # offer goes to the channels its members are bound on, and the store answers that
+    # from what it read last while the mark is unchanged (tickets.notice_rows) — 200
+    # look-ups into chats for each new ticket of a team of 200 before (issue 11). Random,
+    # like fault_changes: a rolled-back write must not let a later one reuse its mark.
+    changed = "UPDATE binding_changes SET mark = random() WHERE id = 1;"
+    _script(
+        db,
+        f"""
+        CREATE TABLE binding_changes (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            mark INTEGER NOT NULL
+        );
+        INSERT INTO binding_changes (id, mark) VALUES (1, random());
+        CREATE TRIGGER chats_binding_insert AFTER INSERT ON chats
+            WHEN NEW.person IS NOT NULL
+        BEGIN
+            {changed}
+        END;
+        CREATE TRIGGER chats_binding_update AFTER UPDATE OF person, channel ON chats
+            WHEN OLD.person IS NOT NEW.person
+                OR (NEW.person IS NOT NULL AND OLD.channel IS NOT NEW.channel)
+        BEGIN
+            {changed}
+        END;
+        CREATE TRIGGER chats_binding_delete AFTER DELETE ON chats
+            WHEN OLD.person IS NOT NULL
+        BEGIN
+            {changed}
+        END;
+        """,
+    )

@@ -20,6 +20,7 @@ Nothing is sent from here; like the store, this module imports nothing from the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -54,11 +55,12 @@ _PEOPLE = (
 # A team's members: one fan-out row per channel that any of them is bound on.
 _FANOUT = (
     f"INSERT INTO outbox ({_COLUMNS}, fanout)"
-    " SELECT ? || ':' || channel || ':' || ?, ?, ?, ?, channel, ?, ?, ?, ?, 'pending', 0,"
-    " ?, ?, ? FROM (SELECT DISTINCT c.channel AS channel"
-    "  FROM json_each(?) AS p JOIN chats AS c ON c.person = p.value)"
-    " WHERE true ORDER BY channel"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
     " ON CONFLICT (key) DO NOTHING"
+)
+_BOUND_CHANNELS = (
+    "SELECT DISTINCT c.channel FROM json_each(?) AS p JOIN chats AS c ON c.person = p.value"
+    " ORDER BY c.channel"
 )
 # A fan-out row's members' chats on its channel, as ordinary rows with the keys the
 # store used to write at filing time (a team group that is also a member's chat: once).
@@ -88,9 +90,11 @@ def queue(store: Store, ticket: Ticket, event: Event, notice: Notice) -> None:
     # The one who acted knows already.
     people = [person for person in people if person != event.actor_id]
     if people and isinstance(notice.recipient, Team):
-        members = to_json(people)
-        row = [key, FANOUT_CHAT, *head, FANOUT_CHAT, store.config.locale, params, notice.priority]
-        queued += db.execute(_FANOUT, [*row, at, at, members, members]).rowcount
+        members = _members_json(tuple(people))
+        for channel in _bound_channels(store, tuple(people), members):
+            row = [f"{key}:{channel}:{FANOUT_CHAT}", *head, channel, FANOUT_CHAT]
+            row += [store.config.locale, params, notice.priority, at, at, members]
+            queued += db.execute(_FANOUT, row).rowcount
     elif people:
         queued += db.execute(
             _PEOPLE,
@@ -98,6 +102,33 @@ def queue(store: Store, ticket: Ticket, event: Event, notice: Notice) -> None:
         ).rowcount
     if not queued and isinstance(notice.recipient, Team | Person):
         _unreachable(store, ticket, event, notice)
+
+
+def _bound_channels(store: Store, people: tuple[str, ...], members: str) -> tuple[str, ...]:
+    """The channels on which any of ``people`` has a bound chat, in order: read again
+    only when a chat was bound, unbound or deleted since (``binding_changes``, kept by
+    triggers in every process; migration fan_0002)."""
+    conn = store.db.conn  # inside the change's transaction, under the store's lock
+    [(mark,)] = conn.execute("SELECT mark FROM binding_changes WHERE id = 1").fetchall()
+    key = (str(store.path), people)
+    known = _CHANNELS.get(key)
+    if known is not None and known[0] == mark:
+        return known[1]
+    channels = tuple(row[0] for row in conn.execute(_BOUND_CHANNELS, [members]))
+    if len(_CHANNELS) >= 256:
+        _CHANNELS.clear()
+    _CHANNELS[key] = (mark, channels)
+    return channels
+
+
+_CHANNELS: dict[tuple[str, tuple[str, ...]], tuple[int, tuple[str, ...]]] = {}
+
+
+@functools.lru_cache(maxsize=64)
+def _members_json(people: tuple[str, ...]) -> str:
+    # A team's members are the same for every offer it gets: encoded once (200 names
+    # were encoded again for each new ticket).
+    return to_json(list(people))
 
 
 def expand(store: Store, channel: str, now: datetime) -> list[OutboxRow]:

@@ -98,19 +98,36 @@ def to_json(value: Any) -> str:
 
 
 def ticket_row(ticket: Ticket) -> dict[str, Any]:
+    # One converter per field, chosen once (as ticket_from_row): every new ticket and
+    # every change writes the whole row.
     row: dict[str, Any] = {}
-    for name in _TICKET_FIELDS:
+    for name, convert in _WRITERS:
         value = getattr(ticket, name)
-        if value is None:
-            pass
-        elif name in _TIMES:
-            value = iso(value)
-        elif name in _LISTS:
-            value = to_json(list(value))
-        elif name in _ENUMS:
-            value = value.value
-        row[name] = value
+        row[name] = value if value is None or convert is None else convert(value)
     return row
+
+
+def _list_text(value: Sequence[Any]) -> str:
+    return to_json(list(value)) if value else "[]"
+
+
+def _enum_text(value: State | Priority | Mode) -> str:
+    return value.value
+
+
+_WRITERS = tuple(
+    (
+        name,
+        iso
+        if name in _TIMES
+        else _list_text
+        if name in _LISTS
+        else _enum_text
+        if name in _ENUMS
+        else None,
+    )
+    for name in _TICKET_FIELDS
+)
 
 
 def ticket_from_row(row: dict[str, Any]) -> Ticket:

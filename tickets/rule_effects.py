@@ -39,8 +39,8 @@ from tickets.incident_store import (
     dispatcher_chats,
     flag,
     incident_covering,
-    list_incidents,
     mine,
+    proposed_incidents,
     recent,
     stamp,
     tell,
@@ -111,7 +111,7 @@ def _detect_incident(store: Host, ticket: Ticket, now: datetime) -> bool:
     if not rules.enabled:
         return False
     since = now - timedelta(minutes=rules.window_minutes)
-    for known in list_incidents(store, IncidentState.PROPOSED):
+    for known in proposed_incidents(store):
         if known.created_at >= since and covers_ticket(store, known, ticket):
             return True  # already before the dispatchers: do not ask again for each report
     nearby = recent(store, ticket, rules.window_minutes, by="area", radius_m=rules.radius_m)
