@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from wechatpy.replies import TextReply
 
 from bots.channel.choices import OfferTable, lay_out
 from bots.engine import Engine
@@ -206,14 +205,18 @@ class WeChatChannel:
 
     @staticmethod
     def _xml(fields: dict[str, Any], text: str) -> str:
-        reply = TextReply(
-            source=str(fields.get("ToUserName", "")),
-            target=str(fields.get("FromUserName", "")),
-            content=text,
-            time=int(time.time()),
+        """A passive text reply (wechatpy's ``TextReply`` layout, rendered directly)."""
+        return (
+            f"<xml>\n<ToUserName>{_cdata(fields.get('FromUserName', ''))}</ToUserName>\n"
+            f"<FromUserName>{_cdata(fields.get('ToUserName', ''))}</FromUserName>\n"
+            f"<CreateTime>{int(time.time())}</CreateTime>\n"
+            f"<MsgType><![CDATA[text]]></MsgType>\n<Content>{_cdata(text)}</Content>\n</xml>"
         )
-        rendered: str = reply.render()
-        return rendered
+
+
+def _cdata(value: object) -> str:
+    """``value`` as CDATA; a ``]]>`` inside (which would end it) is split across two."""
+    return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def split(text: str, limit: int = MAX_REPLY_BYTES) -> tuple[str, str]:

@@ -5,7 +5,7 @@ no timeout by default, hard-codes its token and several endpoint URLs past
 ``API_BASE_URL`` and retries token errors recursively without limit (see
 PITFALLS.md). Here every call is async with a timeout, goes to ``api_base_url`` (a
 proxy or a test server), and is retried at most once after a token error
-(40001/40014/42001). wechatpy still does the crypto, XML and reply rendering.
+(40001/40014/42001). The envelope's crypto and XML are ``bots.wechat.crypto``'s.
 
 The access token comes from ``stable_token`` (WeChat hands every caller the same valid
 token, so two processes never invalidate each other's) and is kept in the store with
