@@ -116,6 +116,7 @@ class Engine:
         can_share_location: bool = False,
         keep: Callable[[list[Reply]], None] | None = None,
         performed: list[TicketAction] | None = None,
+        spoken: list[str] | None = None,
     ) -> list[Reply]:
         """Run one event of one chat; return the replies to show in that chat.
 
@@ -128,6 +129,9 @@ class Engine:
         ``performed`` (if given) gets each ticket action the step carried out and kept:
         only those can have queued notices, so a channel need not wake its delivery
         worker after a step that performed none (most steps of a dialogue).
+
+        ``spoken`` (if given) gets the locale the replies are in, so a channel lays out
+        its own lines around them without reading the chat again (``locale_of``).
         """
         with self.store.transaction():
             record = self.store.chat(channel, chat)
@@ -159,6 +163,8 @@ class Engine:
             self.store.save_chat(replace(record, dialogue=after.to_json()), now)
             if keep is not None:
                 keep(replies)
+            if spoken is not None:
+                spoken.append(self._locale(record))
             return replies
 
     def bind(self, channel: str, chat: str, role: str, person: str, now: datetime) -> None:

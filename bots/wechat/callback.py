@@ -167,15 +167,19 @@ class WeChatChannel:
         elif event is None:
             text = ""
         else:
-            replies = self.engine.handle(CHANNEL, chat, event, now, can_share_location=True)
-            text, menu = self._lay_out(chat, replies, now)
+            spoken: list[str] = []
+            replies = self.engine.handle(
+                CHANNEL, chat, event, now, can_share_location=True, spoken=spoken
+            )
+            locale = spoken[0] if spoken else self.engine.locale_of(CHANNEL, chat)
+            text, menu = self._lay_out(chat, replies, now, locale)
         head, rest = split(text)
         follow = []
         while rest:
             part, rest = split(rest)
             follow.append({"touser": chat, "msgtype": "text", "text": {"content": part}})
         reply = self._xml(fields, head) if head else SUCCESS
-        self.tables.answered(key, reply)
+        self.tables.answered(key, reply, now)
         return reply, [*follow, *([menu] if menu else [])]
 
     async def _send_after(self, chat: str, bodies: list[dict[str, Any]]) -> None:
@@ -189,16 +193,15 @@ class WeChatChannel:
                 return
 
     def _lay_out(
-        self, chat: str, replies: Sequence[Reply], now: datetime
+        self, chat: str, replies: Sequence[Reply], now: datetime, locale: str
     ) -> tuple[str, dict[str, Any] | None]:
         """The replies as text, and the menu of their choices (``msgmenu`` on and short)."""
-        locale = self.engine.locale_of(CHANNEL, chat)
         lines, shown = lay_out(replies, lambda k, **p: translate(locale, f"wechat.{k}", **p))
         # A dialogue's replies replace the whole offer (``choices.merge`` without notice):
         # put, not show, which would read the old offer only to drop it.
         self.offers.put(chat, shown, now)
         menu = None
-        if self.envelope.settings.msgmenu:
+        if self.envelope.settings.msgmenu and shown.choices:
             head, tail = (translate(locale, f"wechat.msgmenu.{k}") for k in ("head", "tail"))
             menu = menu_body(chat, shown, head, tail)
         return "\n".join(lines), menu
