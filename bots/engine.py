@@ -130,8 +130,9 @@ class Engine:
         only those can have queued notices, so a channel need not wake its delivery
         worker after a step that performed none (most steps of a dialogue).
 
-        ``spoken`` (if given) gets the locale the replies are in, so a channel lays out
-        its own lines around them without reading the chat again (``locale_of``).
+        ``spoken`` (if given) gets the locale the replies are in, before ``keep`` is
+        called, so a channel lays them out or keeps them without reading the chat again
+        (``locale_of``).
         """
         with self.store.transaction():
             record = self.store.chat(channel, chat)
@@ -161,10 +162,10 @@ class Engine:
             else:
                 after, replies = before, said
             self.store.save_chat(replace(record, dialogue=after.to_json()), now)
+            if spoken is not None:  # before keep: what it keeps is in that locale
+                spoken.append(self._locale(record))
             if keep is not None:
                 keep(replies)
-            if spoken is not None:
-                spoken.append(self._locale(record))
             return replies
 
     def bind(self, channel: str, chat: str, role: str, person: str, now: datetime) -> None:
