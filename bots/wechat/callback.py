@@ -35,10 +35,11 @@ from typing import Any
 from aiohttp import web
 
 from bots.channel.choices import OfferTable, lay_out
+from bots.channel.inbound import NotTaken
 from bots.engine import Engine
 from bots.wechat.client import WeChatError
 from bots.wechat.crypto import Envelope, Refused
-from bots.wechat.inbound import Inbound, NotTaken, hint
+from bots.wechat.inbound import Inbound
 from bots.wechat.msgmenu import menu_body
 from bots.wechat.store import CHANNEL, WeChatTables, callback_key
 from config.model import Config
@@ -163,7 +164,7 @@ class WeChatChannel:
         event = self.inbound.event_of(fields, photo)
         menu: dict[str, Any] | None = None
         if isinstance(event, NotTaken):
-            text = hint(self.engine.locale_of(CHANNEL, chat), event)
+            text = event.text(self.engine.locale_of(CHANNEL, chat))
         elif event is None:
             text = ""
         else:
