@@ -3,8 +3,9 @@
 ``setup(app)`` — called by ``bots.app.build_app`` after its store and engine contexts
 — adds, when ``[channels.wechat]`` is configured, the callback route ``/wechat`` (GET
 handshake, POST messages) and ``wechat_ctx``: the API client and the ``wechat`` delivery
-worker for notices. The parts: settings, crypto (the envelope), inbound, callback (the
-route), client (the API), notify (the Sender), store (tables).
+worker for notices. The parts: settings, crypto (the envelope: AES and XML, WeCom's
+too), inbound, media (pictures by MediaId, WeCom's too), callback (the route), client
+(the API), notify (the Sender), store (tables).
 """
 
 from __future__ import annotations
