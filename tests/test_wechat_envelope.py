@@ -63,6 +63,10 @@ def test_a_message_for_another_receiver_is_refused() -> None:
         Aes(AES_KEY, APP_ID).decrypt(other)
 
 
+def test_a_byte_order_mark_and_spaces_in_the_root_tag_are_fine() -> None:
+    assert fields(b"\xef\xbb\xbf<xml\n><A>1</A></xml>") == {"A": "1"}
+
+
 def test_fields_are_text_and_nested_elements_dicts() -> None:
     body = (
         '<?xml version="1.0" encoding="utf-8"?>\n<xml><A><![CDATA[x]]></A><B>1 &lt; 2</B>'

@@ -24,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import struct
 import time
@@ -40,6 +41,9 @@ MAX_SKEW_SECONDS = 300
 MAX_BODY_BYTES = 64 * 1024
 BLOCK = 32
 """WeChat pads to 32-byte blocks (PKCS#7 with a 32-byte block), not AES's 16."""
+
+
+_ROOT = re.compile(r"<xml[\s/>]")
 
 
 class Refused(Exception):
@@ -149,13 +153,13 @@ def fields(body: bytes) -> dict[str, Any]:
     if len(body) > MAX_BODY_BYTES:
         raise Refused("body too large")
     try:
-        text = body.decode()
+        text = body.decode("utf-8-sig")  # a byte-order mark is no reason to refuse
     except UnicodeDecodeError as exc:
         raise Refused("not UTF-8") from exc
     start = text.lstrip()
     if start.startswith("<?xml"):
         start = start[start.find("?>") + 2 :].lstrip()
-    if not start.startswith(("<xml>", "<xml ", "<xml/>")):
+    if not _ROOT.match(start):
         raise Refused("not a WeChat message")
     try:
         # A str: expat reads it as UTF-8 whatever its declaration says.
