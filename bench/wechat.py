@@ -15,6 +15,8 @@ fake API, as it does in production; the echo sends nothing.
 Prints callbacks/s and p50/p99 answer time for both, measured the same way in the same
 run, and the ratio (targets: baoxiu ≥ 0.8 × echo, p99 < 100 ms, far inside WeChat's 5 s).
 
+``--profile FILE`` runs the baoxiu server under cProfile (each round overwrites FILE).
+
 Usage: ``python bench/wechat.py [--followers 40] [--concurrency 16] [--rounds 3]``
 """
 
@@ -55,7 +57,9 @@ def serve_api(port: int) -> None:
 
     # The followers post from another process: the fake cannot see them write, so its
     # 48-hour window stays open (the choice menus after replies are sent, as in life).
-    fake_wechat.WINDOW_SECONDS = 10**12
+    # Infinite, not merely large: the fake counts a follower it never saw as last seen
+    # at -1e12 s, and now + 1e12 exceeded 10**12 — every menu came back 45015.
+    fake_wechat.WINDOW_SECONDS = float("inf")
 
     async def run() -> None:
         api = await FakeWeChatApi().start(port)
@@ -149,10 +153,11 @@ async def drive(
     return len(times) / (time.perf_counter() - start), times
 
 
-def start(*args: str) -> subprocess.Popen[str]:
+def start(*args: str, profile: str = "") -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    prof = ["-m", "cProfile", "-o", profile] if profile else []
     child = subprocess.Popen(
-        [sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, *prof, __file__, *args], stdout=subprocess.PIPE, text=True, env=env
     )
     assert child.stdout is not None and child.stdout.readline().strip() == "ready"
     return child
@@ -182,7 +187,7 @@ def p(times: list[float], q: float) -> float:
     return statistics.quantiles(times, n=100)[int(q) - 1] * 1000
 
 
-async def bench(followers: int, concurrency: int, rounds: int) -> None:
+async def bench(followers: int, concurrency: int, rounds: int, profile: str) -> None:
     api_port = free_port()
     api = start("--serve", "api", "--port", str(api_port))
     results: dict[str, tuple[float, list[float]]] = {}  # each side's best round
@@ -192,7 +197,10 @@ async def bench(followers: int, concurrency: int, rounds: int) -> None:
         # load drifts — one round each would compare two different machines.
         for _ in range(rounds):
             for name in ("echo", "baoxiu"):
-                rate, times, per_callback = await one_round(name, api_port, followers, concurrency)
+                prof = profile if name == "baoxiu" else ""
+                rate, times, per_callback = await one_round(
+                    name, api_port, followers, concurrency, prof
+                )
                 if name not in results or rate > results[name][0]:
                     results[name] = (rate, times)
                 cpu[name] = min(cpu.get(name, per_callback), per_callback)
@@ -219,13 +227,13 @@ async def bench(followers: int, concurrency: int, rounds: int) -> None:
 
 
 async def one_round(
-    name: str, api_port: int, followers: int, concurrency: int
+    name: str, api_port: int, followers: int, concurrency: int, profile: str
 ) -> tuple[float, list[float], float]:
     """One server's run: callbacks/s, answer times, its CPU ms per callback."""
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         args = ["--serve", name, "--port", str(port), "--api-port", str(api_port)]
-        server = start(*args, "--folder", folder)
+        server = start(*args, "--folder", folder, profile=profile)
         try:
             await wait_listening(port)
             url = f"http://127.0.0.1:{port}/wechat"
@@ -246,6 +254,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--api-port", type=int, default=0)
     parser.add_argument("--folder", default="")
+    parser.add_argument("--profile", default="", help="write baoxiu's cProfile stats here")
     args = parser.parse_args()
     if args.serve == "api":
         serve_api(args.port)
@@ -254,7 +263,8 @@ def main() -> None:
     elif args.serve == "baoxiu":
         serve_baoxiu(args.port, args.api_port, args.folder)
     else:
-        asyncio.run(bench(args.followers, args.concurrency, args.rounds))
+        profile = str(Path(args.profile).resolve()) if args.profile else ""
+        asyncio.run(bench(args.followers, args.concurrency, args.rounds, profile))
 
 
 if __name__ == "__main__":

@@ -116,6 +116,7 @@ class Engine:
         can_share_location: bool = False,
         keep: Callable[[list[Reply]], None] | None = None,
         performed: list[TicketAction] | None = None,
+        spoken: list[str] | None = None,
     ) -> list[Reply]:
         """Run one event of one chat; return the replies to show in that chat.
 
@@ -128,6 +129,10 @@ class Engine:
         ``performed`` (if given) gets each ticket action the step carried out and kept:
         only those can have queued notices, so a channel need not wake its delivery
         worker after a step that performed none (most steps of a dialogue).
+
+        ``spoken`` (if given) gets the locale the replies are in, before ``keep`` is
+        called, so a channel lays them out or keeps them without reading the chat again
+        (``locale_of``).
         """
         with self.store.transaction():
             record = self.store.chat(channel, chat)
@@ -157,6 +162,8 @@ class Engine:
             else:
                 after, replies = before, said
             self.store.save_chat(replace(record, dialogue=after.to_json()), now)
+            if spoken is not None:  # before keep: what it keeps is in that locale
+                spoken.append(self._locale(record))
             if keep is not None:
                 keep(replies)
             return replies

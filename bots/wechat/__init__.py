@@ -3,17 +3,18 @@
 ``setup(app)`` — called by ``bots.app.build_app`` after its store and engine contexts
 — adds, when ``[channels.wechat]`` is configured, the callback route ``/wechat`` (GET
 handshake, POST messages) and ``wechat_ctx``: the API client and the ``wechat`` delivery
-worker for notices. The parts: settings, crypto (the envelope), inbound, callback (the
-route), client (the API), notify (the Sender), store (tables).
+worker for notices. The parts: settings, crypto (the envelope: AES and XML, WeCom's
+too), inbound, media (pictures by MediaId, WeCom's too), callback (the route), client
+(the API), notify (the Sender), store (tables).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bots.channel.callbacks import add_routes, background
 from bots.channel.choices import OfferTable
 from bots.keys import CONFIG, ENGINE, STORE
 from bots.wechat.callback import WeChatChannel
@@ -37,17 +38,8 @@ def setup(app: web.Application) -> None:
     if not WeChatSettings.configured(config):
         return
     WeChatSettings.from_config(config)  # fail at build time, not at start
-    app.router.add_get(PATH, _handshake)
-    app.router.add_post(PATH, _callback)
+    add_routes(app, PATH, WECHAT)
     app.cleanup_ctx.append(wechat_ctx)
-
-
-async def _handshake(request: web.Request) -> web.StreamResponse:
-    return await request.app[WECHAT].handshake(request)
-
-
-async def _callback(request: web.Request) -> web.StreamResponse:
-    return await request.app[WECHAT].callback(request)
 
 
 async def wechat_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -61,13 +53,10 @@ async def wechat_ctx(app: web.Application) -> AsyncIterator[None]:
     sender = WeChatSender(config, settings, store, client, tables, offers)
     worker = DeliveryWorker(store, config, CHANNEL, sender, fallback=Fallback(store, config))
     app[WECHAT_WORKER] = worker
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop), name="baoxiu-wechat-delivery")
     try:
-        yield
+        async with background(**{"baoxiu-wechat-delivery": worker.run}):
+            yield
     finally:
-        stop.set()
-        await task
         await client.close()
 
 

@@ -33,13 +33,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from wechatpy.replies import TextReply
 
 from bots.channel.choices import OfferTable, lay_out
+from bots.channel.inbound import NotTaken
 from bots.engine import Engine
 from bots.wechat.client import WeChatError
 from bots.wechat.crypto import Envelope, Refused
-from bots.wechat.inbound import Inbound, NotTaken, hint
+from bots.wechat.inbound import Inbound
 from bots.wechat.msgmenu import menu_body
 from bots.wechat.store import CHANNEL, WeChatTables, callback_key
 from config.model import Config
@@ -164,19 +164,23 @@ class WeChatChannel:
         event = self.inbound.event_of(fields, photo)
         menu: dict[str, Any] | None = None
         if isinstance(event, NotTaken):
-            text = hint(self.engine.locale_of(CHANNEL, chat), event)
+            text = event.text(self.engine.locale_of(CHANNEL, chat))
         elif event is None:
             text = ""
         else:
-            replies = self.engine.handle(CHANNEL, chat, event, now, can_share_location=True)
-            text, menu = self._lay_out(chat, replies, now)
+            spoken: list[str] = []
+            replies = self.engine.handle(
+                CHANNEL, chat, event, now, can_share_location=True, spoken=spoken
+            )
+            locale = spoken[0] if spoken else self.engine.locale_of(CHANNEL, chat)
+            text, menu = self._lay_out(chat, replies, now, locale)
         head, rest = split(text)
         follow = []
         while rest:
             part, rest = split(rest)
             follow.append({"touser": chat, "msgtype": "text", "text": {"content": part}})
         reply = self._xml(fields, head) if head else SUCCESS
-        self.tables.answered(key, reply)
+        self.tables.answered(key, reply, now)
         return reply, [*follow, *([menu] if menu else [])]
 
     async def _send_after(self, chat: str, bodies: list[dict[str, Any]]) -> None:
@@ -190,30 +194,33 @@ class WeChatChannel:
                 return
 
     def _lay_out(
-        self, chat: str, replies: Sequence[Reply], now: datetime
+        self, chat: str, replies: Sequence[Reply], now: datetime, locale: str
     ) -> tuple[str, dict[str, Any] | None]:
         """The replies as text, and the menu of their choices (``msgmenu`` on and short)."""
-        locale = self.engine.locale_of(CHANNEL, chat)
         lines, shown = lay_out(replies, lambda k, **p: translate(locale, f"wechat.{k}", **p))
         # A dialogue's replies replace the whole offer (``choices.merge`` without notice):
         # put, not show, which would read the old offer only to drop it.
         self.offers.put(chat, shown, now)
         menu = None
-        if self.envelope.settings.msgmenu:
+        if self.envelope.settings.msgmenu and shown.choices:
             head, tail = (translate(locale, f"wechat.msgmenu.{k}") for k in ("head", "tail"))
             menu = menu_body(chat, shown, head, tail)
         return "\n".join(lines), menu
 
     @staticmethod
     def _xml(fields: dict[str, Any], text: str) -> str:
-        reply = TextReply(
-            source=str(fields.get("ToUserName", "")),
-            target=str(fields.get("FromUserName", "")),
-            content=text,
-            time=int(time.time()),
+        """A passive text reply (wechatpy's ``TextReply`` layout, rendered directly)."""
+        return (
+            f"<xml>\n<ToUserName>{_cdata(fields.get('FromUserName', ''))}</ToUserName>\n"
+            f"<FromUserName>{_cdata(fields.get('ToUserName', ''))}</FromUserName>\n"
+            f"<CreateTime>{int(time.time())}</CreateTime>\n"
+            f"<MsgType><![CDATA[text]]></MsgType>\n<Content>{_cdata(text)}</Content>\n</xml>"
         )
-        rendered: str = reply.render()
-        return rendered
+
+
+def _cdata(value: object) -> str:
+    """``value`` as CDATA; a ``]]>`` inside (which would end it) is split across two."""
+    return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def split(text: str, limit: int = MAX_REPLY_BYTES) -> tuple[str, str]:

@@ -5,7 +5,7 @@ no timeout by default, hard-codes its token and several endpoint URLs past
 ``API_BASE_URL`` and retries token errors recursively without limit (see
 PITFALLS.md). Here every call is async with a timeout, goes to ``api_base_url`` (a
 proxy or a test server), and is retried at most once after a token error
-(40001/40014/42001). wechatpy still does the crypto, XML and reply rendering.
+(40001/40014/42001). The envelope's crypto and XML are ``bots.wechat.crypto``'s.
 
 The access token comes from ``stable_token`` (WeChat hands every caller the same valid
 token, so two processes never invalidate each other's) and is kept in the store with
@@ -51,6 +51,10 @@ class ApiClient:
         self.token_key = token_key
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
+        # The stored token as last read or fetched here: a call needs no store read
+        # while it is fresh. Another process's newer token is found the usual way: this
+        # one is refused (40001 …), dropped, and the store read again.
+        self._known: tuple[str, float] | None = None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -66,9 +70,13 @@ class ApiClient:
 
     # -- token --------------------------------------------------------------------------
     async def token(self, *, force: bool = False, stale: str = "") -> str:
+        known = None if force else self._known
+        if known and known[0] != stale and known[1] - EARLY_SECONDS > time.time():
+            return known[0]
         async with self._lock:
             stored = self.tables.token(self.token_key)
             if stored and stored[0] != stale and stored[1] - EARLY_SECONDS > time.time():
+                self._known = stored
                 return stored[0]
             answer = await self._fetch_token(force)
             token = str(answer.get("access_token", ""))
@@ -76,7 +84,14 @@ class ApiClient:
                 raise WeChatError(None, "no access_token in the answer")
             expires = time.time() + float(answer.get("expires_in", 7200))
             self.tables.save_token(self.token_key, token, expires)
+            self._known = (token, expires)
             return token
+
+    def _drop(self, token: str) -> None:
+        """Forget a refused ``token`` here and in the store."""
+        if self._known and self._known[0] == token:
+            self._known = None
+        self.tables.drop_token(self.token_key, token)
 
     async def _fetch_token(self, force: bool) -> dict[str, Any]:
         raise NotImplementedError
@@ -95,7 +110,7 @@ class ApiClient:
         except WeChatError as error:
             if error.code not in TOKEN_ERRORS:
                 raise
-            self.tables.drop_token(self.token_key, token)
+            self._drop(token)
             token = await self.token(force=True, stale=token)
             return await self._request(
                 method, path, json=json, params={**(params or {}), "access_token": token}
@@ -137,7 +152,7 @@ class ApiClient:
                 _answer(raw, kind)
             except WeChatError as error:
                 if error.code in TOKEN_ERRORS and attempt == 0:
-                    self.tables.drop_token(self.token_key, token)
+                    self._drop(token)
                     continue
                 raise
             raise WeChatError(None, f"not an image: {kind}")

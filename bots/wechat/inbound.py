@@ -14,37 +14,23 @@ the photo cap.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bots.channel.choices import OfferTable, pick
-from bots.channel.media import IMAGE_EXTENSIONS, image_type, keep_photo
-from bots.wechat.client import WeChatClient, WeChatError
+from bots.channel.choices import OfferTable
+from bots.channel.inbound import NotTaken, heard, shared_location, typed
+from bots.wechat.client import WeChatClient
+from bots.wechat.media import fetch_photo
 from bots.wechat.msgmenu import tapped
-from bots.wechat.store import WeChatTables
-from conversation.events import Button, Command, InEvent, Location, Photo, Unsupported, parse_text
-from conversation.i18n import translate
+from bots.wechat.store import CHANNEL, WeChatTables
+from conversation.events import Button, Command, InEvent, Photo, Unsupported
 
-log = logging.getLogger(__name__)
-
-MEDIA_FOLDER = "wechat"
 PHOTOS_PER_HOUR = 20
 """Pictures one follower may send in an hour: the web chat's cap (a report takes at most
 4, a completion 4)."""
 MENU_COMMANDS = {"report": Command("report"), "mine": Command("my"), "status": Command("status")}
 _CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-=&")
-
-
-@dataclass(frozen=True)
-class NotTaken:
-    """An input answered by the adapter itself (catalog key + params)."""
-
-    key: str
-    params: dict[str, Any] = field(default_factory=dict)
-
 
 Nothing = None
 """An input that makes no event and no answer (unsubscribe, a LOCATION event)."""
@@ -83,12 +69,7 @@ class Inbound:
             # An old menu: its label may still be a choice now, else it is out of date.
             same = {c.data for c in offer.choices if c.label.strip() == text.strip()}
             return Button(same.pop()) if len(same) == 1 else NotTaken("wechat.msgmenu.stale")
-        if text.strip().startswith("/"):
-            return parse_text(text)
-        picked = pick(text, self.offers.get(chat), lambda label: label)
-        if isinstance(picked, str):
-            return NotTaken("wechat.ambiguous", {"label": picked})
-        return picked if picked is not None else parse_text(text)
+        return typed(text, lambda: self.offers.get(chat), CHANNEL)
 
     def event_of(self, fields: dict[str, Any], photo: Photo | NotTaken | None = None) -> Taken:
         """The event of a callback's fields. Synchronous, store reads only (the standing
@@ -100,18 +81,11 @@ class Inbound:
             menu_id = str(fields.get("bizmsgmenuid") or "")
             return self.text(chat, str(fields.get("Content", "")), menu_id)
         if kind == "location":
-            try:
-                lat, lon = float(fields["Location_X"]), float(fields["Location_Y"])
-            except (KeyError, TypeError, ValueError):
-                return Unsupported("location")
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                return Unsupported("location")
-            return Location(lat, lon)
+            return shared_location(fields.get("Location_X"), fields.get("Location_Y"))
         if kind == "image":
             return photo if photo is not None else NotTaken("wechat.download_failed")
         if kind == "voice":
-            heard = str(fields.get("Recognition") or "").strip()
-            return self.text(chat, heard) if heard else NotTaken("wechat.voice_hint")
+            return heard(fields.get("Recognition"), lambda words: self.text(chat, words), CHANNEL)
         if kind == "event":
             return self._event(
                 str(fields.get("Event", "")).lower(), str(fields.get("EventKey") or "")
@@ -133,7 +107,8 @@ class Inbound:
 
     async def fetch_photo(self, fields: dict[str, Any]) -> Photo | NotTaken:
         """Download an image by its MediaId (on the event loop: network only)."""
-        return await self._photo(str(fields.get("MediaId", "")))
+        media_id = str(fields.get("MediaId", ""))
+        return await fetch_photo(self.client, media_id, self.max_file_mb, self.media_dir, CHANNEL)
 
     def _event(self, event: str, key: str) -> InEvent | None:
         if event == "subscribe":
@@ -143,21 +118,3 @@ class Inbound:
         if event == "click":
             return MENU_COMMANDS.get(key, Command("help"))
         return Nothing  # unsubscribe, LOCATION, VIEW, template delivery reports
-
-    async def _photo(self, media_id: str) -> Photo | NotTaken:
-        limit = self.max_file_mb * 1024 * 1024
-        try:
-            data, _kind = await self.client.media(media_id, limit)
-        except WeChatError as error:
-            if error.code == 0:
-                return NotTaken("wechat.too_large", {"limit": self.max_file_mb})
-            log.warning("WeChat image %s not downloaded: %s", media_id, error)
-            return NotTaken("wechat.download_failed")
-        proven = image_type(data[:16])
-        if proven is None:
-            return NotTaken("wechat.download_failed")
-        return Photo(keep_photo(self.media_dir, MEDIA_FOLDER, IMAGE_EXTENSIONS[proven], data), "")
-
-
-def hint(locale: str, taken: NotTaken) -> str:
-    return translate(locale, taken.key, **taken.params)

@@ -51,12 +51,12 @@ class WeChatTables:
         )
         return cursor.rowcount == 1
 
-    def answered(self, key: str, answer: str) -> None:
+    def answered(self, key: str, answer: str, now: datetime | None = None) -> None:
         """Keep the answer beside the key. Call inside the step's transaction."""
         self.store.db.conn.execute(
             "INSERT INTO wechat_answers (key, answer, answered_at) VALUES (?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET answer = excluded.answer",
-            [key, answer, _now()],
+            [key, answer, (now or datetime.now(UTC)).isoformat()],
         )
 
     # -- pictures -------------------------------------------------------------------------

@@ -12,12 +12,13 @@ The crypto, token and API plumbing are the official account's (``bots.wechat``),
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 
 from aiohttp import web
 
+from bots.channel.callbacks import Job, add_routes, background
 from bots.channel.choices import OfferTable
 from bots.keys import CONFIG, ENGINE, STORE
 from bots.wechat.store import WeChatTables
@@ -46,17 +47,8 @@ def setup(app: web.Application) -> None:
     if not WeComSettings.configured(config):
         return
     WeComSettings.from_config(config)  # fail at build time, not at start
-    app.router.add_get(PATH, _handshake)
-    app.router.add_post(PATH, _callback)
+    add_routes(app, PATH, WECOM)
     app.cleanup_ctx.append(wecom_ctx)
-
-
-async def _handshake(request: web.Request) -> web.StreamResponse:
-    return await request.app[WECOM].handshake(request)
-
-
-async def _callback(request: web.Request) -> web.StreamResponse:
-    return await request.app[WECOM].callback(request)
 
 
 async def wecom_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -76,16 +68,14 @@ async def wecom_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[WECOM].contacts = Contacts(store, config)
     app[WECOM_WORKER] = worker
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(worker.run(stop), name="baoxiu-wecom-delivery"),
-        asyncio.create_task(cards.sweep(stop, SWEEP_SECONDS), name="baoxiu-wecom-cards"),
-    ]
+    jobs: dict[str, Job] = {
+        "baoxiu-wecom-delivery": worker.run,
+        "baoxiu-wecom-cards": partial(cards.sweep, every=SWEEP_SECONDS),
+    }
     try:
-        yield
+        async with background(**jobs):
+            yield
     finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await client.close()
 
 

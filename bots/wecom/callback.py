@@ -139,13 +139,15 @@ class WeComChannel:
                     locale = self.engine.locale_of(CHANNEL, userid)
                     self._keep(userid, [Say(event.text(locale))], now)
                 elif event is not None:
+                    spoken: list[str] = []  # the step's locale, filled before keep runs
                     self.engine.handle(
                         CHANNEL,
                         userid,
                         event,
                         now,
                         can_share_location=True,
-                        keep=lambda replies: self._keep(userid, replies, now),
+                        keep=lambda replies: self._keep(userid, replies, now, spoken),
+                        spoken=spoken,
                     )
         except Exception:
             # The step rolled back (its key too). WeCom got its answer and will not send
@@ -164,8 +166,11 @@ class WeComChannel:
             except Exception:  # the claim stands; the sweep updates the cards later
                 log.exception("cards of %s not updated after a press", number)
 
-    def _keep(self, userid: str, replies: Sequence[Reply], now: datetime) -> None:
-        """Queue the step's replies as a dialogue reply (lane 0) in its transaction."""
+    def _keep(
+        self, userid: str, replies: Sequence[Reply], now: datetime, spoken: Sequence[str] = ()
+    ) -> None:
+        """Queue the step's replies as a dialogue reply (lane 0) in its transaction
+        (``spoken``: their locale when the step said it, else it is read)."""
         if not replies:
             return
         outbox.queue(
@@ -176,7 +181,7 @@ class WeComChannel:
             kind=outbox.REPLY_KIND,
             channel=CHANNEL,
             chat=userid,
-            locale=self.engine.locale_of(CHANNEL, userid),
+            locale=spoken[0] if spoken else self.engine.locale_of(CHANNEL, userid),
             params={"replies": kept.encode(replies)},
             priority=REPLY,
             now=now,

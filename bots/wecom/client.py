@@ -72,7 +72,7 @@ class WeComClient(ApiClient):
                 answer = answer_of(raw, content_type)
             except WeChatError as error:
                 if error.code in TOKEN_ERRORS and attempt == 0:
-                    self.tables.drop_token(self.token_key, token)
+                    self._drop(token)
                     continue
                 raise
             media_id = str(answer.get("media_id", ""))

@@ -6,8 +6,8 @@ GET handshake and returns the decrypted ``echostr`` to echo; ``open`` verifies a
 decrypts a POST body into the message's fields. A stale timestamp (a replayed body), a
 bad signature, another corporation's message or another app's: ``Refused`` (the route
 answers 403, nothing changes). The signature, the stale check and the safe XML parsing
-are the official account's (``bots.wechat.crypto``); the AES is wechatpy's enterprise
-crypto.
+are the official account's (``bots.wechat.crypto``), and so is the AES (WeCom's is the
+same, with the CorpID where the official account has its AppID).
 
 Only the envelope: no store, no dialogue.
 """
@@ -19,10 +19,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
-
-from bots.wechat.crypto import MAX_SKEW_SECONDS, Refused, sign
-from bots.wechat.crypto import _xml as xml_fields
+from bots.wechat.crypto import MAX_SKEW_SECONDS, Aes, Refused, sign
+from bots.wechat.crypto import fields as xml_fields
 from bots.wecom.settings import WeComSettings
 
 __all__ = ["Refused", "WeComEnvelope"]
@@ -31,7 +29,7 @@ __all__ = ["Refused", "WeComEnvelope"]
 class WeComEnvelope:
     def __init__(self, settings: WeComSettings) -> None:
         self.settings = settings
-        self.crypto = WeChatCrypto(settings.token, settings.encoding_aes_key, settings.corp_id)
+        self.aes = Aes(settings.encoding_aes_key, settings.corp_id)
 
     def _signed(self, query: Mapping[str, str], cipher: str, now: float | None) -> None:
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
@@ -44,17 +42,16 @@ class WeComEnvelope:
             raise Refused("stale timestamp")
 
     def _decrypt(self, cipher: str) -> bytes:
-        try:
-            plain = PrpCrypto(self.crypto.key).decrypt(cipher, self.settings.corp_id)
-        except Exception as exc:  # another CorpID, bad base64, padding: not for us
-            raise Refused("undecryptable or another CorpID") from exc
-        return plain if isinstance(plain, bytes) else str(plain).encode()
+        return self.aes.decrypt(cipher)  # Refused: another CorpID, bad base64, padding
 
     def check_url(self, query: Mapping[str, str], now: float | None = None) -> str:
         """The handshake's ``echostr``, decrypted: what to answer."""
         echo = query.get("echostr", "")
         self._signed(query, echo, now)
-        return self._decrypt(echo).decode()
+        try:
+            return self._decrypt(echo).decode()
+        except UnicodeDecodeError as exc:
+            raise Refused("undecryptable") from exc
 
     def open(
         self, query: Mapping[str, str], body: bytes, now: float | None = None

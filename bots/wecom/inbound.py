@@ -13,23 +13,19 @@ Only translation: no dialogue decisions; the store only to read the standing off
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bots.channel.choices import OfferTable, pick
-from bots.channel.media import IMAGE_EXTENSIONS, image_type, keep_photo
-from bots.wecom.client import WeChatError, WeComClient
-from conversation.events import Button, Command, InEvent, Location, Photo, Unsupported, parse_text
-from conversation.i18n import translate
+from bots.channel.choices import OfferTable
+from bots.channel.inbound import NotTaken, heard, shared_location, typed
+from bots.wechat.media import fetch_photo
+from bots.wecom.client import WeComClient
+from bots.wecom.store import CHANNEL
+from conversation.events import Button, Command, InEvent, Photo, Unsupported
 
-log = logging.getLogger(__name__)
-
-MEDIA_FOLDER = "wecom"
 PHOTOS_PER_HOUR = 20
 """Pictures one member may send in an hour (a completion takes at most 4)."""
 CARD_EVENT = "template_card_event"
@@ -39,17 +35,6 @@ MENU_COMMANDS = {
     "status": Command("status"),
     "jobs": Command("jobs"),
 }
-
-
-@dataclass(frozen=True)
-class NotTaken:
-    """An input answered by the adapter itself (catalog key + params)."""
-
-    key: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def text(self, locale: str) -> str:
-        return translate(locale, self.key, **self.params)
 
 
 Taken = InEvent | NotTaken | None
@@ -67,12 +52,7 @@ class Inbound:
         self._taken: dict[str, deque[float]] = {}
 
     def text(self, chat: str, text: str) -> InEvent | NotTaken:
-        if text.strip().startswith("/"):
-            return parse_text(text)
-        picked = pick(text, self.offers.get(chat), lambda label: label)
-        if isinstance(picked, str):
-            return NotTaken("wecom.ambiguous", {"label": picked})
-        return picked if picked is not None else parse_text(text)
+        return typed(text, lambda: self.offers.get(chat), CHANNEL)
 
     async def event_of(self, fields: dict[str, Any], photo_wanted: Callable[[], bool]) -> Taken:
         """The event of a callback's fields; ``photo_wanted()`` says whether the member's
@@ -82,20 +62,13 @@ class Inbound:
         if kind == "text":
             return self.text(chat, str(fields.get("Content", "")))
         if kind == "location":
-            try:
-                lat, lon = float(fields["Location_X"]), float(fields["Location_Y"])
-            except (KeyError, TypeError, ValueError):
-                return Unsupported("location")
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                return Unsupported("location")
-            return Location(lat, lon)
+            return shared_location(fields.get("Location_X"), fields.get("Location_Y"))
         if kind == "image":
             if not photo_wanted():
                 return NotTaken("wecom.photo_not_now")
             return await self._photo(chat, str(fields.get("MediaId", "")))
         if kind == "voice":
-            heard = str(fields.get("Recognition") or "").strip()
-            return self.text(chat, heard) if heard else NotTaken("wecom.voice_hint")
+            return heard(fields.get("Recognition"), lambda words: self.text(chat, words), CHANNEL)
         if kind == "event":
             event, key = str(fields.get("Event", "")), str(fields.get("EventKey") or "")
             if event == CARD_EVENT:
@@ -114,16 +87,7 @@ class Inbound:
             taken.popleft()
         if len(taken) >= PHOTOS_PER_HOUR:
             return NotTaken("wecom.photo_quota", {"limit": PHOTOS_PER_HOUR})
-        try:
-            data, _kind = await self.client.media(media_id, self.max_file_mb * 1024 * 1024)
-        except WeChatError as error:
-            if error.code == 0:
-                return NotTaken("wecom.too_large", {"limit": self.max_file_mb})
-            log.warning("WeCom image %s not downloaded: %s", media_id, error)
-            return NotTaken("wecom.download_failed")
-        proven = image_type(data[:16])
-        if proven is None:
-            return NotTaken("wecom.download_failed")
-        ref = keep_photo(self.media_dir, MEDIA_FOLDER, IMAGE_EXTENSIONS[proven], data)
-        taken.append(now)
-        return Photo(ref, "")
+        photo = await fetch_photo(self.client, media_id, self.max_file_mb, self.media_dir, CHANNEL)
+        if isinstance(photo, Photo):
+            taken.append(now)
+        return photo
