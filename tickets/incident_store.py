@@ -49,6 +49,8 @@ class Host(Protocol):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
+    def fault_mark(self) -> int: ...
+
     def ticket(self, number: str) -> Ticket | None: ...
 
     def get(self, number: str) -> Ticket: ...
@@ -217,8 +219,7 @@ class KnownFaults:
 
 
 def _known(store: Host) -> KnownFaults:
-    [row] = store.query("SELECT mark FROM fault_changes WHERE id = 1")
-    mark, cached = int(row["mark"]), store.fault_cache
+    mark, cached = store.fault_mark(), store.fault_cache
     return cached if cached is not None and cached.mark == mark else KnownFaults(mark)
 
 
