@@ -30,6 +30,7 @@ from sqlite_utils import Database
 from config.model import Config
 from tickets import dispatch_store, migrations, notice_rows, queries, search, stats, workflow
 from tickets.chat_rows import ChatRows
+from tickets.checkpoints import SAFETY_PAGES, Checkpointer
 from tickets.dispatch_notices import revise
 from tickets.errors import BaoxiuError, InvalidInput, TicketNotFound
 from tickets.incident_store import KnownFaults, RuleStore
@@ -73,6 +74,7 @@ class Store(RuleStore):
         self._depth = 0
         self.fault_cache: KnownFaults | None = None  # see tickets.incident_store
         self._chats = ChatRows()  # what this transaction read of chats (tickets.chat_rows)
+        self._checkpoints: Checkpointer | None = None
         # isolation_level=None: the driver opens no transaction of its own; ours are
         # explicit (BEGIN IMMEDIATE / SAVEPOINT), see transaction().
         _private_file(self.path)
@@ -91,9 +93,20 @@ class Store(RuleStore):
         self._optimize("PRAGMA optimize = 0x10002")
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
         with self._lock:
             self._optimize("PRAGMA optimize")
             self.db.close()
+
+    def checkpoint_in_background(self) -> None:
+        """Copy the write-ahead log into the database on a thread of its own, not inside
+        whichever commit finds it long (tickets.checkpoints; a server's store)."""
+        with self._lock:
+            if self._checkpoints is None:
+                self._checkpoints = Checkpointer(self.path)
+                self.db.conn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")
+                self._checkpoints.start()
 
     def _optimize(self, pragma: str) -> None:
         # Another process holding the write lock: the statistics can wait (and a store
