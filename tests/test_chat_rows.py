@@ -120,3 +120,22 @@ def test_a_save_of_every_column_writes_every_column(store: Store) -> None:
     assert [r["chat"] for r in store.query("SELECT chat FROM chats WHERE person = 'li'")] == [
         "alice"
     ]
+
+
+def test_a_step_that_changes_nothing_writes_nothing(store: Store, config: Config) -> None:
+    engine = Engine(store, config)
+    with statements(store) as seen:
+        say(engine, "web", "alice", "/help")  # a new chat: its row is made
+    assert [s for s in sent(seen) if s.startswith("INSERT INTO chats")], seen
+    made = store.chat("web", "alice")
+    with statements(store) as seen:
+        say(engine, "web", "alice", "/help", NOW.replace(hour=9))
+    assert [" ".join(s.split()[:2]) for s in sent(seen)] == [
+        "BEGIN IMMEDIATE",
+        "SELECT f.mark,",
+        "COMMIT",
+    ], seen
+    assert store.chat("web", "alice") == made
+    # A step that changes the dialogue writes it, as before.
+    say(engine, "web", "alice", "/report")
+    assert store.chat("web", "alice").dialogue != made.dialogue
