@@ -13,7 +13,11 @@ transaction each — what a step costs beyond keeping the dialogue between messa
    with its CPU time per step (steadier than steps/s when other processes share the
    cores) and the SQL statements it runs per step (triggers' inner statements left out).
 
-Usage: ``python bench/flow.py [--residents 10000] [--engine-residents 2000]``.
+Both stores checkpoint the write-ahead log on a thread of their own, as a server's does
+(``Store.checkpoint_in_background``); ``--inline-checkpoints`` leaves it to the commits.
+
+Usage: ``python bench/flow.py [--residents 10000] [--engine-residents 2000]
+[--inline-checkpoints]``.
 """
 
 from __future__ import annotations
@@ -100,9 +104,15 @@ def pure_steps(residents: int) -> tuple[float, list[Draft]]:
     return steps / elapsed, drafts
 
 
-def store_transactions(drafts: list[Draft], folder: Path) -> float:
-    config = load(None)
-    store = Store(folder / "store.db", config)
+def open_store(path: Path, background: bool) -> Store:
+    store = Store(path, load(None))
+    if background:
+        store.checkpoint_in_background()
+    return store
+
+
+def store_transactions(drafts: list[Draft], folder: Path, background: bool) -> float:
+    store = open_store(folder / "store.db", background)
     try:
         began = time.perf_counter()
         for i, draft in enumerate(drafts):
@@ -112,10 +122,9 @@ def store_transactions(drafts: list[Draft], folder: Path) -> float:
         store.close()
 
 
-def engine_steps(residents: int, folder: Path) -> tuple[float, float, float, int]:
+def engine_steps(residents: int, folder: Path, background: bool) -> tuple[float, float, float, int]:
     """Steps/s, CPU ms per step, SQL statements per step, tickets made."""
-    config = load(None)
-    store = Store(folder / "engine.db", config)
+    store = open_store(folder / "engine.db", background)
     statements = 0
 
     def count(sql: str) -> None:
@@ -123,7 +132,7 @@ def engine_steps(residents: int, folder: Path) -> tuple[float, float, float, int
         statements += not sql.startswith("--")  # "--": a trigger's or FTS's own
 
     try:
-        engine = Engine(store, config)
+        engine = Engine(store, store.config)
         steps = 0
         store.db.conn.set_trace_callback(count)
         began, cpu = time.perf_counter(), time.process_time()
@@ -144,7 +153,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=10_000)
     parser.add_argument("--engine-residents", type=int, default=2_000)
+    parser.add_argument("--inline-checkpoints", action="store_true")
     args = parser.parse_args()
+    background = not args.inline_checkpoints
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         pure_rate, drafts = pure_steps(args.residents)
@@ -152,9 +163,9 @@ def main() -> None:
             f"pure intake flow:   {args.residents:>6} residents, "
             f"{pure_rate:>10,.0f} dialogue steps/s"
         )
-        tx = store_transactions(drafts, folder)
+        tx = store_transactions(drafts, folder, background)
         print(f"store:              {len(drafts):>6} tickets,   {tx:>10,.0f} transactions/s")
-        rate, cpu, sql, made = engine_steps(args.engine_residents, folder)
+        rate, cpu, sql, made = engine_steps(args.engine_residents, folder, background)
         print(
             f"engine (flow+store): {args.engine_residents:>5} residents, {rate:>10,.0f} steps/s "
             f"(one transaction each), {made} tickets; CPU {cpu:.3f} ms/step, "

@@ -90,6 +90,7 @@ def build_app(config: Config, *, store: Store | None = None) -> web.Application:
 
 
 async def _engine(app: web.Application) -> AsyncIterator[None]:
+    app[STORE].checkpoint_in_background()  # no message's commit waits for a checkpoint
     app[ENGINE] = Engine(app[STORE], app[CONFIG])
     yield
 

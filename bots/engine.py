@@ -135,7 +135,7 @@ class Engine:
         (``locale_of``).
         """
         with self.store.transaction():
-            record = self.store.chat(channel, chat)
+            loaded = record = self.store.chat(channel, chat)
             before = _dialogue(record.dialogue)
             ctx = self._ctx(record, now, can_share_contact, can_share_location)
             step = router.step(before, event, ctx)
@@ -161,7 +161,11 @@ class Engine:
                 after, replies = step.state, said
             else:
                 after, replies = before, said
-            self.store.save_chat(replace(record, dialogue=after.to_json()), now)
+            saved = after.to_json()
+            if record is not loaded or saved != loaded.dialogue:
+                # A step that changed nothing of the chat (a hint, a list, the menu again:
+                # most of a technician's) writes nothing: its row says when it last changed.
+                self.store.save_chat(replace(record, dialogue=saved), now)
             if spoken is not None:  # before keep: what it keeps is in that locale
                 spoken.append(self._locale(record))
             if keep is not None:

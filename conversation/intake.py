@@ -25,10 +25,12 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
 
+from config.model import CategoryGroup
 from conversation import known_faults, phone_code
 from conversation.actions import Act, CreateTicket, Rule, TicketAction
 from conversation.context import Ctx
@@ -75,6 +77,7 @@ _MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIX
 _PHONE_CHARS = re.compile(r"[0-9 ()+.\-]{5,30}")
 
 
+@lru_cache(maxsize=1024)  # asked again at each phone question (the last phone offered)
 def normalize_phone(text: str, region: str = "CN") -> str | None:
     """A typed or shared mobile number in E.164 (``+8613800000000``), or None.
 
@@ -325,15 +328,37 @@ def _on_category(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
 
 def _search(query: str, ctx: Ctx) -> list[str]:
     """Leaf codes whose zh/en name or keywords match the typed text; an exact name wins."""
-    leaves = ctx.config.all_categories()
-    exact = [c.code for c in leaves if query in (c.zh.casefold(), c.en.casefold())]
+    leaves = _leaves(ctx.config.categories)
+    exact = [code for code, names, _ in leaves if query in names]
     if exact:
         return exact
-    return [
-        c.code
-        for c in leaves
-        if any(_matches(query, term.casefold()) for term in (c.zh, c.en, *c.keywords) if term)
-    ]
+    return [code for code, _, terms in leaves if any(_matches(query, term) for term in terms)]
+
+
+_Leaves = tuple[tuple[str, tuple[str, str], tuple[str, ...]], ...]
+_LEAVES: dict[int, tuple[tuple[CategoryGroup, ...], _Leaves]] = {}
+
+
+def _leaves(groups: tuple[CategoryGroup, ...]) -> _Leaves:
+    """Each leaf's code, its names and its search terms (names and keywords), casefolded
+    once per configuration rather than at every typed message (a tenth of a step). Kept
+    by the identity of the configuration's tree: hashing the tree would cost as much."""
+    known = _LEAVES.get(id(groups))
+    if known is not None and known[0] is groups:
+        return known[1]
+    leaves = tuple(
+        (
+            c.code,
+            (c.zh.casefold(), c.en.casefold()),
+            tuple(term.casefold() for term in (c.zh, c.en, *c.keywords) if term),
+        )
+        for group in groups
+        for c in group.children
+    )
+    if len(_LEAVES) >= 16:  # configurations of a test run, a reload now and then
+        _LEAVES.clear()
+    _LEAVES[id(groups)] = (groups, leaves)
+    return leaves
 
 
 def _matches(query: str, term: str) -> bool:
@@ -348,9 +373,16 @@ def _overlap(query: str, name: str) -> bool:
 
 
 def _contains(hay: str, needle: str) -> bool:
+    if needle not in hay:  # no substring, no word either: most terms stop here
+        return False
     if needle.isascii():
-        return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", hay) is not None
-    return needle in hay
+        return _word(needle).search(hay) is not None
+    return True
+
+
+@lru_cache(maxsize=1024)
+def _word(needle: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)")
 
 
 def _on_place(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:

@@ -22,9 +22,7 @@ class DialogueState:
         return replace(self, step=step, data={**self.data, **updates})
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"flow": self.flow, "step": self.step, "data": self.data}, ensure_ascii=False
-        )
+        return _ENCODE({"flow": self.flow, "step": self.step, "data": self.data})
 
     @staticmethod
     def from_json(raw: str | None) -> DialogueState:
@@ -33,5 +31,8 @@ class DialogueState:
         obj = json.loads(raw)
         return DialogueState(obj.get("flow"), obj.get("step"), dict(obj.get("data") or {}))
 
+
+# json.dumps(…, ensure_ascii=False) builds a new encoder at every call (once per step).
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 IDLE = DialogueState()

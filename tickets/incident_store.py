@@ -52,6 +52,8 @@ class Host(Protocol):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
+    def fault_mark(self) -> int: ...
+
     def ticket(self, number: str) -> Ticket | None: ...
 
     def get(self, number: str) -> Ticket: ...
@@ -221,9 +223,7 @@ class KnownFaults:
 
 
 def _known(store: Host) -> KnownFaults:
-    with store.reader() as conn:  # every new ticket asks twice: no dict, no savepoint
-        [(mark,)] = conn.execute("SELECT mark FROM fault_changes WHERE id = 1").fetchall()
-    cached = store.fault_cache
+    mark, cached = store.fault_mark(), store.fault_cache
     return cached if cached is not None and cached.mark == mark else KnownFaults(mark)
 
 

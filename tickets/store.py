@@ -29,6 +29,8 @@ from sqlite_utils import Database
 
 from config.model import Config
 from tickets import dispatch_store, migrations, notice_rows, queries, search, stats, workflow
+from tickets.chat_rows import ChatRows
+from tickets.checkpoints import SAFETY_PAGES, Checkpointer
 from tickets.dispatch_notices import revise
 from tickets.errors import BaoxiuError, InvalidInput, TicketNotFound
 from tickets.incident_store import KnownFaults, RuleStore
@@ -66,16 +68,7 @@ _OPEN = tuple(sorted(s.value for s in OPEN_STATES))
 _OPEN_SQL = f"state IN ({', '.join(repr(s) for s in _OPEN)})"
 
 
-_CHAT_FIELDS = tuple(f.name for f in fields(ChatRecord))
 _DRAFT_FIELDS = tuple(f.name for f in fields(Draft) if f.name != "photos")
-_SAVE_CHAT = (
-    f"INSERT INTO chats ({', '.join(_CHAT_FIELDS)}, updated_at)"
-    f" VALUES ({', '.join(':' + c for c in _CHAT_FIELDS)}, :updated_at)"
-    " ON CONFLICT (channel, chat) DO UPDATE SET "
-    + ", ".join(
-        f"{c} = excluded.{c}" for c in (*_CHAT_FIELDS, "updated_at") if c not in ("channel", "chat")
-    )
-)
 
 
 class Store(RuleStore):
@@ -89,6 +82,8 @@ class Store(RuleStore):
         self._lock = threading.RLock()
         self._depth = 0
         self.fault_cache: KnownFaults | None = None  # see tickets.incident_store
+        self._chats = ChatRows()  # what this transaction read of chats (tickets.chat_rows)
+        self._checkpoints: Checkpointer | None = None
         # isolation_level=None: the driver opens no transaction of its own; ours are
         # explicit (BEGIN IMMEDIATE / SAVEPOINT), see transaction().
         _private_file(self.path)
@@ -109,9 +104,20 @@ class Store(RuleStore):
         self._optimize("PRAGMA optimize = 0x10002")
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
         with self._lock:
             self._optimize("PRAGMA optimize")
             self.db.close()
+
+    def checkpoint_in_background(self) -> None:
+        """Copy the write-ahead log into the database on a thread of its own, not inside
+        whichever commit finds it long (tickets.checkpoints; a server's store)."""
+        with self._lock:
+            if self._checkpoints is None:
+                self._checkpoints = Checkpointer(self.path)
+                self.db.conn.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")
+                self._checkpoints.start()
 
     def _optimize(self, pragma: str) -> None:
         # Another process holding the write lock: the statistics can wait (and a store
@@ -140,6 +146,7 @@ class Store(RuleStore):
             if self._depth == 0:
                 conn.execute("BEGIN IMMEDIATE")
                 self._depth = 1
+                self._chats.forget()
                 try:
                     yield
                 except BaseException:
@@ -155,6 +162,7 @@ class Store(RuleStore):
                         raise
                 finally:
                     self._depth = 0
+                    self._chats.forget()
             else:
                 name = f"baoxiu_{self._depth}"
                 conn.execute(f"SAVEPOINT {name}")
@@ -163,6 +171,7 @@ class Store(RuleStore):
                     yield
                 except BaseException:
                     # An error that ended the whole transaction took the savepoint too.
+                    self._chats.forget()  # it may have read what is now undone
                     if conn.in_transaction:
                         conn.execute(f"ROLLBACK TO {name}")
                         conn.execute(f"RELEASE {name}")
@@ -430,20 +439,22 @@ class Store(RuleStore):
 
     # chats --------------------------------------------------------------------------
     def chat(self, channel: str, chat: str) -> ChatRecord:
-        row = self._chat_row(channel, chat)
-        return chat_from_row(row) if row else ChatRecord(channel, chat)
+        with self._lock:  # read once per transaction (tickets.chat_rows)
+            return self._chats.read(self.db.conn, channel, chat, remember=self._depth > 0)
 
     def save_chat(self, record: ChatRecord, now: datetime) -> None:
-        row = {name: getattr(record, name) for name in _CHAT_FIELDS}
-        row["updated_at"] = iso(now)
         with self._lock:
             if self._depth:
-                # One statement is all-or-nothing on its own (SQLite undoes a failed one):
-                # inside a transaction a SAVEPOINT around it would only cost two statements.
-                self.db.conn.execute(_SAVE_CHAT, row)
+                self._chats.write(self.db.conn, record, iso(now))
                 return
             with self.transaction():
-                self.db.conn.execute(_SAVE_CHAT, row)
+                self._chats.write(self.db.conn, record, iso(now))
+
+    def fault_mark(self) -> int:
+        """The mark of ``fault_changes`` (tickets.incident_store), read once per transaction
+        while this connection writes nothing."""
+        with self._lock:
+            return self._chats.fault_mark(self.db.conn, remember=self._depth > 0)
 
     def chats_of_person(self, person: str) -> list[ChatRecord]:
         rows = self.query("SELECT * FROM chats WHERE person = ? ORDER BY channel, chat", [person])

@@ -1,0 +1,118 @@
+"""The ``chats`` rows (dialogue, language, binding, last phone) as the store reads and
+writes them, remembering inside one write transaction what it already read.
+
+Every inbound message costs one dialogue step, and most channels look at the chat more
+than once around it (its language, its binding, the dialogue itself): each of those
+reads was a statement, and the step's save rewrote every column of the row (and so the
+``chats_person`` index) to change the dialogue. Inside a ``BEGIN IMMEDIATE``
+transaction no other connection can write, so a row read once stays true until this
+connection writes something (``total_changes`` moves) or rolls back to a savepoint; the
+store forgets everything then, and at the end of each transaction. Outside a
+transaction nothing is remembered (another process may write at any time).
+
+The mark of ``fault_changes`` (``tickets.incident_store``) comes with the first chat
+read of a transaction, in the same statement: a report's step asks for it twice.
+
+Must not: keep anything across transactions, or answer from a write that was rolled back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import fields
+
+from tickets.rows import ChatRecord
+
+FIELDS = tuple(f.name for f in fields(ChatRecord))
+_KEY = ("channel", "chat")
+_VALUES = tuple(name for name in FIELDS if name not in _KEY)
+_COLUMNS = ", ".join(FIELDS)
+_READ = f"SELECT {_COLUMNS} FROM chats WHERE channel = ? AND chat = ?"
+# One row always (fault_changes holds exactly one), the chat's columns NULL when it has none.
+_READ_WITH_MARK = (
+    f"SELECT f.mark, {', '.join('c.' + name for name in FIELDS)} FROM fault_changes AS f"
+    " LEFT JOIN chats AS c ON c.channel = ? AND c.chat = ? WHERE f.id = 1"
+)
+_MARK = "SELECT mark FROM fault_changes WHERE id = 1"
+_UPSERT = (
+    f"INSERT INTO chats ({_COLUMNS}, updated_at) VALUES ({', '.join('?' for _ in FIELDS)}, ?)"
+    " ON CONFLICT (channel, chat) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in (*_VALUES, "updated_at"))
+)
+_UPDATES: dict[tuple[str, ...], str] = {}
+
+
+def _update(changed: tuple[str, ...]) -> str:
+    """An UPDATE of only the columns that changed (an unchanged ``person`` left alone
+    leaves its index alone: half the cost of rewriting the whole row)."""
+    sql = _UPDATES.get(changed)
+    if sql is None:
+        sets = ", ".join(f"{name} = ?" for name in (*changed, "updated_at"))
+        sql = _UPDATES[changed] = f"UPDATE chats SET {sets} WHERE channel = ? AND chat = ?"
+    return sql
+
+
+class ChatRows:
+    """One connection's chat rows; the store calls it under its lock, saying whether a
+    transaction of its own is open (``remember``)."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], ChatRecord | None] = {}  # None: no row
+        self._mark: int | None = None
+        self._stamp: int | None = None  # total_changes when _known was last true
+
+    def forget(self) -> None:
+        """At a transaction's end, and after a rollback to a savepoint (``total_changes``
+        does not go back: without this a row undone would still be remembered)."""
+        self._known.clear()
+        self._mark = None
+        self._stamp = None
+
+    def _valid(self, conn: sqlite3.Connection) -> dict[tuple[str, str], ChatRecord | None]:
+        stamp = conn.total_changes
+        if stamp != self._stamp:
+            self.forget()
+            self._stamp = stamp
+        return self._known
+
+    def read(
+        self, conn: sqlite3.Connection, channel: str, chat: str, *, remember: bool
+    ) -> ChatRecord:
+        if not remember:
+            row = conn.execute(_READ, (channel, chat)).fetchone()
+            return ChatRecord(*row) if row else ChatRecord(channel, chat)
+        known = self._valid(conn)
+        key = (channel, chat)
+        if key in known:
+            found = known[key]
+        else:
+            mark, *row = conn.execute(_READ_WITH_MARK, key).fetchone()
+            found = known[key] = ChatRecord(*row) if row[0] is not None else None
+            self._mark = int(mark)
+        return found if found is not None else ChatRecord(channel, chat)
+
+    def write(self, conn: sqlite3.Connection, record: ChatRecord, updated_at: str) -> None:
+        """Inside the store's transaction (one statement needs no savepoint of its own:
+        SQLite undoes a failed one whole)."""
+        known = self._valid(conn)
+        key = (record.channel, record.chat)
+        before = known.get(key)
+        done = False
+        if before is not None:  # the row is there, as remembered
+            changed = tuple(n for n in _VALUES if getattr(record, n) != getattr(before, n))
+            values = [*(getattr(record, n) for n in changed), updated_at, *key]
+            done = conn.execute(_update(changed), values).rowcount == 1
+        if not done:
+            conn.execute(_UPSERT, [*(getattr(record, n) for n in FIELDS), updated_at])
+        known[key] = record
+        self._stamp = conn.total_changes  # this write is what moved it
+
+    def fault_mark(self, conn: sqlite3.Connection, *, remember: bool) -> int:
+        if remember:
+            self._valid(conn)
+            if self._mark is not None:
+                return self._mark
+        mark = int(conn.execute(_MARK).fetchone()[0])
+        if remember:
+            self._mark = mark
+        return mark
