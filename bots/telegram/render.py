@@ -30,6 +30,8 @@ from telegram import (
 )
 from telegram.ext import ExtBot
 
+from bots.telegram.hook import Hook
+from bots.telegram.http import post_json
 from conversation.replies import (
     Ask,
     Choice,
@@ -229,6 +231,8 @@ class Outgoing:
         retries: int | None = None,
         lane: int | None = None,
         parts: Parts | None = None,
+        hook: Hook | None = None,
+        lean: bool = False,
     ) -> list[Message]:
         """Send ``replies`` in order; return every message sent. ``retries`` is how many
         times the rate limiter waits out a 429 itself (None: its default, none).
@@ -237,7 +241,11 @@ class Outgoing:
         its turn in the channel's shared limiter, ahead of queued notices, and is counted
         there so the outbox leaves room for it; notices are paced by their worker.
 
-        With ``parts`` the calls already made by an earlier attempt are skipped."""
+        With ``parts`` the calls already made by an earlier attempt are skipped. With
+        ``hook`` replies that make exactly one ``sendMessage`` go out in the webhook's
+        answer (``bots.telegram.hook``); that message is not among those returned.
+        ``lean``: text messages are sent without reading their result (``post_json``),
+        and are not returned either."""
         parts = parts or Parts()
         sent: list[Message] = []
         if lane is not None and self.limiter is not None:
@@ -245,6 +253,9 @@ class Outgoing:
                 await self.limiter.acquire(
                     str(chat_id), lane=lane, group=str(chat_id).startswith("-")
                 )
+        if hook is not None and parts.done == 0 and self._hooked(chat_id, replies, hook):
+            parts.count = parts.done = 1
+            return sent
         for reply in replies:
             if isinstance(reply, ShowPhotos):
                 sent.extend(await self._photos(chat_id, reply, retries, parts))
@@ -253,6 +264,9 @@ class Outgoing:
             self.keyboards.shown(str(chat_id), reply)
             for k, text in enumerate(texts):
                 keys = markup(reply) if k == len(texts) - 1 else None
+                if lean:
+                    await parts.call(self._post, _message(chat_id, text, keys), retries)
+                    continue
                 sent.extend(
                     await parts.call(
                         self.bot.send_message,
@@ -263,6 +277,23 @@ class Outgoing:
                     )
                 )
         return sent
+
+    def _hooked(self, chat_id: int | str, replies: Sequence[Reply], hook: Hook) -> bool:
+        """Hand ``replies`` to the webhook's answer if they are one plain message."""
+        if len(replies) != 1 or isinstance(replies[0], ShowPhotos):
+            return False
+        reply = replies[0]
+        texts = chunks(reply.text)
+        if len(texts) != 1:
+            return False
+        if not hook.take("sendMessage", _message(chat_id, texts[0], markup(reply))):
+            return False
+        self.keyboards.shown(str(chat_id), reply)
+        return True
+
+    async def _post(self, params: dict[str, Any], retries: int | None) -> list[Message]:
+        await post_json(self.bot, "sendMessage", params, retries)
+        return []
 
     async def _photos(
         self, chat_id: int | str, reply: ShowPhotos, retries: int | None, parts: Parts
@@ -322,3 +353,11 @@ class Outgoing:
             log.warning("photo %r not found under %s: not shown", ref, root)
             return None
         return path
+
+
+def _message(chat_id: int | str, text: str, keys: Markup | None) -> dict[str, Any]:
+    """sendMessage's parameters as plain JSON-able values."""
+    params: dict[str, Any] = {"chat_id": chat_id, "text": text}
+    if keys is not None:
+        params["reply_markup"] = keys.to_dict()
+    return params
