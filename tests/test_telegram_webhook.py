@@ -22,6 +22,16 @@ from bots import telegram
 from bots.engine import Engine
 from bots.keys import CONFIG, ENGINE, STORE
 from bots.telegram import TELEGRAM, TelegramChannel, hook
+from bots.telegram.render import markup, markup_data
+from conversation.replies import (
+    Ask,
+    Choice,
+    RemoveKeyboard,
+    Reply,
+    RequestContact,
+    RequestLocation,
+    Say,
+)
 from tickets.store import Store
 
 
@@ -149,3 +159,25 @@ async def test_an_update_delivered_twice_at_once_is_handled_once(hooked: Hooked)
     # One handling: one reply in all, carried by one answer or sent once.
     assert len(calls) + len(fake.sent(mark, ALICE["id"])) == 1
     assert processed(channel, update["update_id"]) == 1
+
+
+def test_reply_markup_as_plain_data_is_what_ptb_would_send() -> None:
+    """The lean paths build the keyboards' JSON directly; it must equal PTB's."""
+    choices = (
+        Choice("水", "i:cat:water"),
+        Choice("网络", "i:cat:net"),
+        Choice("电", "i:cat:power"),
+    )
+    stars = tuple(Choice(f"★{n}", f"r:rate:BX1:{n}") for n in range(1, 6))
+    replies: list[Reply] = [
+        Say("好的"),
+        Ask("请选择", choices),
+        Ask("请选择", choices, inline=True),
+        Ask("评分", stars, inline=True),
+        RequestContact("请分享", "分享手机号"),
+        RequestLocation("请分享", "分享位置"),
+        RemoveKeyboard("好的"),
+    ]
+    for reply in replies:
+        keys = markup(reply)
+        assert markup_data(reply) == (None if keys is None else keys.to_dict()), reply

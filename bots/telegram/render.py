@@ -125,6 +125,27 @@ def markup(reply: Reply) -> Markup | None:
     return None
 
 
+def markup_data(reply: Reply) -> dict[str, Any] | None:
+    """``markup(reply).to_dict()`` built directly: the same JSON, without PTB's objects
+    (a dialogue reply sent by ``post_json`` or in a webhook's answer)."""
+    if isinstance(reply, Ask) and reply.choices:
+        if reply.inline:
+            inline = [
+                [{"text": c.label, "callback_data": _data(c)} for c in row]
+                for row in rows(reply.choices)
+            ]
+            return {"inline_keyboard": inline}
+        labels = [[{"text": c.label} for c in row] for row in rows(reply.choices)]
+        return {"keyboard": labels, "resize_keyboard": True, "one_time_keyboard": True}
+    if isinstance(reply, RequestContact | RequestLocation):
+        share = "request_contact" if isinstance(reply, RequestContact) else "request_location"
+        button: dict[str, Any] = {"text": reply.button, share: True}
+        return {"keyboard": [[button]], "resize_keyboard": True, "one_time_keyboard": True}
+    if isinstance(reply, RemoveKeyboard):
+        return {"remove_keyboard": True}
+    return None
+
+
 def _data(choice: Choice) -> str:
     encoded = choice.data.encode("utf-8")
     if len(encoded) > MAX_CALLBACK_DATA:
@@ -263,10 +284,12 @@ class Outgoing:
             texts = chunks(reply.text)
             self.keyboards.shown(str(chat_id), reply)
             for k, text in enumerate(texts):
-                keys = markup(reply) if k == len(texts) - 1 else None
+                last = k == len(texts) - 1
                 if lean:
-                    await parts.call(self._post, _message(chat_id, text, keys), retries)
+                    data = markup_data(reply) if last else None
+                    await parts.call(self._post, _message(chat_id, text, data), retries)
                     continue
+                keys = markup(reply) if last else None
                 sent.extend(
                     await parts.call(
                         self.bot.send_message,
@@ -286,7 +309,7 @@ class Outgoing:
         texts = chunks(reply.text)
         if len(texts) != 1:
             return False
-        if not hook.take("sendMessage", _message(chat_id, texts[0], markup(reply))):
+        if not hook.take("sendMessage", _message(chat_id, texts[0], markup_data(reply))):
             return False
         self.keyboards.shown(str(chat_id), reply)
         return True
@@ -355,9 +378,9 @@ class Outgoing:
         return path
 
 
-def _message(chat_id: int | str, text: str, keys: Markup | None) -> dict[str, Any]:
+def _message(chat_id: int | str, text: str, keys: dict[str, Any] | None) -> dict[str, Any]:
     """sendMessage's parameters as plain JSON-able values."""
     params: dict[str, Any] = {"chat_id": chat_id, "text": text}
     if keys is not None:
-        params["reply_markup"] = keys.to_dict()
+        params["reply_markup"] = keys
     return params

@@ -19,7 +19,7 @@ from datetime import datetime
 from telegram.error import TelegramError
 
 from bots.engine import Engine
-from bots.telegram.cards import Cards, find_card
+from bots.telegram.cards import Cards, find_card, may_hold_card
 from bots.telegram.hook import Hook
 from bots.telegram.notify import delivery_error
 from bots.telegram.render import Outgoing, Parts
@@ -66,7 +66,9 @@ class DialogueReplies:
         confirmation, or ``outcome`` (the confirmation went into a toast), or pressed on
         the card — and is sent anew when the person asked to see the job. ``hook``: the
         webhook's answer may carry the reply when it is one plain message."""
-        card = find_card(replies, self.engine.locale_of(CHANNEL, str(chat)))
+        card = None
+        if may_hold_card(replies):  # the locale is a read: only when it is needed
+            card = find_card(replies, self.engine.locale_of(CHANNEL, str(chat)))
         if card is None:
             await self.now(chat, replies, hook)
             return
