@@ -1,4 +1,4 @@
-"""The webhook answers once its update is handled (issue 11): a toast or a lone reply
+"""The webhook answers once its update is handled (issue 11): a toast or the last reply
 rides in the webhook's own answer, as the Bot API allows; the update is recorded in its
 handling's transaction; a slow handling still never loses an update answered 200, and a
 delivery that comes twice at once is handled once."""
@@ -82,14 +82,15 @@ def processed(channel: TelegramChannel, update_id: int) -> int:
     return int(rows[0]["n"])
 
 
-async def test_a_lone_reply_and_a_toast_ride_in_the_webhook_answer(hooked: Hooked) -> None:
+async def test_the_last_reply_and_a_toast_ride_in_the_webhook_answer(hooked: Hooked) -> None:
     fake = hooked.fake
-    # /start answers with two messages: the webhook carries none (the second could
-    # overtake it), the bot sends both itself.
+    # /start answers with two messages: the bot sends the greeting and has its answer
+    # before the webhook answers with the menu, so Telegram shows them in order.
     start = fake.text(ALICE, "/start")
     status, call = await hooked.post(start)
-    assert status == 200 and call is None
-    assert len(fake.sent(0, ALICE["id"])) == 2
+    assert status == 200 and call is not None and call["method"] == "sendMessage"
+    assert [c.text for c in fake.sent(0, ALICE["id"])] == [en("common.welcome_reporter")]
+    assert call["text"] == en("common.menu")
     assert processed(hooked.channel, start["update_id"]) == 1
     assert hooked.channel.tables.pending() == []  # no inbox copy: recorded when handled
 

@@ -262,11 +262,11 @@ class Outgoing:
         its turn in the channel's shared limiter, ahead of queued notices, and is counted
         there so the outbox leaves room for it; notices are paced by their worker.
 
-        With ``parts`` the calls already made by an earlier attempt are skipped. With
-        ``hook`` replies that make exactly one ``sendMessage`` go out in the webhook's
-        answer (``bots.telegram.hook``); that message is not among those returned.
+        With ``parts`` the calls already made by an earlier attempt are skipped.
         ``lean``: text messages are sent without reading their result (``post_json``),
-        and are not returned either."""
+        and are not returned. With ``lean`` and ``hook`` the last message, when it is a
+        text, goes out in the webhook's answer (``bots.telegram.hook``): the calls before
+        it have been answered by then, so Telegram performs it after them."""
         parts = parts or Parts()
         sent: list[Message] = []
         if lane is not None and self.limiter is not None:
@@ -274,10 +274,7 @@ class Outgoing:
                 await self.limiter.acquire(
                     str(chat_id), lane=lane, group=str(chat_id).startswith("-")
                 )
-        if hook is not None and parts.done == 0 and self._hooked(chat_id, replies, hook):
-            parts.count = parts.done = 1
-            return sent
-        for reply in replies:
+        for i, reply in enumerate(replies):
             if isinstance(reply, ShowPhotos):
                 sent.extend(await self._photos(chat_id, reply, retries, parts))
                 continue
@@ -286,8 +283,12 @@ class Outgoing:
             for k, text in enumerate(texts):
                 last = k == len(texts) - 1
                 if lean:
-                    data = markup_data(reply) if last else None
-                    await parts.call(self._post, _message(chat_id, text, data), retries)
+                    params = _message(chat_id, text, markup_data(reply) if last else None)
+                    final = last and i == len(replies) - 1 and parts.count >= parts.done
+                    if final and hook is not None and hook.take("sendMessage", params):
+                        parts.count = parts.done = parts.count + 1
+                        continue
+                    await parts.call(self._post, params, retries)
                     continue
                 keys = markup(reply) if last else None
                 sent.extend(
@@ -300,19 +301,6 @@ class Outgoing:
                     )
                 )
         return sent
-
-    def _hooked(self, chat_id: int | str, replies: Sequence[Reply], hook: Hook) -> bool:
-        """Hand ``replies`` to the webhook's answer if they are one plain message."""
-        if len(replies) != 1 or isinstance(replies[0], ShowPhotos):
-            return False
-        reply = replies[0]
-        texts = chunks(reply.text)
-        if len(texts) != 1:
-            return False
-        if not hook.take("sendMessage", _message(chat_id, texts[0], markup_data(reply))):
-            return False
-        self.keyboards.shown(str(chat_id), reply)
-        return True
 
     async def _post(self, params: dict[str, Any], retries: int | None) -> list[Message]:
         await post_json(self.bot, "sendMessage", params, retries)
