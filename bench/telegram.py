@@ -2,7 +2,8 @@
 
 Three processes: the fake Bot API server (tests/fake_telegram.py), the bot under test
 behind its aiohttp webhook route, and this one, which plays N residents at once. Each
-resident posts one webhook update (with the secret header, as Telegram does) and waits
+resident posts one webhook update (with the secret header, as Telegram does; a Bot API
+call in the webhook's answer is performed at the fake API, as Telegram does) and waits
 for the bot's reply messages at the fake API before sending the next: a baoxiu resident
 goes through a whole report (/start, the menu, a typed fault, area and building buttons,
 room, phone, description, skip photos, any time, confirm); the echo bot gets the same
@@ -17,7 +18,8 @@ echo bot on PTB's default httpx transport is printed as a note. Both bots run wi
 the rate limiter's caps (the fake has no limits); both use a pool of 16 connections and
 16 concurrent updates.
 
-Usage: ``python bench/telegram.py [--residents 40] [--delay 0] [--rounds 2] [--profile FILE]``
+Usage: ``python bench/telegram.py [--residents 40] [--delay 0] [--rounds 2] [--profile FILE]
+[--bots echo,echo-aiohttp,baoxiu]``
 (``--delay`` makes every fake API call take that many seconds, like a distant Telegram;
 ``--profile`` runs baoxiu's side under cProfile and writes its stats to FILE, for
 ``python -m pstats FILE``; the numbers of a profiled run are not the bot's speed).
