@@ -267,11 +267,10 @@ class TelegramChannel:
             if left:  # not handled by the engine (ignored, refused, failed)
                 with self.store.transaction():
                     hooks = self._settle(left)
-                _recorded(hooks)
+                Hook.mark_recorded(hooks)
             for i in ids:
                 if (hook := self._hooks.pop(i, None)) is not None:
                     hook.close()
-            self.worker.wake()
 
     # -- handling ---------------------------------------------------------------------
     async def _handle(self, update: Update) -> None:
@@ -370,7 +369,7 @@ class TelegramChannel:
             for event in events:
                 answers.append(self._step(chat, event, now))
             hooks = self._settle(update_ids)
-        _recorded(hooks)
+        Hook.mark_recorded(hooks)
         self._dropped.update(update_ids)
         kept = [a for a, b in itertools.pairwise(answers) if _shape(a) != _shape(b)]
         return [r for answer in [*kept, answers[-1]] for r in answer]
@@ -418,9 +417,19 @@ class TelegramChannel:
         return replies
 
     def _run_event(self, chat: str, event: InEvent, now: datetime) -> list[Reply]:
-        return self.engine.handle(
-            CHANNEL, chat, event, now, can_share_contact=True, can_share_location=True
+        performed: list[Any] = []
+        replies = self.engine.handle(
+            CHANNEL,
+            chat,
+            event,
+            now,
+            can_share_contact=True,
+            can_share_location=True,
+            performed=performed,
         )
+        if performed:  # only a ticket action queues notices; the worker runs after commit
+            self.worker.wake()
+        return replies
 
     def _first_locale(self, chat: str, event: InEvent, message: Message, now: datetime) -> None:
         """A new chat's first /start: speak the language the Telegram app is set to."""
@@ -460,7 +469,7 @@ class TelegramChannel:
             with self.store.transaction():
                 replies = self._step(chat, event, self.clock())
                 hooks = self._settle([update_id])
-            _recorded(hooks)
+            Hook.mark_recorded(hooks)
             self._dropped.add(update_id)
             after = self.store.ticket(number) if number else None
             changed = after is not None and (before is None or after.version != before.version)
@@ -548,18 +557,6 @@ class TelegramChannel:
         hook = self._hooks[update_id] = Hook(update_id)
         self._spawn(update)
         return hook
-
-    def keep(self, hook: Hook, body: dict[str, Any]) -> None:
-        """A webhook stops waiting before 200: keep its update in the inbox, unless its
-        handling has recorded it already."""
-        if not hook.recorded:
-            self.tables.accept(hook.update_id, body)
-            hook.recorded = True
-
-
-def _recorded(hooks: Sequence[Hook]) -> None:
-    for hook in hooks:
-        hook.recorded = True
 
 
 def _is_private(message: Message) -> bool:

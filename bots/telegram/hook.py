@@ -34,6 +34,12 @@ class Hook:
             asyncio.get_running_loop().create_future()
         )
 
+    @staticmethod
+    def mark_recorded(hooks: list[Hook]) -> None:
+        """Their updates' transaction committed: they are recorded now."""
+        for hook in hooks:
+            hook.recorded = True
+
     @property
     def open(self) -> bool:
         return not self._call.done()

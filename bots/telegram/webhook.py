@@ -55,7 +55,9 @@ async def receive(channel: TelegramChannel, request: web.Request) -> web.StreamR
     try:
         call = await hook.wait()
     except TimeoutError:  # a slow handling: keep the update before answering 200
-        channel.keep(hook, body)
+        if not hook.recorded:  # (unless its handling's transaction recorded it already)
+            channel.tables.accept(hook.update_id, body)
+            hook.recorded = True
         return web.Response(status=200)
     if call is not None:
         return web.json_response(call)
