@@ -293,7 +293,17 @@ class FakeTelegram:
         target = url or self.webhook["url"]
         async with self._client.post(target, data=json.dumps(update), headers=headers) as resp:
             await resp.read()
+            if resp.status == 200 and resp.content_type == "application/json":
+                # The webhook answered with a Bot API call: Telegram performs it.
+                await self.webhook_reply(await resp.json())
             return resp.status
+
+    async def webhook_reply(self, body: dict[str, Any]) -> None:
+        """Perform the method a webhook answered with, as Telegram does (its result is
+        not seen by the bot)."""
+        params = dict(body)
+        method = params.pop("method")
+        await self._perform(Call(method, params))
 
     # -- what tests look at ------------------------------------------------------------
     def mark(self) -> int:
@@ -347,9 +357,11 @@ class FakeTelegram:
     async def _api(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
-        method = request.match_info["method"]
         params, files = await _read(request)
-        call = Call(method, params, files)
+        return await self._perform(Call(request.match_info["method"], params, files))
+
+    async def _perform(self, call: Call) -> web.StreamResponse:
+        method = call.method
         if self.delay:
             await asyncio.sleep(self.delay)
         try:
@@ -653,6 +665,8 @@ async def _read(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]
                 files[part.name] = bytes(data)
             else:
                 params[part.name] = _decode(part.name, bytes(data).decode("utf-8"))
+    elif request.content_type == "application/json":  # the Bot API takes JSON too
+        params = dict(await request.json())
     elif request.can_read_body:
         form = await request.post()
         for name, value in form.items():

@@ -25,6 +25,7 @@ from bots.telegram.http import build_application
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.status import status_lines
 from config.model import Config
+from conversation.i18n import LOCALES, catalog
 
 WEBHOOK_PATH = "/telegram/webhook"
 
@@ -58,6 +59,8 @@ async def _webhook(request: web.Request) -> web.StreamResponse:
 
 async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
+    for locale in LOCALES:  # read now, not while the first person waits for an answer
+        catalog(locale)
     channel = TelegramChannel(config, TelegramSettings.from_config(config), app[STORE], app[ENGINE])
     await channel.start()
     app[TELEGRAM] = channel

@@ -43,6 +43,10 @@ class ChatLocks:
             else:
                 self._locks[chat] = (lock, users - 1)
 
+    def users(self, chat: str) -> int:
+        """How many hold or wait for ``chat``'s lock (0: nobody)."""
+        return self._locks.get(chat, (None, 0))[1]
+
     def __len__(self) -> int:
         return len(self._locks)
 

@@ -53,6 +53,14 @@ class Card:
     end: int
 
 
+def may_hold_card(replies: Sequence[Reply]) -> bool:
+    """Cheap first look (no locale needed): could ``find_card`` find one here?"""
+    return any(
+        isinstance(r, Ask) and r.inline and r.choices and r.choices[0].data.startswith("t:")
+        for r in replies
+    )
+
+
 def find_card(replies: Sequence[Reply], locale: str) -> Card | None:
     """The job card among the replies, if there is one."""
     for k, reply in enumerate(replies):

@@ -1,12 +1,14 @@
 """The Telegram channel at work: updates in, conversation events through the engine,
 replies out with Telegram's controls, notices out through the ``telegram`` outbox.
 
-Every update, polled or posted to the webhook, goes through ``accept``: its id is recorded
-in the store together with a copy in ``telegram_inbox`` (one transaction), so a
-redelivery does nothing and an update answered with 200 is handled even after a crash.
-Handling runs per chat in arrival order (one FIFO lock per chat): a message becomes a
-conversation event (``bots.telegram.inbound``), ``Engine.handle`` runs it in the
-transaction that drops the inbox copy, and the replies are sent
+A polled update goes through ``accept``: its id is recorded in the store with a copy in
+``telegram_inbox`` (one transaction), so a redelivery does nothing and an update taken
+is handled even after a crash. A webhook update is handled while Telegram waits
+(``bots.telegram.webhook``), its id recorded in the handling's own transaction, and the
+webhook's answer may carry one call (a toast, a lone reply). Handling runs per chat in
+arrival order (one FIFO lock per chat): a message becomes a conversation event
+(``bots.telegram.inbound``), ``Engine.handle`` runs it in the transaction that records
+the update (or drops its inbox copy), and the replies are sent
 (``bots.telegram.render``). An album (``media_group_id``) is collected for
 ``album_seconds`` and handled as one message. A button pressed in a team group acts as
 the presser's private chat (where a technician bound by sharing their contact); its answer
@@ -24,9 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import itertools
-import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -49,6 +49,7 @@ from telegram.ext import (
 from bots.engine import Engine
 from bots.telegram.album import Album, Albums, ChatLocks
 from bots.telegram.cards import Card, Cards, find_card, toast
+from bots.telegram.hook import Hook
 from bots.telegram.http import CONCURRENCY, build_application
 from bots.telegram.inbound import Inbound, NotTaken
 from bots.telegram.notify import Offers, TelegramSender
@@ -65,6 +66,8 @@ from bots.telegram.staff import (
     with_bind_entry,
 )
 from bots.telegram.store import CHANNEL, TelegramTables
+from bots.telegram.webhook import answer_press as _answer
+from bots.telegram.webhook import receive
 from config.model import Config
 from conversation.events import Button, Command, Contact, InEvent, Photo, Text
 from conversation.i18n import normalize, translate
@@ -77,7 +80,6 @@ from tickets.store import ChatRecord, Store
 
 log = logging.getLogger(__name__)
 
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PRIVATE = "private"
 DRAIN_SECONDS = 10.0  # at shutdown, how long accepted updates may take to finish
 PHOTOS_PER_HOUR = 20
@@ -119,6 +121,7 @@ class TelegramChannel:
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._tasks: set[asyncio.Task[None]] = set()
         self._dropped: set[int] = set()  # inbox copies already dropped with their handling
+        self._hooks: dict[int, Hook] = {}  # webhook requests waiting for their update
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()  # the bot is initialized: updates may be handled
         self._worker_task: asyncio.Task[None] | None = None
@@ -262,8 +265,12 @@ class TelegramChannel:
             left = [i for i in ids if i not in self._dropped]
             self._dropped.difference_update(ids)
             if left:  # not handled by the engine (ignored, refused, failed)
-                self.tables.done(*left)
-            self.worker.wake()
+                with self.store.transaction():
+                    hooks = self._settle(left)
+                Hook.mark_recorded(hooks)
+            for i in ids:
+                if (hook := self._hooks.pop(i, None)) is not None:
+                    hook.close()
 
     # -- handling ---------------------------------------------------------------------
     async def _handle(self, update: Update) -> None:
@@ -321,7 +328,11 @@ class TelegramChannel:
         job = str(_state(record).data.get("number", "")) if _flow(record) == "technician" else ""
         if events:
             replies.extend(self._engine(chat, events, [u.update_id for u in updates], first))
-        await self.replies.send(first.chat.id, replies)
+        # The webhook's answer may carry the one reply if nothing else follows it.
+        hook = self._hooks.get(updates[0].update_id)
+        if len(updates) > 1 or job or self._locks.users(chat) > 1:
+            hook = None
+        await self.replies.send(first.chat.id, replies, hook=hook)
         ticket = self.store.ticket(job) if job else None
         if ticket is not None and ticket.holder != record.person:
             # Handed back with a typed reason: the job's card keeps no buttons.
@@ -357,10 +368,28 @@ class TelegramChannel:
             self._first_locale(chat, events[0], message, now)
             for event in events:
                 answers.append(self._step(chat, event, now))
-            self.tables.done(*update_ids)
+            hooks = self._settle(update_ids)
+        Hook.mark_recorded(hooks)
         self._dropped.update(update_ids)
         kept = [a for a, b in itertools.pairwise(answers) if _shape(a) != _shape(b)]
         return [r for answer in [*kept, answers[-1]] for r in answer]
+
+    def _settle(self, update_ids: Sequence[int]) -> list[Hook]:
+        """Inside the transaction that handled the updates: record those that came
+        through a waiting webhook (recorded nowhere yet), drop the inbox copies of the
+        others. Returns the hooks to mark as recorded once that transaction committed."""
+        hooks: list[Hook] = []
+        kept: list[int] = []
+        for update_id in update_ids:
+            hook = self._hooks.get(update_id)
+            if hook is not None and not hook.recorded:
+                self.store.record_update(CHANNEL, update_id)
+                hooks.append(hook)
+            else:
+                kept.append(update_id)
+        if kept:
+            self.tables.done(*kept)
+        return hooks
 
     def _step(self, chat: str, event: InEvent, now: datetime) -> list[Reply]:
         """One event of a private chat through the engine, with the way to bind shown
@@ -388,9 +417,19 @@ class TelegramChannel:
         return replies
 
     def _run_event(self, chat: str, event: InEvent, now: datetime) -> list[Reply]:
-        return self.engine.handle(
-            CHANNEL, chat, event, now, can_share_contact=True, can_share_location=True
+        performed: list[Any] = []
+        replies = self.engine.handle(
+            CHANNEL,
+            chat,
+            event,
+            now,
+            can_share_contact=True,
+            can_share_location=True,
+            performed=performed,
         )
+        if performed:  # only a ticket action queues notices; the worker runs after commit
+            self.worker.wake()
+        return replies
 
     def _first_locale(self, chat: str, event: InEvent, message: Message, now: datetime) -> None:
         """A new chat's first /start: speak the language the Telegram app is set to."""
@@ -409,6 +448,7 @@ class TelegramChannel:
         chat = str(query.from_user.id) if in_group or message is None else str(message.chat.id)
         data = query.data or ""
         answered = False
+        hook = self._hooks.get(update_id)  # a toast needs no result: the webhook carries it
         try:
             if in_group and data.startswith("t:") and self._unbound(chat):
                 # Not bound (yet): a group is no place to share a phone number. The toast
@@ -418,6 +458,7 @@ class TelegramChannel:
                     query,
                     translate(locale, "telegram.bind.group_toast"),
                     url=deep_link(self.bot.username) or None,
+                    hook=hook,
                 )
                 return  # its inbox copy is dropped on the way out
             number = _number_of(data)
@@ -427,7 +468,8 @@ class TelegramChannel:
                 event = Command("start", BIND_START)
             with self.store.transaction():
                 replies = self._step(chat, event, self.clock())
-                self.tables.done(update_id)
+                hooks = self._settle([update_id])
+            Hook.mark_recorded(hooks)
             self._dropped.add(update_id)
             after = self.store.ticket(number) if number else None
             changed = after is not None and (before is None or after.version != before.version)
@@ -448,14 +490,16 @@ class TelegramChannel:
             if in_group:
                 # A group is no place for a dialogue: the presser gets a toast or an alert,
                 # and the job card in their private chat.
-                answered = await _answer(query, short or alert_text(replies), not changed)
+                answered = await _answer(
+                    query, short or alert_text(replies), not changed, hook=hook
+                )
                 if changed and replies:
                     try:
                         await self.replies.send(int(chat), replies, outcome=bool(short))
                     except TelegramError as exc:  # e.g. never started the bot privately
                         log.info("private answer to %s not sent: %s", chat, exc)
             else:
-                answered = await _answer(query, short or None)
+                answered = await _answer(query, short or None, hook=hook)
                 pressed = Cards.pressed(message, number) if number else None
                 await self.replies.send(int(chat), replies, pressed=pressed, outcome=bool(short))
                 if changed and message is not None and pressed is None:
@@ -464,7 +508,7 @@ class TelegramChannel:
                 await self.offers.close(number)
         finally:
             if not answered:  # Telegram shows a spinner until the query is answered
-                await _answer(query, None)
+                await _answer(query, None, hook=hook)
 
     async def _settled(
         self, chat: int, message_id: int, data: str, number: str, card: Card | None
@@ -492,37 +536,27 @@ class TelegramChannel:
             locale = self.engine.locale_of(CHANNEL, str(chat.id))
             await self.bot.send_message(chat.id, translate(locale, "telegram.failed"))
 
-    # -- webhook ----------------------------------------------------------------------
+    # -- webhook (bots.telegram.webhook) ------------------------------------------------
     async def webhook(self, request: web.Request) -> web.StreamResponse:
-        given = request.headers.get(SECRET_HEADER, "")
-        expected = self.settings.secret_token
-        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-            log.warning("Telegram webhook call from %s without the secret: refused", request.remote)
-            raise web.HTTPForbidden()
-        try:
-            body = json.loads(await request.read())
-        except ValueError:
-            raise web.HTTPBadRequest() from None
-        if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
-            raise web.HTTPBadRequest()
-        try:
-            update = Update.de_json(body, self.bot)
-        except Exception:  # Telegram would redeliver it forever: take it and drop it
-            log.exception("Telegram update %s could not be read: dropped", body["update_id"])
-            return web.Response(status=200)
-        self.accept(update, body)
-        return web.Response(status=200)
+        return await receive(self, request)
 
-
-async def _answer(
-    query: CallbackQuery, text: str | None, alert: bool = False, url: str | None = None
-) -> bool:
-    """Answer a button press (stops the spinner); True once tried."""
-    try:
-        await query.answer(text or None, show_alert=alert, url=url)
-    except TelegramError as exc:  # e.g. "query is too old": nothing to stop
-        log.info("callback query %s not answered: %s", query.id, exc)
-    return True
+    def begin(self, update: Update, body: dict[str, Any]) -> Hook | None:
+        """Take a webhook update. Returns the ``Hook`` its request waits on while the
+        update is handled; None when the request may answer 200 at once: a redelivery
+        (nothing is done), or an update kept in the inbox to be handled later (an
+        album's photo, or any while the Bot API is not connected yet)."""
+        message = update.message
+        if not self._ready.is_set() or (message is not None and message.media_group_id):
+            self.accept(update, body)
+            return None
+        # Recorded in its handling's one transaction (``_settle``), not before.
+        update_id = update.update_id
+        if update_id in self._hooks or self.tables.seen(update_id):
+            log.info("Telegram update %s delivered again: ignored", update_id)
+            return None
+        hook = self._hooks[update_id] = Hook(update_id)
+        self._spawn(update)
+        return hook
 
 
 def _is_private(message: Message) -> bool:

@@ -17,12 +17,13 @@ No Bot API knowledge here beyond PTB's own.
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot
 from telegram.request import BaseRequest, RequestData
 
 from bots.telegram.settings import TelegramSettings
@@ -32,6 +33,38 @@ CONCURRENCY = 16  # chats handled at once; Telegram HTTP calls share a pool of t
 App = Application[Any, Any, Any, Any, Any, Any]
 
 _DEFAULT = type(BaseRequest.DEFAULT_NONE)
+JSON = {"Content-Type": "application/json"}
+
+
+class JsonBody:
+    """Parameters already encoded as one JSON body (``post_json``), passed through
+    ``BaseRequest.post`` in place of its ``RequestData`` (a final class)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+
+async def post_json(
+    bot: ExtBot[Any], method: str, params: dict[str, Any], retries: int | None = None
+) -> Any:
+    """Call ``method`` with plain JSON-able ``params`` and return its raw result.
+
+    The lean way for a call whose result is not read (a dialogue reply): the parameters
+    are one JSON body, the answer is not turned into PTB objects. The call still goes
+    through the bot's rate limiter (``retries`` 429s waited out) and PTB's own reading of
+    the answer (``BaseRequest.post``), so errors are the same ``telegram.error``s."""
+    body = JsonBody(json.dumps(params, ensure_ascii=False).encode())
+    url = f"{bot.base_url}/{method}"
+
+    async def call() -> Any:
+        return await bot.request.post(url, cast(RequestData, body))
+
+    limiter = bot.rate_limiter
+    if limiter is None:
+        return await call()
+    return await limiter.process_request(
+        callback=call, args=(), kwargs={}, endpoint=method, data=params, rate_limit_args=retries
+    )
 
 
 class AiohttpRequest(BaseRequest):
@@ -85,7 +118,14 @@ class AiohttpRequest(BaseRequest):
         session = self._session
         if session is None or session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
-        files = request_data.multipart_data if request_data else {}
+        body: Any = request_data  # a JsonBody, from post_json
+        files = (
+            {}
+            if isinstance(body, JsonBody)
+            else request_data.multipart_data
+            if request_data
+            else {}
+        )
         read = self._read_timeout if isinstance(read_timeout, _DEFAULT) else read_timeout
         connect = (
             self._connect_timeout if isinstance(connect_timeout, _DEFAULT) else connect_timeout
@@ -102,8 +142,11 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=sock_read,
         )
-        data: aiohttp.FormData | dict[str, str] | None = None
-        if request_data is not None:
+        data: aiohttp.FormData | dict[str, str] | bytes | None = None
+        headers = None
+        if isinstance(body, JsonBody):
+            data, headers = body.body, JSON
+        elif request_data is not None:
             if files:
                 form = aiohttp.FormData()
                 for name, value in request_data.json_parameters.items():
@@ -117,7 +160,7 @@ class AiohttpRequest(BaseRequest):
                 data = request_data.json_parameters
         try:
             async with session.request(
-                method, url, data=data, timeout=timeout, proxy=self._proxy
+                method, url, data=data, headers=headers, timeout=timeout, proxy=self._proxy
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:

@@ -30,6 +30,8 @@ from telegram import (
 )
 from telegram.ext import ExtBot
 
+from bots.telegram.hook import Hook
+from bots.telegram.http import post_json
 from conversation.replies import (
     Ask,
     Choice,
@@ -120,6 +122,27 @@ def markup(reply: Reply) -> Markup | None:
         return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
     if isinstance(reply, RemoveKeyboard):
         return ReplyKeyboardRemove()
+    return None
+
+
+def markup_data(reply: Reply) -> dict[str, Any] | None:
+    """``markup(reply).to_dict()`` built directly: the same JSON, without PTB's objects
+    (a dialogue reply sent by ``post_json`` or in a webhook's answer)."""
+    if isinstance(reply, Ask) and reply.choices:
+        if reply.inline:
+            inline = [
+                [{"text": c.label, "callback_data": _data(c)} for c in row]
+                for row in rows(reply.choices)
+            ]
+            return {"inline_keyboard": inline}
+        labels = [[{"text": c.label} for c in row] for row in rows(reply.choices)]
+        return {"keyboard": labels, "resize_keyboard": True, "one_time_keyboard": True}
+    if isinstance(reply, RequestContact | RequestLocation):
+        share = "request_contact" if isinstance(reply, RequestContact) else "request_location"
+        button: dict[str, Any] = {"text": reply.button, share: True}
+        return {"keyboard": [[button]], "resize_keyboard": True, "one_time_keyboard": True}
+    if isinstance(reply, RemoveKeyboard):
+        return {"remove_keyboard": True}
     return None
 
 
@@ -229,6 +252,8 @@ class Outgoing:
         retries: int | None = None,
         lane: int | None = None,
         parts: Parts | None = None,
+        hook: Hook | None = None,
+        lean: bool = False,
     ) -> list[Message]:
         """Send ``replies`` in order; return every message sent. ``retries`` is how many
         times the rate limiter waits out a 429 itself (None: its default, none).
@@ -237,7 +262,11 @@ class Outgoing:
         its turn in the channel's shared limiter, ahead of queued notices, and is counted
         there so the outbox leaves room for it; notices are paced by their worker.
 
-        With ``parts`` the calls already made by an earlier attempt are skipped."""
+        With ``parts`` the calls already made by an earlier attempt are skipped.
+        ``lean``: text messages are sent without reading their result (``post_json``),
+        and are not returned. With ``lean`` and ``hook`` the last message, when it is a
+        text, goes out in the webhook's answer (``bots.telegram.hook``): the calls before
+        it have been answered by then, so Telegram performs it after them."""
         parts = parts or Parts()
         sent: list[Message] = []
         if lane is not None and self.limiter is not None:
@@ -245,14 +274,23 @@ class Outgoing:
                 await self.limiter.acquire(
                     str(chat_id), lane=lane, group=str(chat_id).startswith("-")
                 )
-        for reply in replies:
+        for i, reply in enumerate(replies):
             if isinstance(reply, ShowPhotos):
                 sent.extend(await self._photos(chat_id, reply, retries, parts))
                 continue
             texts = chunks(reply.text)
             self.keyboards.shown(str(chat_id), reply)
             for k, text in enumerate(texts):
-                keys = markup(reply) if k == len(texts) - 1 else None
+                last = k == len(texts) - 1
+                if lean:
+                    params = _message(chat_id, text, markup_data(reply) if last else None)
+                    final = last and i == len(replies) - 1 and parts.count >= parts.done
+                    if final and hook is not None and hook.take("sendMessage", params):
+                        parts.count = parts.done = parts.count + 1
+                        continue
+                    await parts.call(self._post, params, retries)
+                    continue
+                keys = markup(reply) if last else None
                 sent.extend(
                     await parts.call(
                         self.bot.send_message,
@@ -263,6 +301,10 @@ class Outgoing:
                     )
                 )
         return sent
+
+    async def _post(self, params: dict[str, Any], retries: int | None) -> list[Message]:
+        await post_json(self.bot, "sendMessage", params, retries)
+        return []
 
     async def _photos(
         self, chat_id: int | str, reply: ShowPhotos, retries: int | None, parts: Parts
@@ -322,3 +364,11 @@ class Outgoing:
             log.warning("photo %r not found under %s: not shown", ref, root)
             return None
         return path
+
+
+def _message(chat_id: int | str, text: str, keys: dict[str, Any] | None) -> dict[str, Any]:
+    """sendMessage's parameters as plain JSON-able values."""
+    params: dict[str, Any] = {"chat_id": chat_id, "text": text}
+    if keys is not None:
+        params["reply_markup"] = keys
+    return params

@@ -19,7 +19,8 @@ from datetime import datetime
 from telegram.error import TelegramError
 
 from bots.engine import Engine
-from bots.telegram.cards import Cards, find_card
+from bots.telegram.cards import Cards, find_card, may_hold_card
+from bots.telegram.hook import Hook
 from bots.telegram.notify import delivery_error
 from bots.telegram.render import Outgoing, Parts
 from bots.telegram.store import CHANNEL
@@ -58,14 +59,18 @@ class DialogueReplies:
         *,
         pressed: tuple[int, bool] | None = None,
         outcome: bool = False,
+        hook: Hook | None = None,
     ) -> None:
         """Send a dialogue reply; a job card in it edits the chat's card of that ticket
         (``bots.telegram.cards``) when it is an action's outcome — right after its
         confirmation, or ``outcome`` (the confirmation went into a toast), or pressed on
-        the card — and is sent anew when the person asked to see the job."""
-        card = find_card(replies, self.engine.locale_of(CHANNEL, str(chat)))
+        the card — and is sent anew when the person asked to see the job. ``hook``: the
+        webhook's answer may carry the reply when it is one plain message."""
+        card = None
+        if may_hold_card(replies):  # the locale is a read: only when it is needed
+            card = find_card(replies, self.engine.locale_of(CHANNEL, str(chat)))
         if card is None:
-            await self.now(chat, replies)
+            await self.now(chat, replies, hook)
             return
         key = str(chat)
         await self.now(chat, replies[: card.start])
@@ -87,7 +92,7 @@ class DialogueReplies:
             return
         await self.now(chat, replies[card.end :])
 
-    async def now(self, chat: int, replies: Sequence[Reply]) -> None:
+    async def now(self, chat: int, replies: Sequence[Reply], hook: Hook | None = None) -> None:
         """Send a dialogue reply now. One the platform cannot take at the moment (a 502,
         a time-out) is kept as a lane-0 outbox row and retried like a notice (bounded by
         max_attempts), before later messages to that chat: a later reply waits behind it
@@ -100,7 +105,9 @@ class DialogueReplies:
             return
         parts = Parts()
         try:
-            await self.out.send(chat, replies, retries=REPLY_RETRIES, lane=REPLY, parts=parts)
+            await self.out.send(
+                chat, replies, retries=REPLY_RETRIES, lane=REPLY, parts=parts, hook=hook, lean=True
+            )
         except TelegramError as exc:
             if not delivery_error(exc).retry:
                 raise

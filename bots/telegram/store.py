@@ -108,6 +108,14 @@ class TelegramTables:
             )
             return True
 
+    def seen(self, update_id: int) -> bool:
+        """Was the update recorded before (handled, or kept in the inbox)?"""
+        row = self.store.db.execute(
+            "SELECT 1 FROM processed_updates WHERE channel = ? AND update_id = ?",
+            [CHANNEL, str(update_id)],
+        ).fetchone()
+        return row is not None
+
     def done(self, *update_ids: int) -> None:
         """The updates were handled (call inside the transaction that handled them)."""
         marks = ", ".join("?" for _ in update_ids)
