@@ -154,6 +154,7 @@ def serve_baoxiu(port: int, api_port: int, data: Path, profile: Path | None = No
     config = replace(config, delivery=replace(config.delivery, limits=MappingProxyType({})))
     config.database.parent.mkdir(parents=True, exist_ok=True)
     store = Store(config.database, config)
+    store.checkpoint_in_background()  # as bots.app gives a server's store
     app = web.Application()
     app[CONFIG], app[STORE], app[ENGINE] = config, store, Engine(store, config)
     telegram.setup(app)
