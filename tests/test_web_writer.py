@@ -94,6 +94,29 @@ async def test_steps_committed_together_fail_alone(store: Store) -> None:
     assert kept == [0, 1, 3]  # step 2's own write was rolled back, nobody else's
 
 
+async def test_a_step_written_alone_that_fails_leaves_nothing(store: Store) -> None:
+    store.db.execute("CREATE TABLE seen (step INTEGER)")
+    writer = Writer(store)
+    after: list[int] = []
+
+    def step(n: int) -> int:
+        store.db.execute("INSERT INTO seen (step) VALUES (?)", [n])
+        writer.after_commit(lambda: after.append(n))
+        if n == 1:
+            raise ValueError("step 1 fails after writing")
+        return n
+
+    try:
+        assert await writer.run(lambda: step(0)) == 0
+        with pytest.raises(ValueError):
+            await writer.run(lambda: step(1))  # alone in its group: no SAVEPOINT of its own
+        assert await writer.run(lambda: step(2)) == 2
+    finally:
+        writer.close()
+    assert [row["step"] for row in store.query("SELECT step FROM seen ORDER BY step")] == [0, 2]
+    assert after == [0, 2]  # what follows a commit follows only the kept steps
+
+
 async def test_two_first_polls_at_once_greet_once(client: TestClient[Any, Any]) -> None:
     # Two tabs opened together: both ask for the history of a chat that has none while
     # the first greeting is still waiting for the writer.

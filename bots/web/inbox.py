@@ -122,7 +122,9 @@ class WebInbox:
         rows: list[Row] = []
         with self.store.reader() as conn:  # the store's lock: whose transaction it is
             alone = not conn.in_transaction
-            with self.store.transaction():
+            # Inside a caller's transaction no SAVEPOINT: a failing statement undoes
+            # itself, and the exception takes the caller's step back with the rest.
+            with self.store.transaction() if alone else contextlib.nullcontext():
                 # The chat's numbers are read once (the store's write lock is held): each
                 # message is the next one unless its key was shown already.
                 if last is None:

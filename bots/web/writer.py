@@ -4,7 +4,7 @@ A step (``Engine.handle`` and the inbox messages it keeps) is synchronous SQLite
 on the event loop it stalled every other request, long-polls included, for as long as it
 took — COMMIT was 40 % of it (bench/web.py). Here the loop hands each step to one thread
 and awaits its result; the thread takes every step waiting in its queue (up to ``GROUP``),
-runs each in its own SAVEPOINT and commits them with one COMMIT. So:
+runs each in its own SAVEPOINT (one alone needs none) and commits them with one COMMIT. So:
 
 - each step is still all-or-nothing (a step that raises rolls back its own savepoint
   only, and its caller gets the exception);
@@ -22,6 +22,7 @@ This module knows nothing of dialogues or tickets; it runs the callables it is g
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -83,14 +84,17 @@ class Writer:
 
     def _commit(self, group: list[_Job]) -> None:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        alone = len(group) == 1  # its failure takes the whole transaction back: no SAVEPOINT
         try:
             with self.store.transaction():
                 for job, future in group:
                     kept = len(self._after)
                     try:
-                        with self.store.transaction():  # a SAVEPOINT of its own
+                        with contextlib.nullcontext() if alone else self.store.transaction():
                             outcomes.append((future, True, job()))
                     except Exception as error:  # handed to its caller
+                        if alone:
+                            raise
                         del self._after[kept:]  # its writes are gone: so is what follows them
                         outcomes.append((future, False, error))
         except Exception as error:  # the COMMIT failed: none was kept
