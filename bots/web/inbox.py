@@ -181,10 +181,12 @@ class WebInbox:
         JSON object, so it is spliced in after the message's own fields rather than
         decoded and encoded again (a payload's own ``seq``/``at``/``kind`` would come last
         and win, as in ``messages``' dict)."""
-        if self.tails.has(chat):
+        found = self.tails.page(chat, after, limit)
+        if found is not None and found[1]:
+            return found  # no read at all: each one a wait for the GIL on a busy server
+        if found is not None:  # nothing new here: has another process written since?
             [(newest,)] = self._reader.execute(_NEWEST).fetchall()
-            found = self.tails.page(chat, after, limit, newest)
-            if found is not None:
+            if newest <= self.tails.synced:
                 return found
         rows = self._reader.execute(
             "SELECT n, at, kind, payload FROM web_messages WHERE chat = ? AND n > ?"

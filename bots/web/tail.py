@@ -10,11 +10,15 @@ truth, and a tail only ever says what the store says:
   never shows anything the store could still take back;
 - it is made from the store, inside the transaction that writes to the chat, whenever
   the chat has none or the store's last number for the chat is not the tail's;
-- ``synced`` is the store-wide number (``web_messages.seq``) up to which every
-  committed message is in the tails. A poll compares it with the store's newest number
-  first: above it, another process wrote (or a commit is not applied yet) and the poll
-  reads the store. A commit whose first number does not follow ``synced`` (another
-  process wrote in between, a message was taken back) drops every tail;
+- what a tail holds of a chat is exactly what the store holds under those numbers (it is
+  extended only by this process's own commits, whose numbers the store's unique
+  ``(chat, n)`` gives to no one else), so a poll it has new messages for is answered from
+  memory alone. Only messages after the tail's last can be missing: written by another
+  process. So a poll it has nothing new for compares ``synced`` — the store-wide number
+  (``web_messages.seq``) up to which every committed message is in the tails — with the
+  store's newest number: above it, the poll reads the store. A commit whose first
+  number does not follow ``synced`` (another process wrote in between, a message was
+  taken back) drops every tail;
 - a poll whose ``after`` is older than the tail reads the store.
 
 Thread-safe (one lock): written on the web chat's writer thread, read on the event loop's.
@@ -133,16 +137,14 @@ class Tails:
         with self._lock:
             self._tails.clear()
 
-    def has(self, chat: str) -> bool:
-        return chat in self._tails
-
-    def page(self, chat: str, after: int, limit: int, newest: int) -> tuple[str, int, int] | None:
+    def page(self, chat: str, after: int, limit: int) -> tuple[str, int, int] | None:
         """The chat's messages after ``after`` as ``WebInbox.page`` gives them, if the tail
-        holds them and the store's newest number (``newest``, read just before) is in it;
-        None: read the store."""
+        holds them; None: read the store. What it gives is the store's: a tail's messages
+        are the store's with those numbers. When it gives none, another process may have
+        written after them: ask the store whether its newest number is past ``synced``."""
         with self._lock:
             tail = self._tails.get(chat)
-            if tail is None or newest > self.synced or after < tail.first:
+            if tail is None or after < tail.first:
                 return None
             start = after - tail.first
             texts = tail.texts[start : start + limit]
