@@ -3,11 +3,14 @@ store's file: every reply, every resident message and every notice a web chat wa
 in order, so the page can long-poll it and a reload shows the whole conversation.
 Nothing here decides anything about tickets or dialogues.
 
-The page's reads (``messages``, ``last_seq``, ``label_of``, ``photos_since``, ``may_see``,
+A poll is answered from the chat's tail in memory when it can be (``bots.web.tail``:
+filled after each COMMIT with what was committed), else read from the store. The page's
+reads (``messages``, ``last_seq``, ``label_of``, ``photos_since``, ``may_see``,
 ``locale_of``) go through a read-only connection of their own, used by the event loop's
 thread only: in WAL mode it never waits for the writer, so a step being committed on the
 web chat's writer thread (``bots.web.chat``) does not stall the long-polls. Writes
-(``append``) go through the store's connection, inside the caller's transaction.
+(``append``) go through the store's connection, inside the caller's transaction, on the
+writer's thread while it runs (notices too: ``InboxSender``).
 """
 
 from __future__ import annotations
