@@ -11,6 +11,7 @@ import json
 import pytest
 from conftest import NOW
 
+from bots.web import tail
 from bots.web.inbox import WebInbox
 from bots.web.tail import KEEP
 from bots.web.writer import Writer
@@ -132,3 +133,19 @@ async def test_a_step_the_writer_takes_back_leaves_nothing_in_the_tail(store: St
     assert inbox.tails.page("a", 0, 100) is not None
     assert texts(inbox, "a") == ["before", "one", "two"]
     assert [m["seq"] for m in json.loads(inbox.page("a", 0)[0])] == [1, 2, 3]
+
+
+def test_tails_are_kept_for_the_chats_written_to_last(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tail, "TAILS", 3)
+    inbox = WebInbox(store)
+    for chat in ("a", "b", "c", "d"):
+        inbox.append(chat, say(f"{chat}1"), NOW)
+    inbox.append("b", say("b2"), NOW)
+    inbox.append("e", say("e1"), NOW)
+    kept = [c for c in "abcde" if inbox.tails.page(c, 0, 100) is not None]
+    assert kept == ["b", "d", "e"]  # a and c were written to longest ago
+    assert polled(inbox, "a") == ["a1"] and polled(inbox, "b") == ["b1", "b2"]
+    assert inbox.append("a", say("a2"), NOW) == 2  # its tail is made again from the store
+    assert polled(inbox, "a") == ["a1", "a2"]

@@ -284,6 +284,8 @@ async def _run(
                 # browser's.
                 store.save_chat(replace(record, locale=accepted), now)
             elif record.locale is not None:
+                if len(inbox.speaking) >= SESSIONS_KEPT:
+                    inbox.speaking.clear()  # bounded: a chat forgotten is only read again
                 inbox.speaking.add(chat)  # a language once chosen is never unset
 
         def keep(replies: list[Reply]) -> None:

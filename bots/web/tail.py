@@ -32,9 +32,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-KEEP = 24
+KEEP = 16
 """Messages a tail keeps at least; it grows to twice that before it is cut back, so a
 tail never holds more than the last 50 messages a button's label is looked up in."""
+TAILS = 4_000
+"""Chats whose tails are kept, the last written to: the memory stays bounded (some 50 MB
+at most), and a chat whose tail went away is read from the store until its next write."""
 
 Labels = dict[str, str] | None
 """A message's buttons, data → label (the first of each data), or None for none."""
@@ -119,13 +122,16 @@ class Tails:
                 self._tails[chat] = _Tail(first)
                 for row in seed:
                     self._tails[chat].add(row.text, row.labels)
-            tail = self._tails.get(chat)
+            tail = self._tails.pop(chat, None)  # put back last: the newest written to
             for row in rows:
                 if tail is not None and row.n == tail.last + 1:
                     tail.add(row.text, row.labels)
                 elif tail is not None and row.n > tail.last:
-                    del self._tails[chat]  # a message it never saw: read the store instead
-                    tail = None
+                    tail = None  # a message it never saw: read the store instead
+            if tail is not None:
+                self._tails[chat] = tail
+                while len(self._tails) > TAILS:
+                    del self._tails[next(iter(self._tails))]
             self.synced = rows[-1].seq
 
     def forget(self, chat: str) -> None:
