@@ -22,12 +22,12 @@ from bots.access_log import QuietAccessLogger
 from bots.engine import Engine, private_folder
 from bots.engine import open_store as open_config_store
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
+from bots.offloop import OffLoop, OffLoopWorker
 from bots.web import chat as webchat
 from bots.web import console
 from bots.web.inbox import InboxSender, WebInbox
 from config.model import Config
 from conversation.i18n import translate
-from notify.delivery import DeliveryWorker
 from tickets.store import Store
 
 CSP = (
@@ -103,13 +103,16 @@ async def _inbox(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _web_delivery(app: web.Application) -> AsyncIterator[None]:
-    worker = DeliveryWorker(app[STORE], app[CONFIG], "web", InboxSender(app[INBOX]))
+    # On a loop of its own (bots.offloop): its passes wait for the store's lock.
+    worker = OffLoopWorker(app[STORE], app[CONFIG], "web", InboxSender(app[INBOX]))
     app[WORKER] = worker
+    worker.off = off = OffLoop("baoxiu-web-delivery")
     stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop), name="baoxiu-web-delivery")
+    running = off.start(worker.run(stop))
     yield
-    stop.set()
-    await task
+    off.call(stop.set)
+    await running
+    await off.close()
 
 
 async def _release_pollers(app: web.Application) -> None:

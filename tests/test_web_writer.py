@@ -21,6 +21,7 @@ from bots.web.chat import WRITER
 from bots.web.writer import Writer
 from config.model import Config
 from tests.web_report import SCRIPT
+from tickets import outbox
 from tickets.store import Store
 
 
@@ -93,6 +94,29 @@ async def test_steps_committed_together_fail_alone(store: Store) -> None:
     assert kept == [0, 1, 3]  # step 2's own write was rolled back, nobody else's
 
 
+async def test_a_step_written_alone_that_fails_leaves_nothing(store: Store) -> None:
+    store.db.execute("CREATE TABLE seen (step INTEGER)")
+    writer = Writer(store)
+    after: list[int] = []
+
+    def step(n: int) -> int:
+        store.db.execute("INSERT INTO seen (step) VALUES (?)", [n])
+        writer.after_commit(lambda: after.append(n))
+        if n == 1:
+            raise ValueError("step 1 fails after writing")
+        return n
+
+    try:
+        assert await writer.run(lambda: step(0)) == 0
+        with pytest.raises(ValueError):
+            await writer.run(lambda: step(1))  # alone in its group: no SAVEPOINT of its own
+        assert await writer.run(lambda: step(2)) == 2
+    finally:
+        writer.close()
+    assert [row["step"] for row in store.query("SELECT step FROM seen ORDER BY step")] == [0, 2]
+    assert after == [0, 2]  # what follows a commit follows only the kept steps
+
+
 async def test_two_first_polls_at_once_greet_once(client: TestClient[Any, Any]) -> None:
     # Two tabs opened together: both ask for the history of a chat that has none while
     # the first greeting is still waiting for the writer.
@@ -123,17 +147,50 @@ async def test_two_first_polls_at_once_greet_once(client: TestClient[Any, Any]) 
     assert row["n"] == len(set(shown))  # the greeting is kept once
 
 
-async def test_the_delivery_worker_is_woken_only_by_a_step_that_performed_an_action(
+async def test_the_delivery_worker_is_woken_only_by_a_step_that_queued_a_web_notice(
     client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    worker = client.server.app[WORKER]  # type: ignore[union-attr]
+    app = client.server.app  # type: ignore[union-attr]
+    worker, engine, store = app[WORKER], app[ENGINE], app[STORE]
     woken: list[int] = []
     monkeypatch.setattr(worker, "wake", lambda: woken.append(1))
     assert (await client.get("/chat")).status == 200
     assert (await client.get("/chat/api/messages?after=0&wait=0")).status == 200  # greeted
-    steps = [{kind: value.format(spot="3楼302室", phone="13800138000")} for kind, value in SCRIPT]
+
+    def report(spot: str) -> list[dict[str, str]]:
+        return [{k: v.format(spot=spot, phone="13800138000")} for k, v in SCRIPT]
+
+    steps = report("3楼302室")
     for body in steps[:-1]:  # every question of a report: no action yet
         assert (await client.post("/chat/api/send", json=body)).status == 200
     assert woken == []
     assert (await client.post("/chat/api/send", json=steps[-1])).status == 200  # confirm
-    assert woken == [1]  # the new ticket's notices go out at once
+    assert woken == []  # a new ticket's notices go to the staff, none to a web chat
+
+    handle = engine.handle
+
+    def handle_and_tell_a_neighbour(*args: Any, **kwargs: Any) -> Any:
+        replies = handle(*args, **kwargs)
+        if kwargs.get("performed"):  # as an action whose notice goes to another web chat
+            outbox.queue(
+                store,
+                key="neighbour",
+                number=None,
+                event_id=None,
+                kind="ticket.accepted",
+                channel="web",
+                chat="wneighbour",
+                locale="zh_CN",
+                params={},
+                priority=1,
+                now=args[3],
+            )
+        return replies
+
+    monkeypatch.setattr(engine, "handle", handle_and_tell_a_neighbour)
+    steps = report("3楼303室")
+    for body in steps[:-1]:
+        assert (await client.post("/chat/api/send", json=body)).status == 200
+    assert woken == []
+    assert (await client.post("/chat/api/send", json=steps[-1])).status == 200
+    assert woken == [1]  # that notice goes out at once

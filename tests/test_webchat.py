@@ -192,6 +192,35 @@ async def test_a_token_the_client_made_up_is_no_session(client: TestClient[Any, 
     assert (await client.post("/chat/api/send", json={"text": "hi"})).status == 403
 
 
+async def test_the_session_cookie_is_found_among_others_however_it_is_written(
+    client: TestClient[Any, Any],
+) -> None:
+    # The cookie is read straight from the header when it is there once and plain, and by
+    # aiohttp's parser otherwise: each way names the same chat, and a cookie whose name
+    # only ends in the session's is none.
+    token = (await client.get("/chat")).cookies[COOKIE].value
+    client.session.cookie_jar.clear()
+    mine = {"Origin": f"http://{client.server.host}:{client.server.port}"}
+    for header in (
+        f"{COOKIE}={token}",
+        f"theme=dark; {COOKIE}={token}; lang=en",
+        f'theme=dark;{COOKIE}="{token}"',
+        f"x{COOKIE}=nothing; {COOKIE}={token}",
+    ):
+        answer = await client.get(
+            "/chat/api/messages?after=0&wait=0", headers={"Cookie": header, **mine}
+        )
+        assert answer.status == 200, header
+        assert (await answer.json())["messages"], header
+    store = app_of(client)[STORE]
+    assert [r["chat"] for r in store.query("SELECT DISTINCT chat FROM web_messages")] == [
+        chat_of(token)
+    ]  # greeted once: each way found the same chat
+    for header in (f"x{COOKIE}={token}", f"{COOKIE}={token}x", ""):
+        answer = await client.get("/chat/api/messages?after=0", headers={"Cookie": header})
+        assert answer.status == 403, header
+
+
 async def test_message_numbers_count_this_chat_only(client: TestClient[Any, Any]) -> None:
     # The page once saw the table's global sequence: how busy the whole desk was.
     first, second = Resident(client), Resident(client)

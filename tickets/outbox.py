@@ -305,3 +305,13 @@ def save_preference(
             " updated_at = excluded.updated_at",
             [channel, chat, choice or before.preference, after_email, iso(now)],
         )
+
+
+def has_pending(store: Store, channel: str) -> bool:
+    """Whether ``channel`` has any notice waiting (due or not, fan-out rows included): a
+    channel need not wake its delivery worker after a step that queued it nothing."""
+    with store.reader() as conn:
+        found = conn.execute(
+            "SELECT 1 FROM outbox WHERE status = 'pending' AND channel = ? LIMIT 1", [channel]
+        ).fetchone()
+    return found is not None

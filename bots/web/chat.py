@@ -39,7 +39,7 @@ from aiohttp.streams import EofStream
 from bots.channel.media import IMAGE_EXTENSIONS, image_type
 from bots.engine import private_folder
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
-from bots.web.inbox import PAGE, WebInbox, payload
+from bots.web.inbox import PAGE, payload
 from bots.web.writer import Writer
 from config.org_config import LOGO_TYPES
 from conversation.actions import TicketAction
@@ -47,6 +47,7 @@ from conversation.events import Button, Command, InEvent, Location, Photo, parse
 from conversation.i18n import LOCALES, translate
 from conversation.replies import Reply
 from conversation.router import MAX_TEXT
+from tickets.outbox import has_pending
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ MAX_JSON_BYTES = 16 * 1024
 MAX_BUTTON_BYTES = 64
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _SIGNED = re.compile(r"([A-Za-z0-9_-]{32})\.([A-Za-z0-9_-]{22})")
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]*")
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 _MEDIA_REF = re.compile(rf"(?:{_SEGMENT}/)?{_SEGMENT}\.[a-z0-9]{{2,5}}")
@@ -84,8 +86,12 @@ def new_token(secret: bytes) -> str:
 
 
 def _mac(secret: bytes, nonce: str) -> str:
-    digest = hmac.new(secret, nonce.encode(), hashlib.sha256).digest()[:16]
+    digest = hmac.digest(secret, nonce.encode(), "sha256")[:16]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+SESSIONS_KEPT = 50_000
+"""Checked session tokens remembered (``WebInbox.sessions``) before the memory starts over."""
 
 
 def session_token(request: web.Request) -> str | None:
@@ -93,15 +99,48 @@ def session_token(request: web.Request) -> str | None:
 
     Tokens from before signing (plain random strings) are still honoured for chats that
     already have a history, so nobody loses a conversation; no new one is accepted."""
-    token = request.cookies.get(COOKIE, "")
+    token = _cookie(request)
     inbox = request.app[INBOX]
+    if token in inbox.sessions:
+        return token
     signed = _SIGNED.fullmatch(token)
     if signed:
         good = hmac.compare_digest(signed[2], _mac(inbox.secret, signed[1]))
-        return token if good else None
-    if _TOKEN.fullmatch(token) and inbox.last_seq(chat_of(token)) > 0:
-        return token
-    return None
+    else:
+        good = bool(_TOKEN.fullmatch(token)) and inbox.last_seq(chat_of(token)) > 0
+    if not good:
+        return None
+    # Remembered once checked (a token stays good: the secret and a chat's history are
+    # kept); a client cannot fill this with tokens it made up, only with ones it was given.
+    if len(inbox.sessions) >= SESSIONS_KEPT:
+        inbox.sessions.clear()
+    inbox.sessions[token] = chat_of(token)
+    return token
+
+
+def session_chat(request: web.Request) -> str | None:
+    """The visitor's chat id, if their session token is good (``session_token``)."""
+    token = session_token(request)
+    return None if token is None else request.app[INBOX].sessions[token]
+
+
+_COOKIE_AT = f"{COOKIE}="
+
+
+def _cookie(request: web.Request) -> str:
+    """The session cookie's value ("" if none). Read straight from the header when it
+    holds one plain value of it, as the page's requests do (parsing every cookie of the
+    header was a tenth of a poll's work); anything else is left to aiohttp's parser."""
+    header = request.headers.get("Cookie", "")
+    at = header.find(_COOKIE_AT)
+    if at < 0:
+        return ""
+    if (at == 0 or header[at - 1] in " ;") and header.find(_COOKIE_AT, at + 1) < 0:
+        end = header.find(";", at)
+        value = header[at + len(_COOKIE_AT) : None if end < 0 else end].strip()
+        if _PLAIN.fullmatch(value):
+            return value
+    return request.cookies.get(COOKIE, "")
 
 
 def browser_locale(header: str) -> str | None:
@@ -170,8 +209,7 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
     """Wrap an API handler: session, CSRF check, localized errors, no stack traces out."""
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        token = session_token(request)
-        chat = chat_of(token) if token else None
+        chat = session_chat(request)
         known: list[str] = []
 
         def locale() -> str:
@@ -227,36 +265,57 @@ async def _run(
     polls at once — two tabs — greet once)."""
     app = request.app
     store, engine, inbox, now = app[STORE], app[ENGINE], app[INBOX], datetime.now(UTC)
+    writer = app[WRITER]
     accepted = browser_locale(request.headers.get("Accept-Language", ""))
-    last = 0
-
-    def keep(replies: list[Reply]) -> None:
-        # Inside the step's transaction: the ticket a step made and the reply that gives
-        # its number are committed together or not at all.
-        nonlocal last
-        messages = [*([echo] if echo else []), *(("reply", payload(r)) for r in replies)]
-        last = inbox.append(chat, messages, now, wake=False)
+    shown = 0
 
     def step() -> None:  # on the writer thread, inside its transaction
-        if greeting and inbox.last_seq(chat, writing=True) > 0:
+        last = inbox.last_seq(chat, writing=True)
+        if greeting and last > 0:
             return
-        record = store.chat(CHANNEL, chat)
-        if record.locale is None and accepted:
-            # The engine speaks the chat's stored language; a new visitor's is the browser's.
-            store.save_chat(replace(record, locale=accepted), now)
+        said = echo
+        if isinstance(event, Button):  # echoed with its label as this chat was shown it
+            label = inbox.label_of(chat, event.data, last=last)
+            said = ("user", {"text": label}) if label else None
+        if chat not in inbox.speaking:
+            record = store.chat(CHANNEL, chat)
+            if record.locale is None and accepted:
+                # The engine speaks the chat's stored language; a new visitor's is the
+                # browser's.
+                store.save_chat(replace(record, locale=accepted), now)
+            elif record.locale is not None:
+                if len(inbox.speaking) >= SESSIONS_KEPT:
+                    inbox.speaking.clear()  # bounded: a chat forgotten is only read again
+                inbox.speaking.add(chat)  # a language once chosen is never unset
+
+        def keep(replies: list[Reply]) -> None:
+            # Inside the step's transaction: the ticket a step made and the reply that
+            # gives its number are committed together or not at all.
+            nonlocal shown
+            messages = [*([said] if said else []), *(("reply", payload(r)) for r in replies)]
+            shown = inbox.append(
+                chat, messages, now, wake=False, last=last, then=writer.after_commit
+            )
+
         engine.handle(
             CHANNEL, chat, event, now, can_share_location=True, keep=keep, performed=performed
         )
+        # Its actions may have queued notices, for this chat among others. A step that
+        # performed none queued none, and one whose actions queued none for the web (a
+        # new ticket's go to the staff) has nothing to deliver here either: a delivery
+        # pass (a transaction and a query under the store's lock, on the event loop,
+        # waiting for this thread's group) after each of them was 4 % of the web chat's
+        # work and its longest stalls.
+        if performed:
+            deliver.append(has_pending(store, CHANNEL))
 
     performed: list[TicketAction] = []
-    await app[WRITER].run(step)
+    deliver: list[bool] = []
+    await writer.run(step)
     inbox.notify(chat)  # after the commit: a woken poller reads on its own connection
-    if performed:
-        # Its actions may have queued notices, for this chat among others. A step that
-        # performed none queued none: a delivery pass (two queries under the store's
-        # lock, on the event loop) after each of them was 4 % of the web chat's work.
+    if any(deliver):
         app[WORKER].wake()
-    return last
+    return shown
 
 
 # -- the API --------------------------------------------------------------------------
@@ -266,7 +325,7 @@ _SEQ = re.compile(r"[0-9]{1,15}")
 
 
 def _event_of(
-    body: dict[str, Any], inbox: WebInbox, chat: str, locale: Locale
+    body: dict[str, Any], locale: Locale
 ) -> tuple[InEvent, tuple[str, dict[str, Any]] | None]:
     kinds = [k for k in ("text", "button", "location", "start") if k in body]
     if len(kinds) != 1:
@@ -289,8 +348,7 @@ def _event_of(
             or len(value.encode()) > MAX_BUTTON_BYTES
         ):
             raise Refused(400, "error_bad_type", field="button")
-        label = inbox.label_of(chat, value)
-        return Button(value), ("user", {"text": label}) if label else None
+        return Button(value), None  # echoed with its label by the step (``_run``)
     if kind == "location":
         lat, lon = _coordinate(value, "lat", 90), _coordinate(value, "lon", 180)
         if lat is None or lon is None:
@@ -352,15 +410,18 @@ async def send(request: web.Request, chat: str, locale: Locale) -> web.StreamRes
     """POST /chat/api/send — ``{text}``, ``{button}``, ``{location: {lat, lon}}`` or ``{start}``."""
     if request.content_type != "application/json":
         raise Refused(400, "error_bad_type", field="Content-Type")
-    raw = await _within(JSON_BODY_SECONDS, _read_limited(request, MAX_JSON_BYTES))
+    reading = _read_limited(request, MAX_JSON_BYTES)
+    # A small body has nearly always arrived with the request's head: no timer for it.
+    raw = await (reading if request.content.is_eof() else _within(JSON_BODY_SECONDS, reading))
     try:
         body = json.loads(raw)
     except ValueError:  # UnicodeDecodeError is one
         raise Refused(400, "error_bad_json") from None
     if not isinstance(body, dict):
         raise Refused(400, "error_bad_json")
-    event, echo = _event_of(body, request.app[INBOX], chat, locale)
-    return web.json_response({"ok": True, "last": await _run(request, chat, event, echo)})
+    event, echo = _event_of(body, locale)
+    last = await _run(request, chat, event, echo)
+    return web.Response(text=f'{{"ok":true,"last":{last}}}', content_type="application/json")
 
 
 async def _read_part(part: BodyPartReader, limit: int) -> bytes | None:
@@ -445,9 +506,10 @@ async def messages(request: web.Request, chat: str, locale: Locale) -> web.Strea
     except ValueError:
         raise Refused(400, "error_bad_type", field="wait") from None
     inbox = request.app[INBOX]
-    if after == 0 and inbox.last_seq(chat) == 0:
-        await _run(request, chat, Command("start"), None, greeting=True)  # a new visitor
     found, count, last = inbox.page(chat, after)
+    if after == 0 and not count:  # a new visitor
+        await _run(request, chat, Command("start"), None, greeting=True)
+        found, count, last = inbox.page(chat, after)
     if not count:
         await inbox.wait(chat, wait)
         found, count, last = inbox.page(chat, after)
@@ -574,8 +636,9 @@ async def logo(request: web.Request) -> web.StreamResponse:
 
 async def _writer(app: web.Application) -> AsyncIterator[None]:
     writer = Writer(app[STORE])
-    app[WRITER] = writer
+    app[WRITER] = app[INBOX].writer = writer
     yield
+    app[INBOX].writer = None  # notices delivered from now on are written where they come
     writer.close()  # the steps already queued are finished, not cut off
 
 

@@ -3,24 +3,30 @@ store's file: every reply, every resident message and every notice a web chat wa
 in order, so the page can long-poll it and a reload shows the whole conversation.
 Nothing here decides anything about tickets or dialogues.
 
-The page's reads (``messages``, ``last_seq``, ``label_of``, ``photos_since``, ``may_see``,
+A poll is answered from the chat's tail in memory when it can be (``bots.web.tail``:
+filled after each COMMIT with what was committed), else read from the store. The page's
+reads (``messages``, ``last_seq``, ``label_of``, ``photos_since``, ``may_see``,
 ``locale_of``) go through a read-only connection of their own, used by the event loop's
 thread only: in WAL mode it never waits for the writer, so a step being committed on the
 web chat's writer thread (``bots.web.chat``) does not stall the long-polls. Writes
-(``append``) go through the store's connection, inside the caller's transaction.
+(``append``) go through the store's connection, inside the caller's transaction, on the
+writer's thread while it runs (notices too: ``InboxSender``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bots.web.tail import KEEP, Row, Tails, labels_of
+from bots.web.writer import Writer
 from conversation.replies import (
     Ask,
     RemoveKeyboard,
@@ -75,7 +81,17 @@ class WebInbox:
                 [secrets.token_bytes(32)],
             )
             [row] = store.query("SELECT key FROM web_secret WHERE id = 1")
+            [(newest,)] = store.db.conn.execute(_NEWEST).fetchall()
         self.secret: bytes = bytes(row["key"])
+        self.tails = Tails(int(newest))
+        self.writer: Writer | None = None
+        """The web chat's writer thread while it runs (``bots.web.chat``): notices go
+        through it too, so that every message this process shows is written in order."""
+        self.sessions: dict[str, str] = {}
+        """Session token → chat, for the tokens already checked (``bots.web.chat``)."""
+        self.speaking: set[str] = set()
+        """Chats known to have a language of their own: a step need not read the chat's
+        record to give it the browser's (``bots.web.chat``; the writer's thread only)."""
         # Opened after the tables exist; autocommit, so each read sees the last commit.
         self._reader = sqlite3.connect(
             f"file:{store.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
@@ -96,38 +112,64 @@ class WebInbox:
         *,
         key: str | None = None,
         wake: bool = True,
+        last: int | None = None,
+        then: Callable[[Callable[[], None]], None] | None = None,
     ) -> int:
         """Store (kind, payload) messages of ``chat``; wake its pollers; return the last seq.
 
         Inside a caller's transaction pass ``wake=False`` and call ``notify`` after the
-        commit: a poller woken earlier would read (on its own connection) nothing yet."""
-        conn = self.store.db.conn
-        with self.store.transaction():
-            # The chat's numbers are read once (the store's write lock is held): each
-            # message is the next one unless its key was shown already.
-            last = self.last_seq(chat, writing=True)
-            for i, (kind, payload) in enumerate(payloads):
-                added = conn.execute(
-                    "INSERT INTO web_messages (chat, n, at, kind, payload, key)"
-                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
-                    [
-                        chat,
-                        last + 1,
-                        now.isoformat(),
-                        kind,
-                        json.dumps(payload, ensure_ascii=False),
-                        f"{key}#{i}" if key else None,
-                    ],
-                )
-                if added.rowcount > 0:
-                    last += 1
-                for ref in payload.get("photos", ()):
-                    conn.execute(
-                        "INSERT OR IGNORE INTO web_media (chat, ref) VALUES (?, ?)", [chat, ref]
-                    )
+        commit: a poller woken earlier would read (on its own connection) nothing yet;
+        pass ``then`` (``Writer.after_commit``) too, which runs what the chat's tail needs
+        after that COMMIT, and ``last`` if the chat's last number was read in it already."""
+        at = now.isoformat()
+        rows: list[Row] = []
+        with self.store.reader() as conn:  # the store's lock: whose transaction it is
+            alone = not conn.in_transaction
+            # Inside a caller's transaction no SAVEPOINT: a failing statement undoes
+            # itself, and the exception takes the caller's step back with the rest.
+            with self.store.transaction() if alone else contextlib.nullcontext():
+                # The chat's numbers are read once (the store's write lock is held): each
+                # message is the next one unless its key was shown already.
+                if last is None:
+                    last = self.last_seq(chat, writing=True)
+                first, seed = last, None
+                if self.tails.last_of(chat) != last:  # none, or not the store's: remake
+                    first, seed = self._recent(conn, chat, last)
+                for i, (kind, body) in enumerate(payloads):
+                    raw = json.dumps(body, ensure_ascii=False)
+                    added = conn.execute(_INSERT, [chat, last + 1, at, kind, raw, _key(key, i)])
+                    if added.rowcount > 0:
+                        last += 1
+                        text = _message(last, at, kind, raw)
+                        rows.append(Row(int(added.lastrowid or 0), last, text, labels_of(body)))
+                    for ref in body.get("photos", ()):
+                        conn.execute(
+                            "INSERT OR IGNORE INTO web_media (chat, ref) VALUES (?, ?)", [chat, ref]
+                        )
+            if then is not None:
+                then(functools.partial(self.tails.commit, chat, seed, first, rows))
+            elif alone:  # committed just now, and the lock is still held: in order
+                self.tails.commit(chat, seed, first, rows)
+            else:  # committed with a transaction of someone else's: nobody says when
+                self.tails.forget(chat)
         if wake:
             self.notify(chat)
         return last
+
+    def _recent(self, conn: sqlite3.Connection, chat: str, last: int) -> tuple[int, list[Row]]:
+        """The chat's last messages as its new tail holds them, and the number before them."""
+        if last == 0:
+            return 0, []
+        found = conn.execute(
+            "SELECT seq, n, at, kind, payload FROM web_messages WHERE chat = ? AND n > ?"
+            " ORDER BY n",
+            [chat, max(0, last - KEEP)],
+        ).fetchall()
+        rows = [
+            Row(seq, n, _message(n, at, kind, raw), labels_of(json.loads(raw)))
+            for seq, n, at, kind, raw in found
+        ]
+        return (rows[0].n - 1 if rows else last), rows
 
     def messages(self, chat: str, after: int, limit: int = PAGE) -> list[dict[str, Any]]:
         """The chat's messages after number ``after``, oldest first (at most ``limit``)."""
@@ -137,27 +179,32 @@ class WebInbox:
     def page(self, chat: str, after: int, limit: int = PAGE) -> tuple[str, int, int]:
         """``messages`` as the JSON text of its list, with how many and the last number.
 
-        The long-poll answers every step with this: each stored payload is already a JSON
-        object, so it is spliced in after the message's own fields rather than decoded
-        and encoded again (a payload's own ``seq``/``at``/``kind`` would come last and
-        win, as in ``messages``' dict)."""
+        The long-poll answers every step with this: from the chat's tail when it holds
+        them (``bots.web.tail``), else from the store. Each stored payload is already a
+        JSON object, so it is spliced in after the message's own fields rather than
+        decoded and encoded again (a payload's own ``seq``/``at``/``kind`` would come last
+        and win, as in ``messages``' dict)."""
+        found = self.tails.page(chat, after, limit)
+        if found is not None and found[1]:
+            return found  # no read at all: each one a wait for the GIL on a busy server
+        if found is not None:  # nothing new here: has another process written since?
+            [(newest,)] = self._reader.execute(_NEWEST).fetchall()
+            if newest <= self.tails.synced:
+                return found
         rows = self._reader.execute(
             "SELECT n, at, kind, payload FROM web_messages WHERE chat = ? AND n > ?"
             " ORDER BY n LIMIT ?",
             [chat, after, limit],
         ).fetchall()
-        parts = []
-        for n, at, kind, raw in rows:
-            inner = raw.strip()[1:-1].strip()
-            head = f'{{"seq":{int(n)},"at":{json.dumps(at)},"kind":{json.dumps(kind)}'
-            parts.append(f"{head},{inner}}}" if inner else f"{head}}}")
+        parts = [_message(int(n), at, kind, raw) for n, at, kind, raw in rows]
         return f"[{','.join(parts)}]", len(rows), int(rows[-1][0]) if rows else after
 
     def last_seq(self, chat: str, *, writing: bool = False) -> int:
         """The number of the chat's last message; ``writing``: as the store's connection
         sees it (inside a transaction, on the writer's thread)."""
-        [row] = self.store.query(_LAST, [chat]) if writing else self._read(_LAST, [chat])
-        return int(row["seq"])
+        conn = self.store.db.conn if writing else self._reader
+        [(last,)] = conn.execute(_LAST, [chat]).fetchall()
+        return int(last)
 
     def locale_of(self, channel: str, chat: str) -> str | None:
         """The language the chat chose (``chats.locale``), if any."""
@@ -166,14 +213,22 @@ class WebInbox:
         )
         return str(rows[0]["locale"]) if rows and rows[0]["locale"] else None
 
-    def label_of(self, chat: str, data: str) -> str:
-        """The label of the button ``data`` as this chat was last shown it ("" if never)."""
+    def label_of(self, chat: str, data: str, *, last: int | None = None) -> str:
+        """The label of the button ``data`` as this chat was last shown it ("" if never).
+
+        ``last``: called inside the writing transaction (the writer's thread), which read
+        the chat's last number: the chat's tail answers if it is the store's, else the
+        store's connection does; without it, the read-only connection does."""
+        if last is not None:
+            known = self.tails.label(chat, data, last)
+            if known is not None:
+                return known
         # Only the messages of the last 50 that mention ``data`` are decoded, newest
         # first, and the rows are read one by one: the button pressed is nearly always
-        # on the last message, so one row is read instead of 50 (this runs on the event
-        # loop at every button press: fetching and sorting 50 payloads cost 0.12 ms).
+        # on the last message, so one row is read instead of 50.
         needle = json.dumps(data, ensure_ascii=False)
-        rows = self._reader.execute(
+        conn = self._reader if last is None else self.store.db.conn
+        rows = conn.execute(
             "SELECT payload FROM web_messages WHERE chat = ? AND kind != 'user'"
             " ORDER BY seq DESC LIMIT 50",
             [chat],
@@ -182,9 +237,9 @@ class WebInbox:
             for (raw,) in rows:
                 if needle not in raw:
                     continue
-                for choice in json.loads(raw).get("choices", ()):
-                    if choice.get("data") == data:
-                        return str(choice.get("label", ""))
+                labels = labels_of(json.loads(raw))
+                if labels is not None and data in labels:
+                    return labels[data]
             return ""
         finally:
             rows.close()
@@ -238,7 +293,23 @@ class WebInbox:
         self._reader.close()
 
 
-_LAST = "SELECT COALESCE(MAX(n), 0) AS seq FROM web_messages WHERE chat = ?"
+_LAST = "SELECT COALESCE(MAX(n), 0) FROM web_messages WHERE chat = ?"
+_NEWEST = "SELECT COALESCE(MAX(seq), 0) FROM web_messages"
+_INSERT = (
+    "INSERT INTO web_messages (chat, n, at, kind, payload, key)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING"
+)
+
+
+def _key(key: str | None, i: int) -> str | None:
+    return f"{key}#{i}" if key else None
+
+
+def _message(n: int, at: str, kind: str, raw: str) -> str:
+    """One message as the page gets it: its own fields, then its payload's."""
+    inner = raw.strip()[1:-1].strip()
+    head = f'{{"seq":{n},"at":{json.dumps(at)},"kind":{json.dumps(kind)}'
+    return f"{head},{inner}}}" if inner else f"{head}}}"
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -260,10 +331,19 @@ class InboxSender:
         self.inbox = inbox
 
     async def send(self, chat: str, replies: Sequence[Reply], notice: OutboxRow) -> str:
-        now = datetime.now(UTC)
-        seq = self.inbox.append(
-            chat, (("notice", payload(r)) for r in replies), now, key=notice.key
-        )
+        inbox, now = self.inbox, datetime.now(UTC)
+        shown = [("notice", payload(r)) for r in replies]
+        writer = inbox.writer
+        if writer is None:  # not serving (yet, or any more): written here
+            return str(inbox.append(chat, shown, now, key=notice.key))
+
+        def job() -> int:  # on the writer's thread, after the steps queued before it
+            return inbox.append(
+                chat, shown, now, key=notice.key, wake=False, then=writer.after_commit
+            )
+
+        seq = await writer.run(job)
+        inbox.notify(chat)
         return str(seq)
 
 

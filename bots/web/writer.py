@@ -4,13 +4,17 @@ A step (``Engine.handle`` and the inbox messages it keeps) is synchronous SQLite
 on the event loop it stalled every other request, long-polls included, for as long as it
 took — COMMIT was 40 % of it (bench/web.py). Here the loop hands each step to one thread
 and awaits its result; the thread takes every step waiting in its queue (up to ``GROUP``),
-runs each in its own SAVEPOINT and commits them with one COMMIT. So:
+runs each in its own SAVEPOINT (one alone needs none) and commits them with one COMMIT. So:
 
 - each step is still all-or-nothing (a step that raises rolls back its own savepoint
   only, and its caller gets the exception);
 - nothing is answered before it is committed: the callers' futures are resolved after
   the COMMIT, and if the COMMIT fails every step of the group fails;
-- one thread, first come first served, keeps each chat's events in the order they came.
+- one thread, first come first served, keeps each chat's events in the order they came;
+- what a step leaves to do once it is committed (``after_commit``: the inbox's in-memory
+  tails) runs on this thread after the COMMIT, before any caller hears of it, and only
+  for the steps that were kept;
+- the callers of a group are answered with one wake-up of their event loop, not one each.
 
 This module knows nothing of dialogues or tickets; it runs the callables it is given.
 """
@@ -18,6 +22,8 @@ This module knows nothing of dialogues or tickets; it runs the callables it is g
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -25,6 +31,7 @@ from typing import Any, TypeVar
 
 from tickets.store import Store
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 GROUP = 16
 """Most steps committed together: bounds how long the store's lock is held at once."""
@@ -38,6 +45,7 @@ class Writer:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._after: list[Callable[[], None]] = []  # the writer's thread only
         self._thread = threading.Thread(target=self._work, name="baoxiu-web-writer", daemon=True)
         self._thread.start()
 
@@ -46,6 +54,12 @@ class Writer:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put((job, future))
         return await future
+
+    def after_commit(self, then: Callable[[], None]) -> None:
+        """From inside a job: run ``then`` on this thread once the job's group is committed
+        (never if the job or the COMMIT fails). It must not raise; if it does, it is
+        logged."""
+        self._after.append(then)
 
     def close(self) -> None:
         """Finish the steps already queued, then stop the thread."""
@@ -70,24 +84,41 @@ class Writer:
 
     def _commit(self, group: list[_Job]) -> None:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        alone = len(group) == 1  # its failure takes the whole transaction back: no SAVEPOINT
         try:
             with self.store.transaction():
                 for job, future in group:
+                    kept = len(self._after)
                     try:
-                        with self.store.transaction():  # a SAVEPOINT of its own
+                        with contextlib.nullcontext() if alone else self.store.transaction():
                             outcomes.append((future, True, job()))
                     except Exception as error:  # handed to its caller
+                        if alone:
+                            raise
+                        del self._after[kept:]  # its writes are gone: so is what follows them
                         outcomes.append((future, False, error))
         except Exception as error:  # the COMMIT failed: none was kept
             outcomes = [(future, False, error) for _, future in group]
-        for future, ok, value in outcomes:
-            future.get_loop().call_soon_threadsafe(_settle, future, ok, value)
+        else:
+            for then in self._after:
+                try:
+                    then()
+                except Exception:
+                    log.exception("web chat writer: an after-commit task failed")
+        finally:
+            self._after.clear()
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle, settled)
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the request went away meanwhile
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in outcomes:
+        if future.done():  # the request went away meanwhile
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
