@@ -16,6 +16,7 @@ import json
 import logging
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -357,7 +358,12 @@ async def test_a_forged_button_is_refused_and_changes_nothing(
     assert "unchanged" in caplog.text
 
 
-async def test_the_webhook_refuses_a_missing_or_wrong_secret(tmp_path: Path) -> None:
+@asynccontextmanager
+async def webhook_served(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[FakeTelegram, web.Application, str]]:
+    """The Telegram channel in webhook mode on a real server (with its store and engine),
+    registered with a fake Bot API: (the fake, the app, the webhook URL)."""
     fake = await FakeTelegram().start()
     port = free_port()
     url = f"http://127.0.0.1:{port}{telegram.WEBHOOK_PATH}"
@@ -371,6 +377,16 @@ async def test_the_webhook_refuses_a_missing_or_wrong_secret(tmp_path: Path) -> 
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
     try:
+        yield fake, app, url
+    finally:
+        await server.close()
+        store.close()
+        await fake.close()
+
+
+async def test_the_webhook_refuses_a_missing_or_wrong_secret(tmp_path: Path) -> None:
+    async with webhook_served(tmp_path) as (fake, app, url):
+        store = app[STORE]
         assert fake.webhook["url"] == url and fake.webhook["secret_token"] == SECRET
         assert fake.webhook["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
         update = fake.text(ALICE, "/start")
@@ -387,10 +403,6 @@ async def test_the_webhook_refuses_a_missing_or_wrong_secret(tmp_path: Path) -> 
         status = await fake.post_webhook(fake.text(ALICE, "/start"), SECRET)
         assert status == 200
         await fake.wait_for(lambda calls: fake.sent(0, ALICE["id"]))
-    finally:
-        await server.close()
-        store.close()
-        await fake.close()
 
 
 # -- delivery of notices -------------------------------------------------------------------

@@ -12,15 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, web
-from aiohttp.test_utils import TestServer
-from conftest import make_config
+from aiohttp import ClientSession
 from fake_telegram import FakeTelegram
-from test_telegram import ALICE, SECRET, en, free_port, with_telegram
+from test_telegram import ALICE, SECRET, en, webhook_served
 
-from bots import telegram
-from bots.engine import Engine
-from bots.keys import CONFIG, ENGINE, STORE
 from bots.telegram import TELEGRAM, TelegramChannel, hook
 from bots.telegram.render import markup, markup_data
 from conversation.replies import (
@@ -32,7 +27,6 @@ from conversation.replies import (
     RequestLocation,
     Say,
 )
-from tickets.store import Store
 
 
 class Hooked:
@@ -54,24 +48,8 @@ class Hooked:
 
 @pytest.fixture
 async def hooked(tmp_path: Path) -> AsyncIterator[Hooked]:
-    fake = await FakeTelegram().start()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}{telegram.WEBHOOK_PATH}"
-    config = with_telegram(
-        make_config(tmp_path), fake, mode="webhook", webhook_url=url, secret_token=SECRET
-    )
-    store = Store(config.database, config)
-    app = web.Application()
-    app[CONFIG], app[STORE], app[ENGINE] = config, store, Engine(store, config)
-    telegram.setup(app)
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
-    try:
+    async with webhook_served(tmp_path) as (fake, app, url):
         yield Hooked(fake, app[TELEGRAM], url)
-    finally:
-        await server.close()
-        store.close()
-        await fake.close()
 
 
 def processed(channel: TelegramChannel, update_id: int) -> int:
