@@ -61,9 +61,9 @@ def test_open_jobs_follow_every_change(store: Store) -> None:
 
 
 def test_a_teams_load_is_two_reads_whatever_its_size(store: Store) -> None:
-    """dispatch_store.load_of: the same two statements for a team of 1 or of 200 (issue
-    11); a count that went back to 0 is no open job, one who never had a job has no last
-    job time, and only the technicians asked about are in it."""
+    """dispatch_store.load_of: the same two reads (after the change mark's) for a team of
+    1 or of 200 (issue 11); a count that went back to 0 is no open job, one who never had
+    a job has no last job time, and only the technicians asked about are in it."""
     from tickets import dispatch_store
 
     a = store.create_ticket(draft(chat="a"), NOW).number
@@ -81,6 +81,27 @@ def test_a_teams_load_is_two_reads_whatever_its_size(store: Store) -> None:
         assert dict(load.open_jobs) == {"zhang": 1}  # li's row is back at 0
         assert set(load.last_job) == {"zhang", "li"}
         assert load.last_job["zhang"] == NOW
-    assert asked[1] == asked[200] and len(asked[1]) == 2
+    assert asked[1] == asked[200] and len(asked[1]) == 3  # the mark, then both tables
     only_li = dispatch_store.load_of(store, ["li"])
     assert dict(only_li.open_jobs) == {} and set(only_li.last_job) == {"li"}
+
+
+def test_a_load_is_read_again_only_when_open_jobs_or_workload_changed(store: Store) -> None:
+    """load_of answers from what it read last while load_changes' mark stands (one
+    statement, issue 11), and reads both tables again once a claim moved them."""
+    from tickets import dispatch_store
+
+    team = ("zhang", "li")
+    a = store.create_ticket(draft(chat="a"), NOW).number
+    first = dispatch_store.load_of(store, team)
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    again = dispatch_store.load_of(store, team)
+    store.db.conn.set_trace_callback(None)
+    assert again is first and statements == ["SELECT mark FROM load_changes WHERE id = 1"]
+    store.apply(a, Action.CLAIM, ZHANG, NOW)
+    after = dispatch_store.load_of(store, team)
+    assert dict(after.open_jobs) == {"zhang": 1} and set(after.last_job) == {"zhang"}
+    with store.transaction():  # a write of another process moves the mark as well
+        store.db.execute("DELETE FROM workload")
+    assert dict(dispatch_store.load_of(store, team).last_job) == {}

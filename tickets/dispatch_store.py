@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from tickets import dispatch_notices, followups, receipt, routing, sla, timers
@@ -48,22 +49,38 @@ NOT_FIXED_AFTER_CLOSE = "not_fixed_after_close"
 
 def load_of(store: Store, technicians: Iterable[str]) -> routing.Load:
     """Open jobs and last job time of ``technicians``."""
-    wanted = frozenset(technicians)
+    wanted = technicians if isinstance(technicians, tuple) else tuple(technicians)
     if not wanted:
         return routing.Load()
     # open_jobs is kept by triggers (migration perf_0003): counting a team's open tickets
     # here cost 6-11 ms a new ticket at a million tickets. Both tables hold one row per
     # technician who ever had a job — a few hundred — so they are read whole, as plain
     # tuples, and filtered here: a team of 200 was two reads of 200 parameters and 400
-    # dicts a new ticket, twice the time of reading every row (issue 11).
+    # dicts a new ticket, twice the time of reading every row (issue 11). And read again
+    # only when either changed since (load_changes, kept by triggers in every process;
+    # migration fan2_0001): a team offered new tickets in claim mode changes neither.
     parse = datetime.fromisoformat
     with store.reader() as conn:
+        [(mark,)] = conn.execute("SELECT mark FROM load_changes WHERE id = 1").fetchall()
+        key = (str(store.path), wanted)
+        known = _LOADS.get(key)
+        if known is not None and known[0] == mark:
+            return known[1]
         jobs = conn.execute("SELECT technician, n FROM open_jobs WHERE n > 0").fetchall()
         last = conn.execute("SELECT technician, last_job_at FROM workload").fetchall()
-    return routing.Load(
-        open_jobs={who: n for who, n in jobs if who in wanted},
-        last_job={who: parse(at) for who, at in last if who in wanted},
+    members = frozenset(wanted)
+    load = routing.Load(
+        # Read-only views: the same Load is handed to every caller until the mark moves.
+        open_jobs=MappingProxyType({who: n for who, n in jobs if who in members}),
+        last_job=MappingProxyType({who: parse(at) for who, at in last if who in members}),
     )
+    if len(_LOADS) >= 64:
+        _LOADS.clear()
+    _LOADS[key] = (mark, load)
+    return load
+
+
+_LOADS: dict[tuple[str, tuple[str, ...]], tuple[int, routing.Load]] = {}
 
 
 def team_load(store: Store, team: str) -> routing.Load:

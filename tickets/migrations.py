@@ -696,3 +696,34 @@ def _fan_binding_changes(db: Database) -> None:
         END;
         """,
     )
+
+
+@MIGRATIONS(name="fan2_0001_load_changes")
+def _fan2_load_changes(db: Database) -> None:
+    # A mark that changes whenever open_jobs or workload changes, kept by triggers (so
+    # every writer, in any process, moves it; open_jobs is itself kept by the tickets'
+    # triggers): each new ticket read both tables whole to rank its team, and a team of
+    # 200 offered new tickets changes neither (issue 11). The store reads them again
+    # only when the mark moved (tickets.dispatch_store.load_of). Random, like
+    # binding_changes: a rolled-back write must not let a later one reuse its mark.
+    changed = "UPDATE load_changes SET mark = random() WHERE id = 1;"
+    triggers = "\n".join(
+        f"""
+        CREATE TRIGGER {table}_load_{what} AFTER {what.upper()} ON {table}
+        BEGIN
+            {changed}
+        END;"""
+        for table in ("open_jobs", "workload")
+        for what in ("insert", "update", "delete")
+    )
+    _script(
+        db,
+        f"""
+        CREATE TABLE load_changes (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            mark INTEGER NOT NULL
+        );
+        INSERT INTO load_changes (id, mark) VALUES (1, random());
+        {triggers}
+        """,
+    )
