@@ -378,3 +378,24 @@ def test_fifty_simultaneous_claims_have_exactly_one_winner(config: Config) -> No
         assert store.get(number).holder == won[0]
         claims = [e for e in store.timeline(number) if e.action is Action.CLAIM]
         assert [e.actor_id for e in claims] == won
+
+
+def test_a_team_is_ranked_again_when_its_load_or_a_timed_members_duty_changes(
+    crews: Config,
+) -> None:
+    """routing.rank keeps its answer for the same load object (issue 11): a new load is
+    ranked again, a caller's change to an answer is not kept, and a team with a
+    scheduled member is asked about ``now`` every time."""
+    from tickets.routing import rank
+
+    north = ticket(area="north")  # neither serves it: both are ranked
+    idle = Load()
+    first, _ = rank("net", north, crews, idle, NOW)
+    first.append("intruder")  # the caller's copy
+    assert rank("net", north, crews, idle, NOW)[0] == ["qian", "zhao"]
+    busy = Load(MappingProxyType({"qian": 2}), MappingProxyType({}))
+    assert rank("net", north, crews, busy, NOW)[0] == ["zhao", "qian"]
+    weekday = local("2026-11-27 10:00")
+    assert "zhang" in rank("maint", ticket(), crews, idle, weekday)[0]
+    off, skipped = rank("maint", ticket(), crews, idle, SATURDAY)
+    assert "zhang" not in off and skipped["zhang"] != "area"

@@ -126,6 +126,38 @@ def rank(
 ) -> tuple[list[str], dict[str, str]]:
     """The eligible members of ``team_code`` for ``ticket``, best first, and why the
     others are not."""
+    # The answer depends on the configuration, the team, the ticket's category and area,
+    # the load and ``exclude`` only — and on ``now`` through members with a schedule or
+    # leave. A team's load object stays the same while nobody's jobs change
+    # (dispatch_store.load_of), so a team of 200 offered new tickets is ranked once, not
+    # sorted again for every ticket (issue 11); a team with a timed member is not cached.
+    key = (id(config), team_code, ticket.category, ticket.area, id(load), tuple(exclude))
+    hit = _RANKS.get(key)
+    if hit is not None and hit[0] is config and hit[1] is load:
+        return list(hit[2]), dict(hit[3])
+    pool, skipped = _rank(team_code, ticket, config, load, now, exclude)
+    members, _ = _members(config, team_code, ticket.category, ticket.area)
+    if not any(scheduled for _, scheduled, _ in members):
+        if len(_RANKS) >= 64:
+            _RANKS.clear()
+        _RANKS[key] = (config, load, tuple(pool), dict(skipped))
+    return pool, skipped
+
+
+_RANKS: dict[
+    tuple[int, str, str, str, int, tuple[str, ...]],
+    tuple[Config, Load, tuple[str, ...], dict[str, str]],
+] = {}
+
+
+def _rank(
+    team_code: str,
+    ticket: Ticket,
+    config: Config,
+    load: Load,
+    now: datetime,
+    exclude: Collection[str],
+) -> tuple[list[str], dict[str, str]]:
     cap = config.dispatch.max_open_jobs
     jobs, last = load.open_jobs, load.last_job
     local: list[str] = []
