@@ -20,11 +20,9 @@ from types import MappingProxyType
 import pytest
 from conftest import NOW, draft, make_config
 from fake_telegram import FakeTelegram
-from test_telegram import with_telegram
+from test_telegram import channel_sending
 
-from bots.engine import Engine
 from bots.telegram import TelegramChannel
-from bots.telegram.settings import TelegramSettings
 from config.model import Config, Team, Technician
 from conversation.replies import Reply
 from notify.delivery import DeliveryWorker
@@ -221,19 +219,8 @@ async def test_members_unbound_before_delivery_alert_the_dispatchers(tmp_path: P
 
 @pytest.fixture
 async def telegram(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, TelegramChannel, Store]]:
-    fake = await FakeTelegram().start()
-    config = with_telegram(team_of(tmp_path, 5, groups=False), fake)
-    store = Store(config.database, config)
-    channel = TelegramChannel(
-        config, TelegramSettings.from_config(config), store, Engine(store, config)
-    )
-    await channel.application.initialize()
-    try:
-        yield fake, channel, store
-    finally:
-        await channel.application.shutdown()
-        store.close()
-        await fake.close()
+    async with channel_sending(team_of(tmp_path, 5, groups=False)) as sent:
+        yield sent
 
 
 async def test_telegram_members_each_get_the_offer_once_across_failures(

@@ -408,11 +408,14 @@ async def test_the_webhook_refuses_a_missing_or_wrong_secret(tmp_path: Path) -> 
 # -- delivery of notices -------------------------------------------------------------------
 
 
-@pytest.fixture
-async def sending(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, TelegramChannel, Store]]:
-    """A channel whose bot is up but which runs no worker of its own."""
+@asynccontextmanager
+async def channel_sending(
+    base: Config,
+) -> AsyncIterator[tuple[FakeTelegram, TelegramChannel, Store]]:
+    """A channel for ``base`` on a fake Bot API, whose bot is up but which runs no worker
+    of its own: (the fake, the channel, its store)."""
     fake = await FakeTelegram().start()
-    config = with_telegram(make_config(tmp_path), fake)
+    config = with_telegram(base, fake)
     store = Store(config.database, config)
     channel = TelegramChannel(
         config, TelegramSettings.from_config(config), store, Engine(store, config)
@@ -424,6 +427,12 @@ async def sending(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, TelegramC
         await channel.application.shutdown()
         store.close()
         await fake.close()
+
+
+@pytest.fixture
+async def sending(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, TelegramChannel, Store]]:
+    async with channel_sending(make_config(tmp_path)) as sent:
+        yield sent
 
 
 class Clock:

@@ -19,11 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import make_config
 from fake_telegram import FakeTelegram
-from test_telegram import ALICE, Rig, en, rig, with_telegram
+from test_telegram import ALICE, Rig, channel_sending, en, rig
 
-from bots.engine import Engine
 from bots.telegram import TelegramChannel
-from bots.telegram.settings import TelegramSettings
 from notify.delivery import DeliveryWorker
 from tickets import outbox
 from tickets.store import Store
@@ -41,19 +39,8 @@ class Clock:
 
 @pytest.fixture
 async def sending(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, TelegramChannel, Store]]:
-    fake = await FakeTelegram().start()
-    config = with_telegram(make_config(tmp_path), fake)
-    store = Store(config.database, config)
-    channel = TelegramChannel(
-        config, TelegramSettings.from_config(config), store, Engine(store, config)
-    )
-    await channel.application.initialize()
-    try:
-        yield fake, channel, store
-    finally:
-        await channel.application.shutdown()
-        store.close()
-        await fake.close()
+    async with channel_sending(make_config(tmp_path)) as sent:
+        yield sent
 
 
 async def test_a_notice_failing_on_its_text_resumes_after_its_photo(
