@@ -29,6 +29,33 @@ def _script(db: Database, sql: str) -> None:
     db.executescript(sql)
 
 
+def _mark_table(name: str) -> str:
+    """A one-row table whose ``mark`` a trigger sets to ``random()`` whenever what it
+    watches changes, so a cache knows it must read again. Random rather than a count: a
+    rolled-back write must not let a later one reuse the mark of what was undone."""
+    return f"""
+        CREATE TABLE {name} (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            mark INTEGER NOT NULL
+        );
+        INSERT INTO {name} (id, mark) VALUES (1, random());
+        """
+
+
+def _on_every_write(tables: tuple[str, ...], trigger: str, name: str) -> str:
+    """Triggers that move ``name``'s mark after every INSERT, UPDATE and DELETE on ``tables``
+    (named ``<table>_<trigger>_<verb>``)."""
+    return "\n".join(
+        f"""
+        CREATE TRIGGER {table}_{trigger}_{verb.lower()} AFTER {verb} ON {table}
+        BEGIN
+            UPDATE {name} SET mark = random() WHERE id = 1;
+        END;"""
+        for table in tables
+        for verb in ("INSERT", "UPDATE", "DELETE")
+    )
+
+
 @MIGRATIONS(name="0001_tickets")
 def _tickets(db: Database) -> None:
     _script(
@@ -595,26 +622,8 @@ def _engine_fault_changes(db: Database) -> None:
     # here?" at every step of a report, and the store answers from what it read last time
     # while the mark is unchanged (tickets.incident_store). A random value rather than a
     # count: a rolled-back write must not let a later one reuse the mark of what was undone.
-    triggers = "\n".join(
-        f"""
-        CREATE TRIGGER {table}_fault_{verb.lower()} AFTER {verb} ON {table}
-        BEGIN
-            UPDATE fault_changes SET mark = random() WHERE id = 1;
-        END;"""
-        for table in ("incidents", "outages")
-        for verb in ("INSERT", "UPDATE", "DELETE")
-    )
-    _script(
-        db,
-        f"""
-        CREATE TABLE fault_changes (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            mark INTEGER NOT NULL
-        );
-        INSERT INTO fault_changes (id, mark) VALUES (1, random());
-        {triggers}
-        """,
-    )
+    tables = ("incidents", "outages")
+    _script(db, _mark_table("fault_changes") + _on_every_write(tables, "fault", "fault_changes"))
 
 
 @MIGRATIONS(name="export_0001_reporter_open_newest")
@@ -673,11 +682,7 @@ def _fan_binding_changes(db: Database) -> None:
     _script(
         db,
         f"""
-        CREATE TABLE binding_changes (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            mark INTEGER NOT NULL
-        );
-        INSERT INTO binding_changes (id, mark) VALUES (1, random());
+        {_mark_table("binding_changes")}
         CREATE TRIGGER chats_binding_insert AFTER INSERT ON chats
             WHEN NEW.person IS NOT NULL
         BEGIN
@@ -706,24 +711,5 @@ def _fan2_load_changes(db: Database) -> None:
     # 200 offered new tickets changes neither (issue 11). The store reads them again
     # only when the mark moved (tickets.dispatch_store.load_of). Random, like
     # binding_changes: a rolled-back write must not let a later one reuse its mark.
-    changed = "UPDATE load_changes SET mark = random() WHERE id = 1;"
-    triggers = "\n".join(
-        f"""
-        CREATE TRIGGER {table}_load_{what} AFTER {what.upper()} ON {table}
-        BEGIN
-            {changed}
-        END;"""
-        for table in ("open_jobs", "workload")
-        for what in ("insert", "update", "delete")
-    )
-    _script(
-        db,
-        f"""
-        CREATE TABLE load_changes (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            mark INTEGER NOT NULL
-        );
-        INSERT INTO load_changes (id, mark) VALUES (1, random());
-        {triggers}
-        """,
-    )
+    tables = ("open_jobs", "workload")
+    _script(db, _mark_table("load_changes") + _on_every_write(tables, "load", "load_changes"))
