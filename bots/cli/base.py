@@ -95,6 +95,18 @@ def fail(locale: str, key: str, /, *, code: int = CONFIG_ERROR_EXIT, **params: A
     sys.exit(code)
 
 
+def channel_config(session: Any, settings: Any) -> Any:
+    """The session's configuration once its channel table reads as ``settings`` (a
+    channel's settings class, e.g. ``WeChatSettings``); otherwise the localized reason
+    and the configuration error's exit code."""
+    config = session.config
+    try:
+        settings.from_config(config)
+    except ConfigError as error:
+        fail(session.locale, "config_invalid", message=error.message)
+    return config
+
+
 def _use_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
     if value is not None:
         ctx.ensure_object(Session).config_path = value

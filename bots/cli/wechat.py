@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from bots.cli.base import fail, store_of
+from bots.cli.base import channel_config, store_of
 from conversation.i18n import translate
-from tickets.errors import ConfigError
 
 
 @click.group("wechat")
@@ -82,12 +81,7 @@ def wechat_status(session: Any) -> None:
 def _config(session: Any) -> Any:
     from bots.wechat.settings import WeChatSettings
 
-    config = session.config
-    try:
-        WeChatSettings.from_config(config)
-    except ConfigError as error:
-        fail(session.locale, "config_invalid", message=error.message)
-    return config
+    return channel_config(session, WeChatSettings)
 
 
 def _run(session: Any, work: Any) -> Any:

@@ -10,9 +10,8 @@ from typing import Any
 
 import click
 
-from bots.cli.base import fail, store_of
+from bots.cli.base import channel_config, store_of
 from conversation.i18n import translate
-from tickets.errors import ConfigError
 
 
 @click.group("wecom")
@@ -73,12 +72,7 @@ def wecom_unbind(session: Any, userid: str) -> None:
 def _config(session: Any) -> Any:
     from bots.wecom.settings import WeComSettings
 
-    config = session.config
-    try:
-        WeComSettings.from_config(config)
-    except ConfigError as error:
-        fail(session.locale, "config_invalid", message=error.message)
-    return config
+    return channel_config(session, WeComSettings)
 
 
 def _run(session: Any, work: Callable[[], Any]) -> Any:
