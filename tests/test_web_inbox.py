@@ -58,3 +58,42 @@ def test_a_page_is_the_messages_as_json(store: Store) -> None:
     ]
     assert inbox.page("a", 3) == ("[]", 0, 3)
     assert inbox.page("a", 1, limit=1)[1:] == (1, 2)
+
+
+def test_an_inbox_made_by_an_earlier_version_keeps_its_messages_and_its_keys(
+    store: Store,
+) -> None:
+    """The indexes of earlier versions — (chat, seq), and every row's key, NULLs too —
+    are replaced by a key index holding the notices' keys alone; a notice already shown
+    is still shown once, and the chat reads the same."""
+    with store.transaction():
+        store.db.execute(
+            "CREATE TABLE web_messages (seq INTEGER PRIMARY KEY, chat TEXT NOT NULL,"
+            " at TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL, key TEXT, n INTEGER)"
+        )
+        store.db.execute("CREATE INDEX idx_web_messages_chat_seq ON web_messages (chat, seq)")
+        store.db.execute("CREATE UNIQUE INDEX idx_web_messages_chat_n ON web_messages (chat, n)")
+        store.db.execute("CREATE UNIQUE INDEX idx_web_messages_key ON web_messages (key)")
+        store.db.execute(
+            "INSERT INTO web_messages (chat, at, kind, payload, key, n) VALUES"
+            " ('a', ?, 'reply', ?, NULL, 1),"
+            " ('a', ?, 'notice', '{\"text\": \"n\"}', 'outbox:1#0', 2)",
+            [
+                NOW.isoformat(),
+                json.dumps({"text": "x", "choices": [{"data": "d", "label": "L"}]}),
+                NOW.isoformat(),
+            ],
+        )
+    inbox = WebInbox(store)
+    indexes = {
+        r["name"]: r["sql"]
+        for r in store.query(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'web_messages'"
+        )
+    }
+    assert set(indexes) == {"idx_web_messages_chat_n", "web_messages_key"}
+    assert "WHERE key IS NOT NULL" in indexes["web_messages_key"]
+    assert inbox.append("a", [("notice", {"text": "n"})], NOW, key="outbox:1") == 2
+    assert inbox.append("a", [("user", {"text": "u"}), ("reply", {"text": "r"})], NOW) == 4
+    assert [m["text"] for m in inbox.messages("a", 0)] == ["x", "n", "u", "r"]
+    assert inbox.label_of("a", "d") == "L"

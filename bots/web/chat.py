@@ -594,8 +594,8 @@ async def page(request: web.Request) -> web.StreamResponse:
         html_lang="en" if locale == "en" else "zh-CN",
         other_locale="zh_CN" if locale == "en" else "en",
         max_text=MAX_TEXT,
-        static_url=lambda name: str(static.url_for(filename=name)),
-        logo_url="/chat/logo" if org.logo else str(static.url_for(filename="icon.svg")),
+        static_url=lambda name: _static_url(static, name),
+        logo_url="/chat/logo" if org.logo else _static_url(static, "icon.svg"),
         hotline=translate(locale, "web.page.hotline", hotline=org.hotline) if org.hotline else "",
         hotline_dial=org.hotline_dial,
         client={
@@ -604,7 +604,7 @@ async def page(request: web.Request) -> web.StreamResponse:
             "max_upload_bytes": config.web.max_upload_mb * 1024 * 1024,
             "poll_seconds": POLL_SECONDS,
             "max_text": MAX_TEXT,
-            "pin_icon": str(static.url_for(filename="pin.svg")),
+            "pin_icon": _static_url(static, "pin.svg"),
             "start": urlencode(deep) if deep else "",
         },
     )
@@ -621,6 +621,22 @@ async def page(request: web.Request) -> web.StreamResponse:
         secure=request.secure or config.web.public_url.startswith("https://"),
     )
     return response
+
+
+_STATIC_URLS: dict[str, tuple[int, int, str]] = {}
+
+
+def _static_url(static: web.AbstractResource, name: str) -> str:
+    """A static file's URL with its version (a hash of its bytes): aiohttp reads and hashes
+    the file for each one, six times a page (half of its rendering). Kept per file while
+    its size and time of change stay the same."""
+    found = os.stat(_HERE / "static" / name)
+    kept = _STATIC_URLS.get(name)
+    if kept is not None and kept[:2] == (found.st_mtime_ns, found.st_size):
+        return kept[2]
+    url = str(static.url_for(filename=name))
+    _STATIC_URLS[name] = (found.st_mtime_ns, found.st_size, url)
+    return url
 
 
 async def logo(request: web.Request) -> web.StreamResponse:

@@ -57,7 +57,6 @@ class WebInbox:
                 not_null={"chat", "at", "kind", "payload"},
                 if_not_exists=True,
             )
-            messages.create_index(["chat", "seq"], if_not_exists=True)
             if "n" not in messages.columns_dict:
                 # What a page is told is the message's number within its own chat: the
                 # table's global seq would show everyone how busy the desk is.
@@ -68,8 +67,16 @@ class WebInbox:
                     " WHERE web_messages.seq = numbered.seq"
                 )
             messages.create_index(["chat", "n"], unique=True, if_not_exists=True)
-            # A notice delivered twice (crash before mark_sent) is shown once.
-            messages.create_index(["key"], unique=True, if_not_exists=True)
+            # A notice delivered twice (crash before mark_sent) is shown once. Only
+            # notices have a key: the index holds theirs alone, and the (chat, n) index
+            # serves every read by chat (each message written was one more index to
+            # update; these two were made by earlier versions).
+            store.db.execute(
+                "CREATE UNIQUE INDEX IF NOT EXISTS web_messages_key ON web_messages (key)"
+                " WHERE key IS NOT NULL"
+            )
+            store.db.execute("DROP INDEX IF EXISTS idx_web_messages_key")
+            store.db.execute("DROP INDEX IF EXISTS idx_web_messages_chat_seq")
             media.create({"chat": str, "ref": str}, pk=("chat", "ref"), if_not_exists=True)
             # The key that signs session tokens: made once, kept with the data it guards.
             store.db.execute(
@@ -135,13 +142,21 @@ class WebInbox:
                 first, seed = last, None
                 if self.tails.last_of(chat) != last:  # none, or not the store's: remake
                     first, seed = self._recent(conn, chat, last)
-                for i, (kind, body) in enumerate(payloads):
-                    raw = json.dumps(body, ensure_ascii=False)
-                    added = conn.execute(_INSERT, [chat, last + 1, at, kind, raw, _key(key, i)])
-                    if added.rowcount > 0:
-                        last += 1
-                        text = _message(last, at, kind, raw)
-                        rows.append(Row(int(added.lastrowid or 0), last, text, labels_of(body)))
+                messages = [(kind, body, _encode(body)) for kind, body in payloads]
+                if not key and messages:  # nothing to skip: one statement
+                    n, last = last, last + len(messages)
+                    seq = _insert_all(conn, chat, n, at, messages) - len(messages)
+                    for kind, body, raw in messages:
+                        n, seq = n + 1, seq + 1
+                        rows.append(Row(seq, n, _message(n, at, kind, raw), labels_of(body)))
+                else:
+                    for i, (kind, body, raw) in enumerate(messages):
+                        added = conn.execute(_INSERT, [chat, last + 1, at, kind, raw, f"{key}#{i}"])
+                        if added.rowcount > 0:
+                            last += 1
+                            text = _message(last, at, kind, raw)
+                            rows.append(Row(int(added.lastrowid or 0), last, text, labels_of(body)))
+                for _, body, _ in messages:
                     for ref in body.get("photos", ()):
                         conn.execute(
                             "INSERT OR IGNORE INTO web_media (chat, ref) VALUES (?, ?)", [chat, ref]
@@ -230,7 +245,7 @@ class WebInbox:
         conn = self._reader if last is None else self.store.db.conn
         rows = conn.execute(
             "SELECT payload FROM web_messages WHERE chat = ? AND kind != 'user'"
-            " ORDER BY seq DESC LIMIT 50",
+            " ORDER BY n DESC LIMIT 50",
             [chat],
         )
         try:
@@ -297,12 +312,31 @@ _LAST = "SELECT COALESCE(MAX(n), 0) FROM web_messages WHERE chat = ?"
 _NEWEST = "SELECT COALESCE(MAX(seq), 0) FROM web_messages"
 _INSERT = (
     "INSERT INTO web_messages (chat, n, at, kind, payload, key)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) WHERE key IS NOT NULL DO NOTHING"
 )
 
 
-def _key(key: str | None, i: int) -> str | None:
-    return f"{key}#{i}" if key else None
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(…, ensure_ascii=False)`` without making an encoder for each call."""
+_INSERTS: dict[int, str] = {}
+
+
+def _insert_all(
+    conn: sqlite3.Connection, chat: str, last: int, at: str, messages: list[tuple[str, Any, str]]
+) -> int:
+    """Insert ``messages`` (kind, body, JSON) as the chat's numbers after ``last``, unkeyed,
+    with one statement; return the last one's ``seq``. One statement's rows are numbered
+    one after another (the write lock is held, rowids are the next free ones)."""
+    sql = _INSERTS.get(len(messages))
+    if sql is None:
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(messages))
+        sql = _INSERTS[len(messages)] = (
+            f"INSERT INTO web_messages (chat, n, at, kind, payload) VALUES {values}"
+        )
+    params: list[Any] = []
+    for i, (kind, _, raw) in enumerate(messages, 1):
+        params += (chat, last + i, at, kind, raw)
+    return int(conn.execute(sql, params).lastrowid or 0)
 
 
 def _message(n: int, at: str, kind: str, raw: str) -> str:
