@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -143,8 +144,10 @@ def _cookie(request: web.Request) -> str:
     return request.cookies.get(COOKIE, "")
 
 
+@functools.lru_cache(maxsize=256)
 def browser_locale(header: str) -> str | None:
-    """The catalog locale the browser ranks highest (``Accept-Language``), if any."""
+    """The catalog locale the browser ranks highest (``Accept-Language``), if any (a
+    browser sends the same header with each request: each one is parsed once)."""
     ranked: list[tuple[float, int, str]] = []
     for order, part in enumerate(header.split(",")):
         tag, _, params = part.strip().partition(";")
@@ -397,6 +400,11 @@ async def _deadline(when: float) -> AsyncIterator[None]:
 async def _read_limited(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise Refused(413, "error_too_long", length=request.content_length, limit=MAX_TEXT)
+    if request.content.is_eof():  # all of it came with the head, as a JSON body nearly always
+        whole = request.content.read_nowait()
+        if len(whole) > limit:
+            raise Refused(413, "error_too_long", length=len(whole), limit=MAX_TEXT)
+        return whole
     data = bytearray()
     while chunk := await request.content.read(65536):
         data += chunk
