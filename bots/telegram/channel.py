@@ -323,10 +323,12 @@ class TelegramChannel:
         if refusals:
             locale = self.engine.locale_of(CHANNEL, chat)
             replies.append(Say(translate(locale, refusals[0].key, **refusals[0].params)))
-        record = self.store.chat(CHANNEL, chat)
+        if events:  # (the chat as it was before the step, read in the step's transaction)
+            answer, record = self._engine(chat, events, [u.update_id for u in updates], first)
+            replies.extend(answer)
+        else:
+            record = self.store.chat(CHANNEL, chat)
         job = str(_state(record).data.get("number", "")) if _flow(record) == "technician" else ""
-        if events:
-            replies.extend(self._engine(chat, events, [u.update_id for u in updates], first))
         # The webhook's answer may carry the one reply if nothing else follows it.
         hook = self._hooks.get(updates[0].update_id)
         if len(updates) > 1 or job or self._locks.users(chat) > 1:
@@ -360,14 +362,17 @@ class TelegramChannel:
 
     def _engine(
         self, chat: str, events: Sequence[InEvent], update_ids: Sequence[int], message: Said
-    ) -> list[Reply]:
-        """Run the events in one transaction that also drops the updates' inbox copies.
+    ) -> tuple[list[Reply], ChatRecord]:
+        """Run the events in one transaction that also drops the updates' inbox copies;
+        the replies, and the chat as it was before them (read in that transaction, where
+        the engine's own read of it is then free: tickets.chat_rows).
 
         An album's photos each ask again ("2 photos so far…"); a reply set is dropped when
         the next one has the same shape, so the person sees the last answer only."""
         now = self.clock()
         answers: list[list[Reply]] = []
         with self.store.transaction():
+            before = self.store.chat(CHANNEL, chat)
             self._first_locale(chat, events[0], message, now)
             for event in events:
                 answers.append(self._step(chat, event, now))
@@ -375,7 +380,7 @@ class TelegramChannel:
         Hook.mark_recorded(hooks)
         self._dropped.update(update_ids)
         kept = [a for a, b in itertools.pairwise(answers) if _shape(a) != _shape(b)]
-        return [r for answer in [*kept, answers[-1]] for r in answer]
+        return [r for answer in [*kept, answers[-1]] for r in answer], before
 
     def _settle(self, update_ids: Sequence[int]) -> list[Hook]:
         """Inside the transaction that handled the updates: record those that came
@@ -386,7 +391,7 @@ class TelegramChannel:
         for update_id in update_ids:
             hook = self._hooks.get(update_id)
             if hook is not None and not hook.recorded:
-                self.store.record_update(CHANNEL, update_id)
+                self.tables.record(update_id)
                 hooks.append(hook)
             else:
                 kept.append(update_id)

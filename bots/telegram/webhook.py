@@ -60,8 +60,9 @@ async def receive(channel: TelegramChannel, request: web.Request) -> web.StreamR
             channel.tables.accept(hook.update_id, body)
             hook.recorded = True
         return web.Response(status=200)
-    if call is not None:
-        return web.json_response(call)
+    if call is not None:  # UTF-8 as it is: a Chinese text is a third of its \u escapes
+        body = json.dumps(call, ensure_ascii=False).encode()
+        return web.Response(body=body, content_type="application/json")
     # Stopped before it was handled: Telegram delivers it again after the restart.
     return web.Response(status=200 if hook.recorded else 503)
 
