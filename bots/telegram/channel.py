@@ -476,6 +476,8 @@ class TelegramChannel:
                 event = Command("start", BIND_START)
             with self.store.transaction():
                 replies = self._step(chat, event, self.clock())
+                # Read here, the chat row is remembered from the step (tickets.chat_rows).
+                locale = self.engine.locale_of(CHANNEL, chat)
                 hooks = self._settle([update_id])
             Hook.mark_recorded(hooks)
             self._dropped.add(update_id)
@@ -490,7 +492,6 @@ class TelegramChannel:
                     query.presser,
                     number,
                 )
-            locale = self.engine.locale_of(CHANNEL, chat)
             card = find_card(replies, locale) if changed else None
             short = toast(data, replies, card, locale) if changed else ""
             if short:  # the toast says it; the card shows it
