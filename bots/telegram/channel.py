@@ -6,17 +6,19 @@ A polled update goes through ``accept``: its id is recorded in the store with a 
 is handled even after a crash. A webhook update is handled while Telegram waits
 (``bots.telegram.webhook``), its id recorded in the handling's own transaction, and the
 webhook's answer may carry one call (a toast, a lone reply). Handling runs per chat in
-arrival order (one FIFO lock per chat): a message becomes a conversation event
-(``bots.telegram.inbound``), ``Engine.handle`` runs it in the transaction that records
-the update (or drops its inbox copy), and the replies are sent
-(``bots.telegram.render``). An album (``media_group_id``) is collected for
-``album_seconds`` and handled as one message. A button pressed in a team group acts as
-the presser's private chat (where a technician bound by sharing their contact); its answer
-is a short callback toast, or an alert when the ticket did not change (a refusal such as
-"already taken"); the job's offers are then edited to "claimed by NAME". Someone not
-bound who presses a job button there is sent to the private chat to bind
-(``bots.telegram.staff``). A job action edits the technician's one card of the job
-(``bots.telegram.cards``); replies go out through ``bots.telegram.replies``.
+arrival order (one FIFO lock per chat). Each update is read as an ``Incoming``
+(``bots.telegram.incoming``: the common kinds straight from the JSON, the rest by PTB);
+a message becomes a conversation event (there, or by ``bots.telegram.inbound`` for
+photos), ``Engine.handle`` runs it in the transaction that records the update (or drops
+its inbox copy), and the replies are sent (``bots.telegram.render``). An album
+(``media_group_id``) is collected for ``album_seconds`` and handled as one message. A
+button pressed in a team group acts as the presser's private chat (where a technician
+bound by sharing their contact); its answer is a short callback toast, or an alert when
+the ticket did not change (a refusal such as "already taken"); the job's offers are then
+edited to "claimed by NAME". Someone not bound who presses a job button there is sent to
+the private chat to bind (``bots.telegram.staff``). A job action edits the technician's
+one card of the job (``bots.telegram.cards``); replies go out through
+``bots.telegram.replies``.
 
 There is no dialogue logic here: what to ask, who may claim, what to answer is decided by
 ``conversation`` and ``tickets``; this module only translates and orders.
