@@ -33,6 +33,7 @@ from bots import telegram
 from bots.engine import Engine
 from bots.keys import CONFIG, ENGINE, STORE
 from bots.telegram import TELEGRAM, TelegramChannel
+from bots.telegram.incoming import Incoming
 from bots.telegram.render import rows
 from bots.telegram.settings import TelegramSettings
 from config.model import Config
@@ -689,7 +690,7 @@ async def test_an_unreachable_bot_api_is_retried_and_nothing_is_lost(
     try:
         assert "unreachable" in caplog.text
         update = fake.text(ALICE, "/start")
-        assert channel.accept(fake_update(update, channel), update)  # kept in the inbox
+        assert channel.accept(Incoming.read(update, channel.bot))  # kept in the inbox
         await fake.start(port)
         await fake.wait_for(lambda calls: fake.sent(0, ALICE["id"]))
         await channel.idle()
@@ -698,12 +699,6 @@ async def test_an_unreachable_bot_api_is_retried_and_nothing_is_lost(
         await channel.stop()
         store.close()
         await fake.close()
-
-
-def fake_update(body: dict[str, Any], channel: TelegramChannel) -> Any:
-    from telegram import Update
-
-    return Update.de_json(body, channel.bot)
 
 
 def test_every_setting_is_documented() -> None:

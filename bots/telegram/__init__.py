@@ -9,7 +9,8 @@ when ``[channels.telegram]`` is configured — adds ``telegram_ctx``, which runs
 ``baoxiu telegram status`` prints.
 
 The work itself is in ``bots.telegram.channel``; the other ``bots.telegram_*`` modules
-are its parts (settings, inbound translation, rendering, notices, tables, transport).
+are its parts (settings, reading updates, inbound translation, rendering, notices,
+tables, transport).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
+from bots.telegram.incoming import Pressed
 from bots.telegram.render import MAX_CAPTION, MAX_TEXT, Outgoing, markup
 from bots.telegram.store import TelegramTables
 from conversation.i18n import translate
@@ -171,18 +172,19 @@ class Cards:
             self.tables.remember_card(str(chat), messages[-1].message_id, card.number, photo=False)
 
     @staticmethod
-    def pressed(message: Any, number: str) -> tuple[int, bool] | None:
+    def pressed(query: Pressed, number: str) -> tuple[int, bool] | None:
         """(message id, has a photo) if the pressed message is a card of the ticket: its
         buttons are card buttons of that ticket only. An offer or a job list (with a
         Claim button) is not: an offer is edited to "claimed by" on its own."""
-        keyboard = getattr(getattr(message, "reply_markup", None), "inline_keyboard", None)
-        datas = [str(b.callback_data) for row in keyboard or () for b in row]
+        datas = query.buttons
         for data in datas:
             parts = data.split(":")
             verb_ok = len(parts) == 3 and parts[1] in CARD_VERBS - {"claim"}
             if parts[0] != "t" or not verb_ok or parts[2] != number:
                 return None
-        return (int(message.message_id), bool(message.photo)) if datas else None
+        if query.message_id is None or not datas:
+            return None
+        return (query.message_id, query.photo)
 
     async def retire(self, chat: int, number: str) -> None:
         """The job left this technician's hands (completed, handed back): the card's

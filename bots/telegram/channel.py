@@ -6,17 +6,19 @@ A polled update goes through ``accept``: its id is recorded in the store with a 
 is handled even after a crash. A webhook update is handled while Telegram waits
 (``bots.telegram.webhook``), its id recorded in the handling's own transaction, and the
 webhook's answer may carry one call (a toast, a lone reply). Handling runs per chat in
-arrival order (one FIFO lock per chat): a message becomes a conversation event
-(``bots.telegram.inbound``), ``Engine.handle`` runs it in the transaction that records
-the update (or drops its inbox copy), and the replies are sent
-(``bots.telegram.render``). An album (``media_group_id``) is collected for
-``album_seconds`` and handled as one message. A button pressed in a team group acts as
-the presser's private chat (where a technician bound by sharing their contact); its answer
-is a short callback toast, or an alert when the ticket did not change (a refusal such as
-"already taken"); the job's offers are then edited to "claimed by NAME". Someone not
-bound who presses a job button there is sent to the private chat to bind
-(``bots.telegram.staff``). A job action edits the technician's one card of the job
-(``bots.telegram.cards``); replies go out through ``bots.telegram.replies``.
+arrival order (one FIFO lock per chat). Each update is read as an ``Incoming``
+(``bots.telegram.incoming``: the common kinds straight from the JSON, the rest by PTB);
+a message becomes a conversation event (there, or by ``bots.telegram.inbound`` for
+photos), ``Engine.handle`` runs it in the transaction that records the update (or drops
+its inbox copy), and the replies are sent (``bots.telegram.render``). An album
+(``media_group_id``) is collected for ``album_seconds`` and handled as one message. A
+button pressed in a team group acts as the presser's private chat (where a technician
+bound by sharing their contact); its answer is a short callback toast, or an alert when
+the ticket did not change (a refusal such as "already taken"); the job's offers are then
+edited to "claimed by NAME". Someone not bound who presses a job button there is sent to
+the private chat to bind (``bots.telegram.staff``). A job action edits the technician's
+one card of the job (``bots.telegram.cards``); replies go out through
+``bots.telegram.replies``.
 
 There is no dialogue logic here: what to ask, who may claim, what to answer is decided by
 ``conversation`` and ``tickets``; this module only translates and orders.
@@ -39,7 +41,7 @@ from typing import Any
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from aiohttp import web
-from telegram import CallbackQuery, Message, Update
+from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     ContextTypes,
@@ -52,6 +54,7 @@ from bots.telegram.cards import Card, Cards, find_card, toast
 from bots.telegram.hook import Hook
 from bots.telegram.http import CONCURRENCY, build_application
 from bots.telegram.inbound import Inbound, NotTaken
+from bots.telegram.incoming import PRIVATE, Incoming, Pressed, Said, message_of
 from bots.telegram.notify import Offers, TelegramSender
 from bots.telegram.render import Outgoing, alert_text
 from bots.telegram.replies import DialogueReplies
@@ -80,7 +83,6 @@ from tickets.store import ChatRecord, Store
 
 log = logging.getLogger(__name__)
 
-PRIVATE = "private"
 DRAIN_SECONDS = 10.0  # at shutdown, how long accepted updates may take to finish
 PHOTOS_PER_HOUR = 20
 """Photos one chat may send in an hour: the web chat's cap (a report takes at most 4, a
@@ -117,7 +119,7 @@ class TelegramChannel:
             store, engine, self.out, self.cards, self.worker.wake, lambda: self.clock()
         )
         self._locks = ChatLocks()
-        self._albums: Albums[Update] = Albums(settings.album_seconds)
+        self._albums: Albums[Incoming] = Albums(settings.album_seconds)
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._tasks: set[asyncio.Task[None]] = set()
         self._dropped: set[int] = set()  # inbox copies already dropped with their handling
@@ -134,7 +136,7 @@ class TelegramChannel:
         Bot API server is retried in the background, so the rest of the service runs and
         webhook updates are accepted (and kept) meanwhile."""
         for body in self.tables.pending():  # accepted before a crash, never handled
-            self._spawn(Update.de_json(body, self.bot))
+            self._spawn(Incoming.read(body, self.bot))
         try:
             await self._connect()
         except InvalidToken as exc:
@@ -217,29 +219,29 @@ class TelegramChannel:
     # -- accepting updates ------------------------------------------------------------
     async def _on_polled(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if isinstance(update, Update):
-            self.accept(update, update.to_dict())
+            self.accept(Incoming.from_update(update, update.to_dict(), self.bot))
 
-    def accept(self, update: Update, body: dict[str, Any]) -> bool:
+    def accept(self, update: Incoming) -> bool:
         """Record and schedule an update; False for a redelivery (nothing is done)."""
-        if not self.tables.accept(update.update_id, body):
+        if not self.tables.accept(update.update_id, update.body):
             log.info("Telegram update %s delivered again: ignored", update.update_id)
             return False
         self._spawn(update)
         return True
 
-    def _spawn(self, update: Update) -> None:
+    def _spawn(self, update: Incoming) -> None:
         task = asyncio.create_task(self._run(update), name=f"telegram-{update.update_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, update: Update) -> None:
+    async def _run(self, update: Incoming) -> None:
         # No await before the chat lock is queued for: tasks start in arrival order and
         # the lock is FIFO, so a chat's updates are handled in the order they came.
-        key = _chat_key(update)
+        key = update.key
         message = update.message
-        album: Album[Update] | None = None
-        if key is not None and message is not None and message.media_group_id:
-            album = self._albums.join(key, message.media_group_id, update)
+        album: Album[Incoming] | None = None
+        if key is not None and message is not None and message.album:
+            album = self._albums.join(key, message.album, update)
             if album is None:
                 return  # a later photo of an album already being collected
         try:
@@ -273,13 +275,13 @@ class TelegramChannel:
                     hook.close()
 
     # -- handling ---------------------------------------------------------------------
-    async def _handle(self, update: Update) -> None:
-        if update.callback_query is not None:
-            await self._on_button(update.update_id, update.callback_query)
-        elif update.message is not None and _is_private(update.message):
+    async def _handle(self, update: Incoming) -> None:
+        if update.press is not None:
+            await self._on_button(update.update_id, update.press)
+        elif update.message is not None and update.message.private:
             await self._on_messages([update])
-        elif update.my_chat_member is not None:
-            member = update.my_chat_member
+        elif update.message is None and update.update.my_chat_member is not None:
+            member = update.update.my_chat_member
             if member.chat.type != PRIVATE and member.new_chat_member.status in (
                 "member",
                 "administrator",
@@ -294,26 +296,25 @@ class TelegramChannel:
         elif update.message is not None:
             log.info(
                 "message in %s chat %s (%s) ignored: only buttons are used outside private chats",
-                update.message.chat.type,
-                update.message.chat.id,
-                update.message.chat.title,
+                update.message.chat_type,
+                update.message.chat_id,
+                update.message.chat_title,
             )
 
-    async def _handle_album(self, updates: Sequence[Update]) -> None:
-        private = [u for u in updates if u.message is not None and _is_private(u.message)]
+    async def _handle_album(self, updates: Sequence[Incoming]) -> None:
+        private = [u for u in updates if u.message is not None and u.message.private]
         if private:
             await self._on_messages(private)
 
-    async def _on_messages(self, updates: Sequence[Update]) -> None:
+    async def _on_messages(self, updates: Sequence[Incoming]) -> None:
         """One message, or the photos of one album, from a private chat."""
         first = updates[0].message
         assert first is not None
-        chat = str(first.chat.id)
+        chat = str(first.chat_id)
         events: list[InEvent] = []
         refusals: list[NotTaken] = []
         for update in updates:
-            assert update.message is not None
-            got = await self._event_of(chat, update.message)
+            got = await self._event_of(chat, update)
             if isinstance(got, Text) and (data := self.out.keyboards.choice(chat, got.text)):
                 got = Button(data)
             if isinstance(got, NotTaken):
@@ -324,25 +325,31 @@ class TelegramChannel:
         if refusals:
             locale = self.engine.locale_of(CHANNEL, chat)
             replies.append(Say(translate(locale, refusals[0].key, **refusals[0].params)))
-        record = self.store.chat(CHANNEL, chat)
+        if events:  # (the chat as it was before the step, read in the step's transaction)
+            answer, record = self._engine(chat, events, [u.update_id for u in updates], first)
+            replies.extend(answer)
+        else:
+            record = self.store.chat(CHANNEL, chat)
         job = str(_state(record).data.get("number", "")) if _flow(record) == "technician" else ""
-        if events:
-            replies.extend(self._engine(chat, events, [u.update_id for u in updates], first))
         # The webhook's answer may carry the one reply if nothing else follows it.
         hook = self._hooks.get(updates[0].update_id)
         if len(updates) > 1 or job or self._locks.users(chat) > 1:
             hook = None
-        await self.replies.send(first.chat.id, replies, hook=hook)
+        await self.replies.send(first.chat_id, replies, hook=hook)
         ticket = self.store.ticket(job) if job else None
         if ticket is not None and ticket.holder != record.person:
             # Handed back with a typed reason: the job's card keeps no buttons.
             with contextlib.suppress(TelegramError):
-                await self.cards.retire(first.chat.id, ticket.number)
+                await self.cards.retire(first.chat_id, ticket.number)
 
-    async def _event_of(self, chat: str, message: Message) -> InEvent | NotTaken:
+    async def _event_of(self, chat: str, update: Incoming) -> InEvent | NotTaken:
         """The message as an event; a photo is refused before it is downloaded when no
         step of the chat's dialogue takes one, or when the chat sent its hourly share
         (issue 10, defect 7: the web chat's and WeChat's rules)."""
+        assert update.message is not None
+        if update.message.event is not None:  # a text, contact or location: read already
+            return update.message.event
+        message = message_of(update)
         if not self.inbound.is_photo(message):
             return await self.inbound.event_of(message)
         if not self.engine.wants_photo(CHANNEL, chat):
@@ -356,15 +363,18 @@ class TelegramChannel:
         return got
 
     def _engine(
-        self, chat: str, events: Sequence[InEvent], update_ids: Sequence[int], message: Message
-    ) -> list[Reply]:
-        """Run the events in one transaction that also drops the updates' inbox copies.
+        self, chat: str, events: Sequence[InEvent], update_ids: Sequence[int], message: Said
+    ) -> tuple[list[Reply], ChatRecord]:
+        """Run the events in one transaction that also drops the updates' inbox copies;
+        the replies, and the chat as it was before them (read in that transaction, where
+        the engine's own read of it is then free: tickets.chat_rows).
 
         An album's photos each ask again ("2 photos so far…"); a reply set is dropped when
         the next one has the same shape, so the person sees the last answer only."""
         now = self.clock()
         answers: list[list[Reply]] = []
         with self.store.transaction():
+            before = self.store.chat(CHANNEL, chat)
             self._first_locale(chat, events[0], message, now)
             for event in events:
                 answers.append(self._step(chat, event, now))
@@ -372,7 +382,7 @@ class TelegramChannel:
         Hook.mark_recorded(hooks)
         self._dropped.update(update_ids)
         kept = [a for a, b in itertools.pairwise(answers) if _shape(a) != _shape(b)]
-        return [r for answer in [*kept, answers[-1]] for r in answer]
+        return [r for answer in [*kept, answers[-1]] for r in answer], before
 
     def _settle(self, update_ids: Sequence[int]) -> list[Hook]:
         """Inside the transaction that handled the updates: record those that came
@@ -383,7 +393,7 @@ class TelegramChannel:
         for update_id in update_ids:
             hook = self._hooks.get(update_id)
             if hook is not None and not hook.recorded:
-                self.store.record_update(CHANNEL, update_id)
+                self.tables.record(update_id)
                 hooks.append(hook)
             else:
                 kept.append(update_id)
@@ -431,9 +441,9 @@ class TelegramChannel:
             self.worker.wake()
         return replies
 
-    def _first_locale(self, chat: str, event: InEvent, message: Message, now: datetime) -> None:
+    def _first_locale(self, chat: str, event: InEvent, message: Said, now: datetime) -> None:
         """A new chat's first /start: speak the language the Telegram app is set to."""
-        code = message.from_user.language_code if message.from_user else None
+        code = message.language
         if not (isinstance(event, Command) and event.name == "start" and code):
             return
         if not code.lower().startswith(("en", "zh")):
@@ -442,11 +452,10 @@ class TelegramChannel:
         if record.locale is None and record.dialogue is None:
             self.store.save_chat(replace(record, locale=normalize(code)), now)
 
-    async def _on_button(self, update_id: int, query: CallbackQuery) -> None:
-        message = query.message
-        in_group = message is not None and message.chat.type != PRIVATE
-        chat = str(query.from_user.id) if in_group or message is None else str(message.chat.id)
-        data = query.data or ""
+    async def _on_button(self, update_id: int, query: Pressed) -> None:
+        in_group = query.in_group
+        chat = str(query.presser) if in_group or query.chat_id is None else str(query.chat_id)
+        data = query.data
         answered = False
         hook = self._hooks.get(update_id)  # a toast needs no result: the webhook carries it
         try:
@@ -455,7 +464,8 @@ class TelegramChannel:
                 # opens the private chat at the bind step (t.me/<bot>?start=bind).
                 locale = self.engine.locale_of(CHANNEL, chat)
                 answered = await _answer(
-                    query,
+                    self.bot,
+                    query.id,
                     translate(locale, "telegram.bind.group_toast"),
                     url=deep_link(self.bot.username) or None,
                     hook=hook,
@@ -468,6 +478,8 @@ class TelegramChannel:
                 event = Command("start", BIND_START)
             with self.store.transaction():
                 replies = self._step(chat, event, self.clock())
+                # Read here, the chat row is remembered from the step (tickets.chat_rows).
+                locale = self.engine.locale_of(CHANNEL, chat)
                 hooks = self._settle([update_id])
             Hook.mark_recorded(hooks)
             self._dropped.add(update_id)
@@ -479,10 +491,9 @@ class TelegramChannel:
                     "button %r from Telegram user %s left ticket %s unchanged (refused or "
                     "informational)",
                     data,
-                    query.from_user.id,
+                    query.presser,
                     number,
                 )
-            locale = self.engine.locale_of(CHANNEL, chat)
             card = find_card(replies, locale) if changed else None
             short = toast(data, replies, card, locale) if changed else ""
             if short:  # the toast says it; the card shows it
@@ -491,7 +502,7 @@ class TelegramChannel:
                 # A group is no place for a dialogue: the presser gets a toast or an alert,
                 # and the job card in their private chat.
                 answered = await _answer(
-                    query, short or alert_text(replies), not changed, hook=hook
+                    self.bot, query.id, short or alert_text(replies), not changed, hook=hook
                 )
                 if changed and replies:
                     try:
@@ -499,16 +510,16 @@ class TelegramChannel:
                     except TelegramError as exc:  # e.g. never started the bot privately
                         log.info("private answer to %s not sent: %s", chat, exc)
             else:
-                answered = await _answer(query, short or None, hook=hook)
-                pressed = Cards.pressed(message, number) if number else None
+                answered = await _answer(self.bot, query.id, short or None, hook=hook)
+                pressed = Cards.pressed(query, number) if number else None
                 await self.replies.send(int(chat), replies, pressed=pressed, outcome=bool(short))
-                if changed and message is not None and pressed is None:
-                    await self._settled(int(chat), message.message_id, data, number, card)
+                if changed and query.message_id is not None and pressed is None:
+                    await self._settled(int(chat), query.message_id, data, number, card)
             if number:
                 await self.offers.close(number)
         finally:
             if not answered:  # Telegram shows a spinner until the query is answered
-                await _answer(query, None, hook=hook)
+                await _answer(self.bot, query.id, None, hook=hook)
 
     async def _settled(
         self, chat: int, message_id: int, data: str, number: str, card: Card | None
@@ -527,27 +538,26 @@ class TelegramChannel:
     def _unbound(self, chat: str) -> bool:
         return staff_role(self.store.chat(CHANNEL, chat), self.config) is None
 
-    async def _apologize(self, update: Update) -> None:
-        message = update.effective_message
-        chat = update.effective_chat
-        if message is None or chat is None or chat.type != PRIVATE:
+    async def _apologize(self, update: Incoming) -> None:
+        chat = update.apology
+        if chat is None:
             return
         with contextlib.suppress(Exception):
-            locale = self.engine.locale_of(CHANNEL, str(chat.id))
-            await self.bot.send_message(chat.id, translate(locale, "telegram.failed"))
+            locale = self.engine.locale_of(CHANNEL, str(chat))
+            await self.bot.send_message(chat, translate(locale, "telegram.failed"))
 
     # -- webhook (bots.telegram.webhook) ------------------------------------------------
     async def webhook(self, request: web.Request) -> web.StreamResponse:
         return await receive(self, request)
 
-    def begin(self, update: Update, body: dict[str, Any]) -> Hook | None:
+    def begin(self, update: Incoming) -> Hook | None:
         """Take a webhook update. Returns the ``Hook`` its request waits on while the
         update is handled; None when the request may answer 200 at once: a redelivery
         (nothing is done), or an update kept in the inbox to be handled later (an
         album's photo, or any while the Bot API is not connected yet)."""
         message = update.message
-        if not self._ready.is_set() or (message is not None and message.media_group_id):
-            self.accept(update, body)
+        if not self._ready.is_set() or (message is not None and message.album):
+            self.accept(update)
             return None
         # Recorded in its handling's one transaction (``_settle``), not before.
         update_id = update.update_id
@@ -557,22 +567,6 @@ class TelegramChannel:
         hook = self._hooks[update_id] = Hook(update_id)
         self._spawn(update)
         return hook
-
-
-def _is_private(message: Message) -> bool:
-    return message.chat.type == PRIVATE and message.from_user is not None
-
-
-def _chat_key(update: Update) -> str | None:
-    """Whose order an update belongs to: the private chat that will be answered."""
-    query = update.callback_query
-    if query is not None:
-        message = query.message
-        if message is None or message.chat.type != PRIVATE:
-            return str(query.from_user.id)
-        return str(message.chat.id)
-    chat = update.effective_chat
-    return str(chat.id) if chat is not None else None
 
 
 def _number_of(data: str) -> str:

@@ -30,6 +30,7 @@ class Hook:
     def __init__(self, update_id: int) -> None:
         self.update_id = update_id
         self.recorded = False  # in processed_updates (with an inbox copy, or handled)
+        self._expired = False
         self._call: asyncio.Future[dict[str, Any] | None] = (
             asyncio.get_running_loop().create_future()
         )
@@ -61,4 +62,18 @@ class Hook:
         """The call to answer with (None: none). Raises TimeoutError after
         ``WAIT_SECONDS``; the hook is closed then, so a late call is made by the handling
         itself."""
-        return await asyncio.wait_for(self._call, WAIT_SECONDS)
+        # A timer on the future itself: asyncio.wait_for adds a second future and its
+        # callbacks to every webhook request.
+        timer = asyncio.get_running_loop().call_later(WAIT_SECONDS, self._expire)
+        try:
+            call = await self._call
+        finally:
+            timer.cancel()
+        if self._expired:
+            raise TimeoutError
+        return call
+
+    def _expire(self) -> None:
+        if not self._call.done():
+            self._expired = True
+            self._call.set_result(None)

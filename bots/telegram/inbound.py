@@ -58,6 +58,28 @@ class NotTaken:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def plain_event(message: Message) -> InEvent | None:
+    """A text, a shared contact or a location as its event; None for anything else
+    (a photo, a file: ``Inbound.event_of`` reads those). bots.telegram.incoming reads
+    the same from the update's JSON."""
+    if Inbound.is_photo(message):
+        return None
+    if message.text is not None:
+        return parse_text(message.text)
+    if message.contact is not None:
+        contact = message.contact
+        sender = message.from_user
+        own = sender is not None and contact.user_id == sender.id
+        phone = contact.phone_number.strip()
+        if own and phone and not phone.startswith("+"):
+            # Telegram gives an account's own number in international form, no "+".
+            phone = "+" + phone
+        return Contact(phone, own=own)
+    if message.location is not None:
+        return Location(message.location.latitude, message.location.longitude)
+    return None
+
+
 class Inbound:
     def __init__(self, bot: ExtBot[Any], media_dir: Path, max_file_mb: int) -> None:
         self.bot = bot
@@ -74,19 +96,9 @@ class Inbound:
         )
 
     async def event_of(self, message: Message) -> InEvent | NotTaken:
-        if message.text is not None:
-            return parse_text(message.text)
-        if message.contact is not None:
-            contact = message.contact
-            sender = message.from_user
-            own = sender is not None and contact.user_id == sender.id
-            phone = contact.phone_number.strip()
-            if own and phone and not phone.startswith("+"):
-                # Telegram gives an account's own number in international form, no "+".
-                phone = "+" + phone
-            return Contact(phone, own=own)
-        if message.location is not None:
-            return Location(message.location.latitude, message.location.longitude)
+        plain = plain_event(message)
+        if plain is not None:
+            return plain
         caption = message.caption or ""
         if message.photo:
             largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))

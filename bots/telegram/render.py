@@ -16,6 +16,7 @@ import logging
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,14 @@ def rows(choices: Sequence[Choice]) -> list[list[Choice]]:
     return out
 
 
+@lru_cache(maxsize=512)
+def _laid_out(choices: tuple[Choice, ...]) -> tuple[tuple[Choice, ...], ...]:
+    """``rows`` of a question's choices, remembered: most questions (the menu, the areas,
+    confirm) are asked again and again with the same buttons, and laying them out
+    (display widths, character by character) cost 60–100 µs a question."""
+    return tuple(tuple(row) for row in rows(choices))
+
+
 def _scale_run(choices: Sequence[Choice], start: int) -> list[Choice]:
     family = choices[start].data.rpartition(":")[0]
     run: list[Choice] = []
@@ -106,11 +115,11 @@ def markup(reply: Reply) -> Markup | None:
             return InlineKeyboardMarkup(
                 [
                     [InlineKeyboardButton(c.label, callback_data=_data(c)) for c in row]
-                    for row in rows(reply.choices)
+                    for row in _laid_out(reply.choices)
                 ]
             )
         return ReplyKeyboardMarkup(
-            [[KeyboardButton(c.label) for c in row] for row in rows(reply.choices)],
+            [[KeyboardButton(c.label) for c in row] for row in _laid_out(reply.choices)],
             resize_keyboard=True,
             one_time_keyboard=True,
         )
@@ -129,13 +138,11 @@ def markup_data(reply: Reply) -> dict[str, Any] | None:
     """``markup(reply).to_dict()`` built directly: the same JSON, without PTB's objects
     (a dialogue reply sent by ``post_json`` or in a webhook's answer)."""
     if isinstance(reply, Ask) and reply.choices:
+        laid = _laid_out(reply.choices)
         if reply.inline:
-            inline = [
-                [{"text": c.label, "callback_data": _data(c)} for c in row]
-                for row in rows(reply.choices)
-            ]
+            inline = [[{"text": c.label, "callback_data": _data(c)} for c in row] for row in laid]
             return {"inline_keyboard": inline}
-        labels = [[{"text": c.label} for c in row] for row in rows(reply.choices)]
+        labels = [[{"text": c.label} for c in row] for row in laid]
         return {"keyboard": labels, "resize_keyboard": True, "one_time_keyboard": True}
     if isinstance(reply, RequestContact | RequestLocation):
         share = "request_contact" if isinstance(reply, RequestContact) else "request_location"

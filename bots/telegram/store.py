@@ -116,6 +116,16 @@ class TelegramTables:
         ).fetchone()
         return row is not None
 
+    def record(self, update_id: int) -> None:
+        """The update was handled (call inside the transaction that handled it): what
+        ``Store.record_update`` does, without a savepoint of its own around the one
+        statement (SQLite undoes a failed statement whole)."""
+        self.store.db.conn.execute(
+            "INSERT INTO processed_updates (channel, update_id) VALUES (?, ?)"
+            " ON CONFLICT (channel, update_id) DO NOTHING",
+            [CHANNEL, str(update_id)],
+        )
+
     def done(self, *update_ids: int) -> None:
         """The updates were handled (call inside the transaction that handled them)."""
         marks = ", ".join("?" for _ in update_ids)

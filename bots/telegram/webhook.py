@@ -19,10 +19,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from telegram import CallbackQuery, Update
 from telegram.error import TelegramError
+from telegram.ext import ExtBot
 
 from bots.telegram.hook import Hook
+from bots.telegram.incoming import Incoming
 
 if TYPE_CHECKING:
     from bots.telegram.channel import TelegramChannel
@@ -45,11 +46,11 @@ async def receive(channel: TelegramChannel, request: web.Request) -> web.StreamR
     if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
         raise web.HTTPBadRequest()
     try:
-        update = Update.de_json(body, channel.bot)
+        update = Incoming.read(body, channel.bot)
     except Exception:  # Telegram would redeliver it forever: take it and drop it
         log.exception("Telegram update %s could not be read: dropped", body["update_id"])
         return web.Response(status=200)
-    hook = channel.begin(update, body)
+    hook = channel.begin(update)
     if hook is None:
         return web.Response(status=200)
     try:
@@ -59,14 +60,16 @@ async def receive(channel: TelegramChannel, request: web.Request) -> web.StreamR
             channel.tables.accept(hook.update_id, body)
             hook.recorded = True
         return web.Response(status=200)
-    if call is not None:
-        return web.json_response(call)
+    if call is not None:  # UTF-8 as it is: a Chinese text is a third of its \u escapes
+        body = json.dumps(call, ensure_ascii=False).encode()
+        return web.Response(body=body, content_type="application/json")
     # Stopped before it was handled: Telegram delivers it again after the restart.
     return web.Response(status=200 if hook.recorded else 503)
 
 
 async def answer_press(
-    query: CallbackQuery,
+    bot: ExtBot[Any],
+    query_id: str,
     text: str | None,
     alert: bool = False,
     url: str | None = None,
@@ -75,7 +78,7 @@ async def answer_press(
     """Answer a button press (stops the spinner), in the webhook's answer when ``hook``
     is still open; True once tried."""
     if hook is not None:
-        params: dict[str, Any] = {"callback_query_id": query.id}
+        params: dict[str, Any] = {"callback_query_id": query_id}
         if text:
             params["text"] = text
         if alert:
@@ -84,8 +87,8 @@ async def answer_press(
             params["url"] = url
         if hook.take("answerCallbackQuery", params):
             return True
-    try:
-        await query.answer(text or None, show_alert=alert, url=url)
+    try:  # what CallbackQuery.answer calls
+        await bot.answer_callback_query(query_id, text or None, show_alert=alert, url=url)
     except TelegramError as exc:  # e.g. "query is too old": nothing to stop
-        log.info("callback query %s not answered: %s", query.id, exc)
+        log.info("callback query %s not answered: %s", query_id, exc)
     return True
