@@ -347,10 +347,12 @@ class Store(RuleStore):
     def open_duplicate(
         self, channel: str, chat: str, category: str, spot: str, since: datetime
     ) -> Ticket | None:
+        # ({_OPEN_SQL}) = 1: the third column of tickets_reporter_open_newest, so the
+        # reporter's open tickets since ``since`` are one range read newest first.
         found = self._tickets(
-            f"reporter_channel = ? AND reporter_chat = ? AND +category = ? AND +spot = ? "
-            f"AND created_at >= ? AND +{_OPEN_SQL}",
-            [channel, chat, category, spot, iso(since)],
+            f"reporter_channel = ? AND reporter_chat = ? AND ({_OPEN_SQL}) = 1 "
+            "AND created_at >= ? AND +category = ? AND +spot = ?",
+            [channel, chat, iso(since), category, spot],
             order="created_at DESC, number DESC",
             limit=1,
         )
