@@ -746,3 +746,13 @@ def _fan3_index_diet(db: Database) -> None:
             WHERE holder IS NOT NULL;
         """,
     )
+
+
+@MIGRATIONS(name="fan3_0002_search_batches")
+def _fan3_search_batches(db: Database) -> None:
+    # How far new tickets are indexed for search (tickets.search.filed): they are indexed
+    # 32 at a time, and a search first indexes the rest (issue 11). Every ticket already
+    # here was indexed as it was filed.
+    from tickets import search
+
+    _script(db, search.MARK_SCHEMA)

@@ -209,12 +209,13 @@ class Store(RuleStore):
                 resolve_due=now + timedelta(minutes=limits.resolve),
             )
             ticket, routed = dispatch_store.prepare(self, ticket, now)
-            self._insert("tickets", ticket_row(ticket))
+            rowid = self._insert("tickets", ticket_row(ticket))
             by = actor or Actor.reporter(draft.reporter_channel, draft.reporter_chat)
             accept = Event(
                 ticket.number, now, by.role, by.id, Action.ACCEPT, None, State.NEW, data=routed
             )
             accept = self._record(None, ticket, accept)
+            search.filed(self.db.conn, rowid)  # indexed with its batch of new tickets
             self.db.execute(
                 "INSERT INTO chats (channel, chat, last_phone, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (channel, chat) DO UPDATE SET "
