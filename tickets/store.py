@@ -14,6 +14,7 @@ order in SQL.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -565,10 +566,16 @@ class Store(RuleStore):
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def _insert(self, table: str, row: dict[str, Any]) -> int:
-        columns = ", ".join(row)
-        marks = ", ".join(f":{c}" for c in row)
-        cursor = self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
+        cursor = self.db.execute(_insert_sql(table, tuple(row)), row)
         return int(cursor.lastrowid or 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    # Made once per table and column list: a ticket row has ~45 columns, and its
+    # statement text was joined again for every new ticket and event.
+    marks = ", ".join(f":{c}" for c in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 def _private_file(path: Path) -> None:
