@@ -154,3 +154,22 @@ def test_a_batch_reads_only_its_own_rows(store: Store) -> None:
         plan = [row[3] for row in store.db.conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
         scans = [step for step in plan if step.startswith(("SCAN tickets", "SCAN events"))]
         assert not scans, (sql, plan)
+
+
+def test_the_resolved_jobs_are_read_through_the_partial_events_index(store: Store) -> None:
+    """events_at holds the resolve events only (fan3_0003): the console's one reader of
+    it still searches it rather than every event."""
+    from tickets import console_store
+
+    store.create_ticket(draft(), NOW)
+    seen: list[str] = []
+    store.db.conn.set_trace_callback(seen.append)
+    try:
+        console_store.resolved_since(store, NOW - timedelta(days=1))
+    finally:
+        store.db.conn.set_trace_callback(None)
+    [sql] = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    plan = [row[3] for row in store.db.conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    assert any("USING INDEX events_at" in step for step in plan), plan
+    listed = {row[1]: row[4] for row in store.db.conn.execute("PRAGMA index_list(events)")}
+    assert listed["events_at"] == 1  # partial

@@ -756,3 +756,17 @@ def _fan3_search_batches(db: Database) -> None:
     from tickets import search
 
     _script(db, search.MARK_SCHEMA)
+
+
+@MIGRATIONS(name="fan3_0003_events_resolved_at")
+def _fan3_events_resolved_at(db: Database) -> None:
+    # events_at served one read only, the jobs each technician resolved since a time
+    # (console_store.resolved_since, `at >= ? AND action = 'resolve'`): partial, so the
+    # other events — a new ticket's acceptance, claims, timers — write no entry.
+    _script(
+        db,
+        """
+        DROP INDEX events_at;
+        CREATE INDEX events_at ON events (at) WHERE action = 'resolve';
+        """,
+    )
