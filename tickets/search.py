@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -278,7 +279,9 @@ def _caught_up(store: Any) -> None:
         "SELECT (SELECT indexed FROM search_mark) AS mark, (SELECT MAX(rowid) FROM tickets) AS top"
     )
     if (row["top"] or 0) > row["mark"]:
-        with store.transaction():
+        # A store that cannot write now (a read-only file, another writer beyond the busy
+        # timeout) searches what is indexed: the next batch or search adds the rest.
+        with suppress(sqlite3.OperationalError), store.transaction():
             catch_up(store.db.conn)
 
 
