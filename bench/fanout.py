@@ -12,7 +12,9 @@ the same run on the same database file:
   with the other rows baoxiu writes for a ticket: its search-index row, its statistics
   upserts (day and month), its reporter's chat and the day's number (as
   ``bench/scale.py``'s raw side); and, as a note, the ticket-numbered rows alone. The raw
-  connection has the store's settings (``tickets.store.TUNING``);
+  connection has the store's settings (``tickets.store.TUNING``). Search rows are written
+  as baoxiu writes them (``tickets.search.filed``): those of ``BATCH`` new tickets at once,
+  with the mark, in the transaction of the ticket whose rowid completes the batch;
 - the ratio baoxiu / raw, and tickets/s against issue 11's goal (≥ 1,000 tickets/s);
 - the fan-out at delivery: one ``notice_rows.expand`` pass over the offers, per offer.
 
@@ -39,7 +41,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.data import CACHE, END, ensure, team_config
-from tickets import notice_rows, stats
+from tickets import notice_rows, search, stats
 from tickets.model import Draft
 from tickets.rows import ChatRecord, iso, ticket_from_row
 from tickets.store import TUNING, Store
@@ -158,7 +160,10 @@ def derived_rows(path: Path, config_zone: str) -> dict[str, list[tuple[str, str,
     its search-index row, its statistics upserts (day and month), its reporter's chat
     and its day's number (``bench/scale.py``'s raw side writes these too)."""
     zone = ZoneInfo(config_zone)
-    src = sqlite3.connect(path)
+    src = sqlite3.connect(path, isolation_level=None)
+    src.execute("BEGIN IMMEDIATE")  # the last, incomplete batch's rows, to read them too
+    search.catch_up(src)
+    src.execute("COMMIT")
     src.row_factory = sqlite3.Row
     out: dict[str, list[tuple[str, str, list]]] = {}
     cursor = src.execute(
@@ -235,6 +240,8 @@ def raw(
     db.execute("PRAGMA synchronous = NORMAL")
     for pragma in TUNING:  # the store's connection settings: the ratio measures the work
         db.execute(pragma)
+    [(mark,)] = db.execute("SELECT indexed FROM search_mark").fetchall()
+    pending: list[list[object]] = []  # search rows of the batch being filled
     began = time.perf_counter()
     cpu = time.process_time()
     for number, batches in by_ticket.items():
@@ -244,9 +251,16 @@ def raw(
             insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
             if table == "tickets" and derived is not None:
                 [row] = rows  # one ticket: its rowid is the search row's
-                rowid = db.execute(insert, row).lastrowid
+                rowid = int(db.execute(insert, row).lastrowid or 0)
                 for sql, what, params in derived[number]:
-                    db.execute(sql, [rowid, *params] if what == "search" else params).fetchall()
+                    if what != "search":
+                        db.execute(sql, params).fetchall()
+                        continue
+                    pending.append([rowid, *params])
+                    if rowid - mark >= search.BATCH:  # as tickets.search.filed
+                        db.executemany(sql, pending)
+                        db.execute("UPDATE search_mark SET indexed = ?", [rowid])
+                        mark, pending = rowid, []
             else:
                 db.executemany(insert, rows)
         db.execute("COMMIT")

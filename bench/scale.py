@@ -15,7 +15,8 @@ same answer measured in the same run on the same file, and the ratio as the head
 - new tickets (built-in config, one transaction each) on a copy of the database: baoxiu's
   ``Store.create_ticket`` vs inserting the very rows it wrote (ticket, events, outbox,
   timers, flags, chat, day_seq, its search-index row and statistics-rollup upsert), one
-  transaction each, with raw ``executemany``-free SQL.
+  transaction each, with raw ``executemany``-free SQL (search rows in batches, with the
+  mark, as ``tickets.search.filed`` writes them).
 
 Usage: ``python bench/scale.py [--tickets N] [--create N] [--skip-export] [--export-runs N]``
 (``make scale`` runs the 1M default). No assertions: the numbers go into the closing note.
@@ -46,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.data import END, TECHNICIANS, base_config, ensure, team_config
 from bots.cli.tickets import FIELDS, write_csv
 from config.model import Config
-from tickets import queries, stats
+from tickets import queries, search, stats
 from tickets.model import OPEN_STATES, Draft
 from tickets.queries import TicketFilter
 from tickets.store import TUNING, Store
@@ -299,6 +300,8 @@ def bench_create(db: Path, config: Config, count: int) -> None:
             # (rows the raw side does not write). The incident count is printed.
             store.create_ticket(draft, at + timedelta(seconds=300 * i))
         ours = time.perf_counter() - started
+        with store.transaction():  # the last, incomplete batch's search rows, to read them
+            search.catch_up(conn)
         # The same rows, read back, inserted again by hand: one transaction per ticket.
         written = {t: _rows_after(conn, t, before[t]) for t in TABLES}
         incidents = conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
@@ -325,6 +328,8 @@ def bench_create(db: Path, config: Config, count: int) -> None:
     for table, rows in written.items():
         for row in rows:
             by_number.setdefault(row["number"], {}).setdefault(table, []).append(row)
+    [(mark,)] = raw.execute("SELECT indexed FROM search_mark").fetchall()
+    pending: list[list[Any]] = []  # search rows of the batch being filled
     started = time.perf_counter()
     for number, tables in by_number.items():
         raw.execute("BEGIN IMMEDIATE")
@@ -344,10 +349,17 @@ def bench_create(db: Path, config: Config, count: int) -> None:
                 )
                 if table == "tickets":
                     search_row, rollup = extra[number]
-                    raw.execute(
-                        "INSERT INTO ticket_search (rowid, uni, bi) VALUES (?, ?, ?)",
-                        [cursor.lastrowid, *search_row],
-                    )
+                    # Search rows as baoxiu writes them (tickets.search.filed): a batch
+                    # at once, with the mark, when a rowid completes one.
+                    rowid = int(cursor.lastrowid or 0)
+                    pending.append([rowid, *search_row])
+                    if rowid - mark >= search.BATCH:
+                        raw.executemany(
+                            "INSERT INTO ticket_search (rowid, uni, bi) VALUES (?, ?, ?)",
+                            pending,
+                        )
+                        raw.execute("UPDATE search_mark SET indexed = ?", [rowid])
+                        mark, pending = rowid, []
                     raw.execute(
                         "INSERT INTO stats_rollup (dim, day, value, key, bucket, n, total)"
                         f" VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(rollup))}"

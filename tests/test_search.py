@@ -133,6 +133,8 @@ def test_pages(store: Store, filed: dict[str, str]) -> None:
 
 def test_backfill_gives_the_same_index(store: Store, filed: dict[str, str]) -> None:
     store.apply(filed["leak"], Action.CLAIM, ZHANG, NOW + timedelta(minutes=5), note="马上到")
+    with store.transaction():  # new tickets are indexed in batches; a search does this first
+        search.catch_up(store.db.conn)
     kept = store.query("SELECT rowid, uni, bi FROM ticket_search ORDER BY rowid")
     with store.transaction():
         search.rebuild(store.db.conn)

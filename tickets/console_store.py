@@ -84,7 +84,8 @@ def tickets_of_phone(store: Store, phone: str, limit: int = 20) -> list[Ticket]:
 
 
 def resolved_since(store: Store, since: datetime) -> dict[str, int]:
-    """Jobs each technician completed since ``since`` (read through index ``events_at``)."""
+    """Jobs each technician completed since ``since`` (read through index ``events_at``,
+    which holds the resolve events only: the condition must stay ``action = 'resolve'``)."""
     rows = store.query(
         "SELECT actor_id, count(*) AS n FROM events WHERE at >= ? AND action = 'resolve'"
         " GROUP BY actor_id",

@@ -120,7 +120,8 @@ def _reoffer(ticket: Ticket, job: dict[str, Any]) -> Notice:
 def _job(ticket: Ticket, event: Event, config: Config) -> dict[str, Any]:
     """Everything the dispatch notices show (full phone: none of them goes to a group
     except the re-offer, which masks it)."""
-    holder = config.technician(ticket.holder or "")
+    # A new ticket has no holder: no scan of every technician for "".
+    holder = config.technician(ticket.holder) if ticket.holder else None
     data = event.data
     return {
         "number": ticket.number,

@@ -30,13 +30,15 @@ from sqlite_utils import Database
 from config.model import Config
 from tickets.errors import InvalidInput, NotAllowed
 from tickets.incidents import Incident, IncidentState, Linked, covering
-from tickets.model import Action, Actor, Event, Role, Ticket
+from tickets.model import OPEN_STATES, Action, Actor, Event, Role, Ticket
 from tickets.outages import Outage, OutageState
 from tickets.outages import covering as outage_covering
 from tickets.rows import ChatRecord, iso, to_json, when
 
 PERSONAL, BROADCAST = 1, 2  # outbox priorities, as in tickets.notices
 DISPATCHERS_ONLY = frozenset({"incident.open", "incident.close", "outage.add", "outage.cancel"})
+# Written exactly as the expression of index tickets_reporter_open_newest (tickets.store).
+_OPEN_SQL = f"state IN ({', '.join(repr(s.value) for s in sorted(OPEN_STATES))})"
 
 
 class Host(Protocol):
@@ -383,10 +385,12 @@ def recent(
 
 
 def mine(store: Host, ticket: Ticket) -> list[Ticket]:
-    """The reporter's other tickets of the same category."""
+    """The reporter's other tickets of the same category (closed ones first, each part
+    oldest first: the order of index tickets_reporter_open_newest, so nothing is sorted)."""
     return store._tickets(
-        "reporter_channel = ? AND reporter_chat = ? AND category = ? AND number != ?",
+        "reporter_channel = ? AND reporter_chat = ? AND +category = ? AND number != ?",
         [ticket.reporter_channel, ticket.reporter_chat, ticket.category, ticket.number],
+        order=f"{_OPEN_SQL}, created_at, number",
     )
 
 

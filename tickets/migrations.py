@@ -713,3 +713,60 @@ def _fan2_load_changes(db: Database) -> None:
     # binding_changes: a rolled-back write must not let a later one reuse its mark.
     tables = ("open_jobs", "workload")
     _script(db, _mark_table("load_changes") + _on_every_write(tables, "load", "load_changes"))
+
+
+@MIGRATIONS(name="fan3_0001_index_diet")
+def _fan3_index_diet(db: Database) -> None:
+    # Every index of a table is one more page a new row dirties and its commit writes to
+    # the WAL (issue 11: a new ticket wrote ~70 pages at a million tickets, one to two per
+    # index of tickets). Dropped: tickets_state_team (no query filters on team through it;
+    # every `state = ?` read uses tickets_state_newest), tickets_category_area (the
+    # incident and duplicate look-ups read a few minutes of one area through
+    # tickets_area_newest, or of all through tickets_newest), tickets_reporter_newest
+    # (a reporter's tickets are read through tickets_reporter_open_newest, whose first two
+    # columns are the same), timers_number (the first column of the timers' UNIQUE key).
+    # Partial: the holder's lists and the duplicates' masters ask `holder = ?` /
+    # `master = ?`, which no NULL can match, so rows without one — every new ticket —
+    # need no entry (tickets_holder_state keeps the NULLs: the dispatcher's queue reads
+    # `holder IS NULL AND state = ?` from it).
+    _script(
+        db,
+        """
+        DROP INDEX tickets_state_team;
+        DROP INDEX tickets_category_area;
+        DROP INDEX tickets_reporter_newest;
+        DROP INDEX timers_number;
+        DROP INDEX tickets_master;
+        CREATE INDEX tickets_master ON tickets (master) WHERE master IS NOT NULL;
+        DROP INDEX tickets_holder_newest;
+        CREATE INDEX tickets_holder_newest ON tickets (holder, created_at, number)
+            WHERE holder IS NOT NULL;
+        DROP INDEX tickets_holder_due;
+        CREATE INDEX tickets_holder_due ON tickets (holder, due_key, number)
+            WHERE holder IS NOT NULL;
+        """,
+    )
+
+
+@MIGRATIONS(name="fan3_0002_search_batches")
+def _fan3_search_batches(db: Database) -> None:
+    # How far new tickets are indexed for search (tickets.search.filed): they are indexed
+    # 32 at a time, and a search first indexes the rest (issue 11). Every ticket already
+    # here was indexed as it was filed.
+    from tickets import search
+
+    _script(db, search.MARK_SCHEMA)
+
+
+@MIGRATIONS(name="fan3_0003_events_resolved_at")
+def _fan3_events_resolved_at(db: Database) -> None:
+    # events_at served one read only, the jobs each technician resolved since a time
+    # (console_store.resolved_since, `at >= ? AND action = 'resolve'`): partial, so the
+    # other events — a new ticket's acceptance, claims, timers — write no entry.
+    _script(
+        db,
+        """
+        DROP INDEX events_at;
+        CREATE INDEX events_at ON events (at) WHERE action = 'resolve';
+        """,
+    )

@@ -87,8 +87,10 @@ def queue(store: Store, ticket: Ticket, event: Event, notice: Notice) -> None:
         row = [f"{key}:{channel}:{chat}", *head, channel, chat, locale, params, notice.priority]
         queued += db.execute(_ONE, [*row, at, at]).rowcount
     people = _people(store, notice)
-    # The one who acted knows already.
-    people = [person for person in people if person != event.actor_id]
+    # The one who acted knows already (a team of 200 was copied for every new ticket,
+    # whose actor is its reporter).
+    if event.actor_id in people:
+        people = [person for person in people if person != event.actor_id]
     if people and isinstance(notice.recipient, Team):
         members = _members_json(tuple(people))
         for channel in _bound_channels(store, tuple(people), members):

@@ -11,8 +11,14 @@ single characters (column ``uni``) and its overlapping bigrams in order (column
 match (AND), and the answer is ranked by bm25. Every term is quoted and consists only
 of word characters, so nothing the user types is FTS syntax or SQL.
 
-One row per ticket (rowid = the ticket's rowid), written by ``refresh`` in the same
-transaction as the ticket's event. This module reads and writes only ``ticket_search``.
+One row per ticket (rowid = the ticket's rowid). A change of a ticket is indexed by
+``refresh`` in the same transaction as its event; new tickets are indexed in batches
+(``filed``, every ``BATCH`` rowids, in the transaction of the ticket that completes one),
+and ``search`` first indexes whatever was filed since the last batch, so every ticket
+is found as soon as it is committed. The mark of how far new tickets are indexed
+(``search_mark``) moves in the same transaction as the rows it covers: after a crash the
+tickets above it are simply indexed by the next batch or search, none is lost. This
+module reads and writes only ``ticket_search`` and ``search_mark``.
 """
 
 from __future__ import annotations
@@ -20,15 +26,39 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from tickets.model import Event, Ticket
 from tickets.rows import ticket_from_row
 
-__all__ = ["SCHEMA", "Page", "cut", "document", "match_expression", "rebuild", "refresh", "search"]
+__all__ = [
+    "BATCH",
+    "MARK_SCHEMA",
+    "SCHEMA",
+    "Page",
+    "catch_up",
+    "cut",
+    "document",
+    "filed",
+    "match_expression",
+    "rebuild",
+    "refresh",
+    "search",
+]
 
 SCHEMA = "CREATE VIRTUAL TABLE ticket_search USING fts5 (uni, bi, tokenize = 'unicode61')"
+MARK_SCHEMA = """
+CREATE TABLE search_mark (id INTEGER PRIMARY KEY CHECK (id = 1), indexed INTEGER NOT NULL);
+INSERT INTO search_mark (id, indexed) SELECT 1, COALESCE(MAX(rowid), 0) FROM tickets;
+"""
+"""The highest ticket rowid of the new tickets indexed so far (``filed``, ``catch_up``)."""
+BATCH = 32
+"""New tickets are indexed 32 at a time (issue 11): FTS5 writes each transaction's terms
+as a new segment, and one ticket a segment cost ~9 pages in the commit and ~0.8 ms at a
+million tickets (its segment, the structure record, the merges it starts); 32 tickets
+share one. ``search`` indexes the rest before it reads, so nothing waits for a batch."""
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TERM = re.compile(f"[{_CJK}]+|[^\\W_{_CJK}]+")
@@ -91,21 +121,73 @@ def _notes(conn: sqlite3.Connection, number: str) -> list[str]:
 def refresh(conn: sqlite3.Connection, before: Ticket | None, after: Ticket, event: Event) -> None:
     """Re-index ``after`` when ``event`` changed what is searchable (called by the store
     in the event's transaction; most events — claims, timers — change nothing here)."""
-    same = before is not None and all(
-        getattr(before, f) == getattr(after, f) for f in (*_FIELDS, "phone")
-    )
+    if before is None:
+        return  # a new ticket: indexed with its batch (``filed``)
+    same = all(getattr(before, f) == getattr(after, f) for f in (*_FIELDS, "phone"))
     if same and not event.note:
         return
-    # A new ticket has no other notes: one statement. REPLACE: a rowid SQLite handed out
-    # again (after a ticket row was deleted by hand) overwrites the stale entry.
-    notes = [event.note] if before is None and event.note else []
-    if before is not None:
-        notes = _notes(conn, after.number)
+    # REPLACE: the entry of a ticket already indexed (or of a rowid SQLite handed out
+    # again after a ticket row was deleted by hand).
     conn.execute(
         "INSERT OR REPLACE INTO ticket_search (rowid, uni, bi) SELECT rowid, ?, ? FROM tickets"
         " WHERE number = ?",
-        [*document(after, notes), after.number],
+        [*document(after, _notes(conn, after.number)), after.number],
     )
+
+
+def filed(conn: sqlite3.Connection, rowid: int) -> None:
+    """The store wrote a new ticket's row (``rowid``) and its acceptance event: index the
+    new tickets when this one completes a batch (in its transaction)."""
+    [(mark,)] = conn.execute("SELECT indexed FROM search_mark").fetchall()
+    if rowid <= mark:
+        # A rowid handed out again (the newest row was deleted by hand): no batch above
+        # the mark would ever hold it, so it is indexed now.
+        _index(conn, "rowid = ?", [rowid])
+    elif rowid - mark >= BATCH:
+        _index(conn, "rowid > ?", [mark], move=True)
+
+
+def catch_up(conn: sqlite3.Connection) -> int:
+    """Index the tickets filed since the last batch (in the caller's transaction)."""
+    [(mark,)] = conn.execute("SELECT indexed FROM search_mark").fetchall()
+    return _index(conn, "rowid > ?", [mark], move=True)
+
+
+def _index(conn: sqlite3.Connection, where: str, params: list[Any], *, move: bool = False) -> int:
+    """Index (again) the tickets ``where`` selects, with their events' notes; ``move``: set
+    the mark to the highest of them."""
+    # NOT INDEXED: a range of rowids is read from the table itself (the planner took a
+    # scan of a whole covering index of a million tickets for the subquery).
+    found = conn.execute(
+        f"SELECT rowid, number, phone, {', '.join(_FIELDS[1:])} FROM tickets NOT INDEXED"
+        f" WHERE {where} ORDER BY rowid",
+        params,
+    ).fetchall()
+    if not found:
+        return 0
+    notes: dict[str, list[str]] = {}
+    for number, note in conn.execute(
+        "SELECT number, note FROM events WHERE number IN"
+        f" (SELECT number FROM tickets NOT INDEXED WHERE {where}) AND note != '' ORDER BY id",
+        params,
+    ):
+        notes.setdefault(number, []).append(note)
+    conn.executemany(
+        "INSERT OR REPLACE INTO ticket_search (rowid, uni, bi) VALUES (?, ?, ?)",
+        [_entry(row, notes) for row in found],
+    )
+    if move:
+        conn.execute("UPDATE search_mark SET indexed = ?", [found[-1][0]])
+    return len(found)
+
+
+def _entry(row: tuple[Any, ...], notes: dict[str, list[str]]) -> tuple[int, str, str]:
+    """``(rowid, uni, bi)`` of a row ``rowid, number, phone, <_FIELDS[1:]>`` (as
+    ``document`` makes them of a Ticket)."""
+    rowid, number, phone, *rest = row
+    digits = "".join(c for c in phone if c.isdigit())
+    parts = [number, *rest, digits, digits[-4:], *notes.get(number, ())]
+    return (rowid, *_columns(t for p in parts for t in cut(p or "")))
 
 
 def rebuild(conn: sqlite3.Connection) -> int:
@@ -117,13 +199,14 @@ def rebuild(conn: sqlite3.Connection) -> int:
     count = 0
     cursor = conn.execute(f"SELECT rowid, number, phone, {', '.join(_FIELDS[1:])} FROM tickets")
     while batch := cursor.fetchmany(5000):
-        rows = []
-        for rowid, number, phone, *rest in batch:
-            digits = "".join(c for c in phone if c.isdigit())
-            parts = [number, *rest, digits, digits[-4:], *notes.get(number, ())]
-            rows.append((rowid, *_columns(t for p in parts for t in cut(p or ""))))
+        rows = [_entry(row, notes) for row in batch]
         conn.executemany("INSERT INTO ticket_search (rowid, uni, bi) VALUES (?, ?, ?)", rows)
         count += len(rows)
+    # The migration that first filled the index ran before search_mark existed.
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_mark'").fetchone():
+        conn.execute(
+            "UPDATE search_mark SET indexed = (SELECT COALESCE(MAX(rowid), 0) FROM tickets)"
+        )
     return count
 
 
@@ -166,6 +249,7 @@ def search(
     expression = match_expression(text, phrases=not loose)
     if not expression:
         return Page([], None)
+    _caught_up(store)
     floor = cursor.floor if cursor else 0 if whole else _floor(store, expression)
     ranked = _ranked(store, expression, limit + 1, cursor, floor)
     if not ranked and not loose and cursor is None:
@@ -186,6 +270,19 @@ def search(
     mark = "~" if loose else ""
     last = f"{mark}{shown[-1][0]!r}:{shown[-1][1]}:{floor}" if more else None
     return Page(tickets, last, window=floor > 0)
+
+
+def _caught_up(store: Any) -> None:
+    """Index the tickets filed since the last batch before reading, so that a search
+    finds every committed ticket (a plain read first: a write lock only when some wait)."""
+    [row] = store.query(
+        "SELECT (SELECT indexed FROM search_mark) AS mark, (SELECT MAX(rowid) FROM tickets) AS top"
+    )
+    if (row["top"] or 0) > row["mark"]:
+        # A store that cannot write now (a read-only file, another writer beyond the busy
+        # timeout) searches what is indexed: the next batch or search adds the rest.
+        with suppress(sqlite3.OperationalError), store.transaction():
+            catch_up(store.db.conn)
 
 
 def _cursor(after: str | None) -> tuple[bool, Cursor | None]:

@@ -14,6 +14,7 @@ order in SQL.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -209,12 +210,13 @@ class Store(RuleStore):
                 resolve_due=now + timedelta(minutes=limits.resolve),
             )
             ticket, routed = dispatch_store.prepare(self, ticket, now)
-            self._insert("tickets", ticket_row(ticket))
+            rowid = self._insert("tickets", ticket_row(ticket))
             by = actor or Actor.reporter(draft.reporter_channel, draft.reporter_chat)
             accept = Event(
                 ticket.number, now, by.role, by.id, Action.ACCEPT, None, State.NEW, data=routed
             )
             accept = self._record(None, ticket, accept)
+            search.filed(self.db.conn, rowid)  # indexed with its batch of new tickets
             self.db.execute(
                 "INSERT INTO chats (channel, chat, last_phone, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (channel, chat) DO UPDATE SET "
@@ -347,10 +349,12 @@ class Store(RuleStore):
     def open_duplicate(
         self, channel: str, chat: str, category: str, spot: str, since: datetime
     ) -> Ticket | None:
+        # ({_OPEN_SQL}) = 1: the third column of tickets_reporter_open_newest, so the
+        # reporter's open tickets since ``since`` are one range read newest first.
         found = self._tickets(
-            f"reporter_channel = ? AND reporter_chat = ? AND +category = ? AND +spot = ? "
-            f"AND created_at >= ? AND +{_OPEN_SQL}",
-            [channel, chat, category, spot, iso(since)],
+            f"reporter_channel = ? AND reporter_chat = ? AND ({_OPEN_SQL}) = 1 "
+            "AND created_at >= ? AND +category = ? AND +spot = ?",
+            [channel, chat, iso(since), category, spot],
             order="created_at DESC, number DESC",
             limit=1,
         )
@@ -562,10 +566,16 @@ class Store(RuleStore):
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def _insert(self, table: str, row: dict[str, Any]) -> int:
-        columns = ", ".join(row)
-        marks = ", ".join(f":{c}" for c in row)
-        cursor = self.db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
+        cursor = self.db.execute(_insert_sql(table, tuple(row)), row)
         return int(cursor.lastrowid or 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    # Made once per table and column list: a ticket row has ~45 columns, and its
+    # statement text was joined again for every new ticket and event.
+    marks = ", ".join(f":{c}" for c in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 def _private_file(path: Path) -> None:
