@@ -98,10 +98,6 @@ class WeChatChannel:
         )
 
     async def _answer(self, key: str, fields: dict[str, Any]) -> str:
-        if not self.inbound.has_photo(fields):
-            # No await between the start and the end of this step: nothing can cancel it
-            # halfway, and no retry can run beside it in this process — no task needed.
-            return self._settle(key, fields, None)
         step = self._running.get(key)
         if step is not None:  # WeChat's retry while the first is still at work
             try:
@@ -117,41 +113,30 @@ class WeChatChannel:
         return await asyncio.shield(step)
 
     async def _step(self, key: str, fields: dict[str, Any]) -> str:
-        """An image's step: the checks (and a redelivery's stored answer) before the
-        download, the download (the one await), then the step as every other."""
         chat = str(fields.get("FromUserName", ""))
         if not chat:
             return SUCCESS
         try:
-            known, refused = self._before_photo(key, chat)
-            if known is not None:
-                return known
-            photo = refused or await self.inbound.fetch_photo(fields)
-        except Exception:
-            log.exception("WeChat callback %s of %s failed", key, chat)
-            return self._failed(chat, fields)
-        return self._settle(key, fields, photo)
-
-    def _settle(self, key: str, fields: dict[str, Any], photo: Photo | NotTaken | None) -> str:
-        """The step in its transaction, and what follows its answer set going."""
-        chat = str(fields.get("FromUserName", ""))
-        if not chat:
-            return SUCCESS
-        try:
+            photo: Photo | NotTaken | None = None
+            if self.inbound.has_photo(fields):
+                # The checks (and a redelivery's stored answer) before the download.
+                known, photo = self._before_photo(key, chat)
+                if known is not None:
+                    return known
+                if photo is None:
+                    photo = await self.inbound.fetch_photo(fields)
             with self.engine.store.transaction():
                 reply, follow = self._run(key, chat, fields, photo)
         except Exception:
             # The step rolled back (its key too), so WeChat's retry may try it again.
             log.exception("WeChat callback %s of %s failed", key, chat)
-            return self._failed(chat, fields)
+            locale = self.engine.locale_of(CHANNEL, chat)
+            return self._xml(fields, translate(locale, "errors.generic"))
         if follow:
             task = asyncio.create_task(self._send_after(chat, follow))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
         return reply
-
-    def _failed(self, chat: str, fields: dict[str, Any]) -> str:
-        return self._xml(fields, translate(self.engine.locale_of(CHANNEL, chat), "errors.generic"))
 
     def _before_photo(self, key: str, chat: str) -> tuple[str | None, NotTaken | None]:
         """The stored answer of a redelivery, else why the image is not downloaded
