@@ -26,6 +26,7 @@ from yarl import URL
 from bots.wechat.settings import WeChatSettings
 from bots.wechat.store import WeChatTables
 
+_JSON = {hdrs.CONTENT_TYPE: "application/json"}
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 EARLY_SECONDS = 300.0
 """A token this close to its expiry is fetched anew."""
@@ -110,15 +111,18 @@ class ApiClient:
     ) -> dict[str, Any]:
         """One API call with the token; after a token error the token is fetched anew and
         the call tried once more, never more."""
+        # The body encoded once, for both tries, as UTF-8 (as wechatpy sends it: Chinese
+        # text in \u escapes took twice the bytes) and sent as it is.
+        body = None if json is None else jsonlib.dumps(json, ensure_ascii=False).encode()
         token = await self.token()
         try:
-            return await self._request(method, self._url(path, token, params), json=json)
+            return await self._request(method, self._url(path, token, params), body=body)
         except WeChatError as error:
             if error.code not in TOKEN_ERRORS:
                 raise
             self._drop(token)
             token = await self.token(force=True, stale=token)
-            return await self._request(method, self._url(path, token, params), json=json)
+            return await self._request(method, self._url(path, token, params), body=body)
 
     def _url(self, path: str, token: str, params: dict[str, str] | None) -> URL:
         """``path`` with the token (and ``params``): built once per path and token —
@@ -139,9 +143,11 @@ class ApiClient:
         *,
         json: Any = None,
         params: dict[str, str] | None = None,
+        body: bytes | None = None,
     ) -> dict[str, Any]:
-        """``where``: a path under the base URL, or a whole ``URL``."""
-        raw, kind = await self._fetch(method, where, json=json, params=params)
+        """``where``: a path under the base URL, or a whole ``URL``; ``body``: JSON
+        already encoded (else ``json``, encoded by aiohttp)."""
+        raw, kind = await self._fetch(method, where, json=json, params=params, body=body)
         return _answer(raw, kind)
 
     async def _fetch(
@@ -151,12 +157,16 @@ class ApiClient:
         *,
         json: Any = None,
         params: dict[str, str] | None = None,
+        body: bytes | None = None,
     ) -> tuple[bytes, str]:
         """The answer's bytes and its Content-Type header as sent (not parsed: only an
         image download and an error message look at it)."""
         url = self.base + where if isinstance(where, str) else where
         try:
-            async with self._http().request(method, url, json=json, params=params) as response:
+            headers = None if body is None else _JSON
+            async with self._http().request(
+                method, url, json=json, params=params, data=body, headers=headers
+            ) as response:
                 raw = await response.read()
                 if response.status >= 500:
                     raise WeChatError(-1, f"HTTP {response.status}")
