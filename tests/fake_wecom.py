@@ -65,6 +65,7 @@ class FakeWeComApi(FakeServer):
     updates: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # errcodes for the next sends
     media_delay: float = 0.0  # seconds media/get takes (a slow download)
+    update_delay: float = 0.0  # seconds update_template_card answers after the update
     hidden: set[str] = field(default_factory=set)  # members user/get may not describe
     media_gets: int = 0
     token_fetches: int = 0
@@ -184,6 +185,7 @@ class FakeWeComApi(FakeServer):
             )
         card.replaced = str(body["button"]["replace_name"])
         self.updates.append(body)
+        await asyncio.sleep(self.update_delay)  # the card shows it; the answer is late
         return web.json_response({"errcode": 0, "errmsg": "ok", "invaliduser": []})
 
     async def _user(self, request: web.Request) -> web.Response:

@@ -4,6 +4,7 @@ format as wechatpy's crypto in both directions, and every malformed body refused
 from __future__ import annotations
 
 import base64
+import xml.etree.ElementTree as ET
 
 import pytest
 import xmltodict
@@ -78,6 +79,34 @@ def test_fields_are_text_and_nested_elements_dicts() -> None:
         "C": "",
         "Info": {"Label": "东门", "Scale": "15"},
     }
+
+
+def _tree(element: ET.Element) -> str | dict[str, object]:
+    return {c.tag: _tree(c) for c in element} if len(element) else element.text or ""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<xml><A>x<!-- a comment -->y<?pi z?></A><B>\n  <C>1</C> tail </B></xml>",
+        "<xml><A>1</A><A>2</A><B><C/><C>3</C></B><D>&#x6C34;&amp;&gt;</D></xml>",
+        '<xml xmlns:n="urn:n"><n:A>1</n:A><B xmlns="urn:b"><C>2</C></B><E k="v">3</E></xml>',
+        "<xml>\r\n<A><![CDATA[a\r\nb]]>c\rd</A>\n</xml>",
+        "<xml><A><B><C><D>deep</D></C></B></A></xml>",
+    ],
+)
+def test_fields_are_what_an_elementtree_gives(body: str) -> None:
+    """The fields are read from expat's events, not from a tree: the same as
+    ElementTree's tree, leaf text, children, namespaces and line ends alike."""
+    assert fields(body.encode()) == _tree(ET.fromstring(body))
+
+
+@pytest.mark.parametrize("body", [b"<xml><n:A>1</n:A></xml>", b"<xml><A>1</B></xml>"])
+def test_what_an_elementtree_refuses_is_refused(body: bytes) -> None:
+    with pytest.raises(ET.ParseError):
+        ET.fromstring(body)
+    with pytest.raises(Refused, match="not XML"):
+        fields(body)
 
 
 @pytest.mark.parametrize(

@@ -129,20 +129,28 @@ class OfferTable:
         self.channel = channel
 
     def get(self, chat: str) -> Offer:
-        row = self.store.db.execute(
-            "SELECT offer FROM offered_choices WHERE channel = ? AND chat = ?",
-            [self.channel, chat],
-        ).fetchone()
+        with self.store.reader() as conn:  # no sqlite-utils SAVEPOINT around the read
+            row = conn.execute(
+                "SELECT offer FROM offered_choices WHERE channel = ? AND chat = ?",
+                [self.channel, chat],
+            ).fetchone()
         return Offer.from_json(row[0] if row else None)
 
     def put(self, chat: str, offer: Offer, now: datetime) -> None:
-        with self.store.transaction():
-            self.store.db.execute(
-                "INSERT INTO offered_choices (channel, chat, offer, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (channel, chat)"
-                " DO UPDATE SET offer = excluded.offer, updated_at = excluded.updated_at",
-                [self.channel, chat, offer.to_json(), now.isoformat()],
-            )
+        sql = (
+            "INSERT INTO offered_choices (channel, chat, offer, updated_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (channel, chat)"
+            " DO UPDATE SET offer = excluded.offer, updated_at = excluded.updated_at"
+        )
+        params = [self.channel, chat, offer.to_json(), now.isoformat()]
+        with self.store.reader() as conn:  # the store's lock: whose transaction it is
+            if conn.in_transaction:
+                # No SAVEPOINT inside the caller's transaction: one statement undoes
+                # itself when it fails, and the exception takes the caller's step back.
+                conn.execute(sql, params)
+                return
+            with self.store.transaction():
+                conn.execute(sql, params)
 
     def show(self, chat: str, shown: Offer, now: datetime, *, notice: bool) -> Offer:
         """Record what was just shown in ``chat``; return the offer now standing."""

@@ -35,10 +35,23 @@ class WeChatTables:
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    def _write(self, sql: str, params: list[Any]) -> None:
+        """One statement: inside the caller's transaction as it is (no SAVEPOINT — it
+        undoes itself when it fails), else in a transaction of its own."""
+        with self.store.reader() as conn:  # the store's lock: whose transaction it is
+            if conn.in_transaction:
+                conn.execute(sql, params)
+                return
+            with self.store.transaction():
+                conn.execute(sql, params)
+
+    def _one(self, sql: str, params: list[Any]) -> Any:
+        """The first row of a read (no sqlite-utils SAVEPOINT around it)."""
+        with self.store.reader() as conn:
+            return conn.execute(sql, params).fetchone()
+
     def answer_of(self, key: str) -> str | None:
-        row = self.store.db.conn.execute(
-            "SELECT answer FROM wechat_answers WHERE key = ?", [key]
-        ).fetchone()
+        row = self._one("SELECT answer FROM wechat_answers WHERE key = ?", [key])
         return None if row is None else str(row[0])
 
     def take(self, key: str) -> bool:
@@ -61,10 +74,10 @@ class WeChatTables:
 
     # -- pictures -------------------------------------------------------------------------
     def photos_since(self, chat: str, since: datetime) -> int:
-        row = self.store.db.execute(
+        row = self._one(
             "SELECT count(*) FROM wechat_photos WHERE chat = ? AND taken_at >= ?",
             [chat, since.isoformat()],
-        ).fetchone()
+        )
         return int(row[0])
 
     def took_photo(self, chat: str, now: datetime) -> None:
@@ -79,9 +92,7 @@ class WeChatTables:
 
     # -- access token ---------------------------------------------------------------------
     def token(self, app_id: str) -> tuple[str, float] | None:
-        row = self.store.db.execute(
-            "SELECT token, expires_at FROM wechat_tokens WHERE app_id = ?", [app_id]
-        ).fetchone()
+        row = self._one("SELECT token, expires_at FROM wechat_tokens WHERE app_id = ?", [app_id])
         return None if row is None else (str(row[0]), float(row[1]))
 
     def save_token(self, app_id: str, token: str, expires_at: float) -> None:
@@ -103,18 +114,15 @@ class WeChatTables:
 
     # -- followers --------------------------------------------------------------------
     def set_subscribed(self, open_id: str, subscribed: bool) -> None:
-        with self.store.transaction():
-            self.store.db.execute(
-                "INSERT INTO wechat_users (open_id, subscribed, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (open_id) DO UPDATE SET subscribed = excluded.subscribed,"
-                " updated_at = excluded.updated_at",
-                [open_id, int(subscribed), _now()],
-            )
+        self._write(
+            "INSERT INTO wechat_users (open_id, subscribed, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (open_id) DO UPDATE SET subscribed = excluded.subscribed,"
+            " updated_at = excluded.updated_at",
+            [open_id, int(subscribed), _now()],
+        )
 
     def subscribed(self, open_id: str) -> bool:
-        row = self.store.db.execute(
-            "SELECT subscribed FROM wechat_users WHERE open_id = ?", [open_id]
-        ).fetchone()
+        row = self._one("SELECT subscribed FROM wechat_users WHERE open_id = ?", [open_id])
         return row is None or bool(row[0])
 
 
