@@ -146,23 +146,19 @@ class Store(RuleStore):
             if self._depth == 0:
                 conn.execute("BEGIN IMMEDIATE")
                 self._depth = 1
-                self._chats.forget()
+                self._chats.begin()
                 try:
                     yield
+                    conn.execute("COMMIT")
                 except BaseException:
+                    # What this transaction read or wrote of chats is undone with it
+                    # (a committed one's is kept for the next: tickets.chat_rows).
+                    self._chats.forget()
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-                else:
-                    try:
-                        conn.execute("COMMIT")
-                    except BaseException:
-                        if conn.in_transaction:
-                            conn.execute("ROLLBACK")
-                        raise
                 finally:
                     self._depth = 0
-                    self._chats.forget()
             else:
                 name = f"baoxiu_{self._depth}"
                 conn.execute(f"SAVEPOINT {name}")
