@@ -54,6 +54,15 @@ _UPSERT = (
 _UPDATES: dict[tuple[str, ...], str] = {}
 
 
+def with_dialogue(record: ChatRecord, dialogue: str | None) -> ChatRecord:
+    """``replace(record, dialogue=dialogue)`` at every step's save, without its walk over
+    the fields: a copy of every field (so a field added later is kept), one changed."""
+    copy = object.__new__(ChatRecord)
+    copy.__dict__.update(record.__dict__)
+    copy.__dict__["dialogue"] = dialogue  # frozen: set as dataclasses.replace's __init__ would
+    return copy
+
+
 def _update(changed: tuple[str, ...]) -> str:
     """An UPDATE of only the columns that changed (an unchanged ``person`` left alone
     leaves its index alone: half the cost of rewriting the whole row)."""
