@@ -25,12 +25,13 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import phonenumbers
 
-from config.model import CategoryGroup
+from config.model import CategoryGroup, Config
 from conversation import known_faults, phone_code
 from conversation.actions import Act, CreateTicket, Rule, TicketAction
 from conversation.context import Ctx
@@ -328,24 +329,45 @@ def _on_category(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
 
 def _search(query: str, ctx: Ctx) -> list[str]:
     """Leaf codes whose zh/en name or keywords match the typed text; an exact name wins."""
-    leaves = _leaves(ctx.config.categories)
+    index = _leaves(ctx.config.categories)
+    leaves = index.leaves
     exact = [code for code, names, _ in leaves if query in names]
     if exact:
         return exact
-    return [code for code, _, terms in leaves if any(_matches(query, term) for term in terms)]
+    # Only a leaf with a term inside the text, or the text inside one of its terms, can
+    # match (``_matches`` then asks about whole words): found with one pass of plain
+    # substring tests instead of a call per term of every leaf.
+    near = {i for term, i in index.terms if term in query}
+    if len(query) >= 2:
+        near.update(i for i, joined in enumerate(index.joined) if query in joined)
+    return [
+        code
+        for i, (code, _, terms) in enumerate(leaves)
+        if i in near and any(_matches(query, term) for term in terms)
+    ]
 
 
 _Leaves = tuple[tuple[str, tuple[str, str], tuple[str, ...]], ...]
-_LEAVES: dict[int, tuple[tuple[CategoryGroup, ...], _Leaves]] = {}
 
 
-def _leaves(groups: tuple[CategoryGroup, ...]) -> _Leaves:
+@dataclass(frozen=True)
+class _Index:
+    groups: tuple[CategoryGroup, ...]
+    leaves: _Leaves
+    terms: tuple[tuple[str, int], ...]  # every term with its leaf's position
+    joined: tuple[str, ...]  # each leaf's terms in one text, "\n" between them
+
+
+_LEAVES: dict[int, _Index] = {}
+
+
+def _leaves(groups: tuple[CategoryGroup, ...]) -> _Index:
     """Each leaf's code, its names and its search terms (names and keywords), casefolded
     once per configuration rather than at every typed message (a tenth of a step). Kept
     by the identity of the configuration's tree: hashing the tree would cost as much."""
     known = _LEAVES.get(id(groups))
-    if known is not None and known[0] is groups:
-        return known[1]
+    if known is not None and known.groups is groups:
+        return known
     leaves = tuple(
         (
             c.code,
@@ -355,10 +377,16 @@ def _leaves(groups: tuple[CategoryGroup, ...]) -> _Leaves:
         for group in groups
         for c in group.children
     )
+    index = _Index(
+        groups,
+        leaves,
+        tuple((term, i) for i, (_, _, terms) in enumerate(leaves) for term in terms),
+        tuple("\n".join(terms) for _, _, terms in leaves),
+    )
     if len(_LEAVES) >= 16:  # configurations of a test run, a reload now and then
         _LEAVES.clear()
-    _LEAVES[id(groups)] = (groups, leaves)
-    return leaves
+    _LEAVES[id(groups)] = index
+    return index
 
 
 def _matches(query: str, term: str) -> bool:
@@ -503,9 +531,53 @@ _HANDLERS: dict[str, Callable[[DialogueState, InEvent, Ctx], Step]] = {
 # -- what each step shows ------------------------------------------------------------------
 
 
-def _question(state: DialogueState, ctx: Ctx) -> tuple[str, tuple[Choice, ...], bool]:
+_Question = tuple[str, tuple[Choice, ...], bool]
+_QUESTIONS: dict[int, tuple[Config, dict[tuple[Any, ...], _Question]]] = {}
+
+
+def _question(state: DialogueState, ctx: Ctx) -> _Question:
     """The current step's question, its choices (typing a label or its number picks one
-    too) and whether they are inline buttons rather than a reply keyboard."""
+    too) and whether they are inline buttons rather than a reply keyboard.
+
+    Asked twice a step (the choices of this step, the question of the next) and the same
+    for every reporter: a question that depends only on the configuration, the language
+    and what ``_asked_by`` names is made once (configurations and catalogs never change;
+    kept by the configuration's identity, as ``_leaves``)."""
+    key = _asked_by(state, ctx)
+    if key is None:
+        return _ask(state, ctx)
+    known = _QUESTIONS.get(id(ctx.config))
+    if known is None or known[0] is not ctx.config:
+        if len(_QUESTIONS) >= 16:  # configurations of a test run, a reload now and then
+            _QUESTIONS.clear()
+        known = _QUESTIONS[id(ctx.config)] = (ctx.config, {})
+    asked = known[1]
+    found = asked.get(key)
+    if found is None:
+        if len(asked) >= 1024:  # buildings of many areas, in two languages: plenty
+            asked.clear()
+        found = asked[key] = _ask(state, ctx)
+    return found
+
+
+def _asked_by(state: DialogueState, ctx: Ctx) -> tuple[Any, ...] | None:
+    """All a step's question depends on besides the configuration; ``None``: it depends
+    on the reporter (his last phone, the code sent, his summary, the matches he typed)."""
+    s, d = state.step, state.data
+    if s in ("category", "time", "edit", "spot", "description"):
+        return (s, ctx.locale)
+    if s == "area":
+        return (s, ctx.locale, ctx.can_share_location)
+    if s == "category_leaf":
+        return (s, ctx.locale, str(d.get("group", "")))
+    if s == "building":
+        return (s, ctx.locale, str(d.get("area", "")))
+    if s == "photos":
+        return (s, ctx.locale, len(d.get("photos", ())))
+    return None
+
+
+def _ask(state: DialogueState, ctx: Ctx) -> _Question:
     cfg, loc, d, t, s = ctx.config, ctx.locale, state.data, ctx.t, state.step
     back = Choice(t("intake.back"), "i:back")
     if s == "category":

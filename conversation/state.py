@@ -77,4 +77,5 @@ def _decode(raw: str) -> Any:
         end = -1
     return obj if end == len(raw) else json.loads(raw)
 
+
 IDLE = DialogueState()
