@@ -627,7 +627,7 @@ def _ask(state: DialogueState, ctx: Ctx) -> _Question:
     if s == phone_code.STEP:
         return (*phone_code.question(d, ctx), True)
     if s == "summary":
-        return _summary(d, ctx), _buttons(ctx, "confirm", "edit", "cancel"), True
+        return _summary(d, ctx), _summary_choices(ctx), True
     if s == "edit":
         fields = [Choice(t(f"intake.field_{f}"), f"i:edit:{f}") for f in EDITABLE]
         return t("intake.ask_edit"), (*fields, back), True
@@ -635,7 +635,13 @@ def _ask(state: DialogueState, ctx: Ctx) -> _Question:
 
 
 def _choices(state: DialogueState, ctx: Ctx) -> tuple[Choice, ...]:
+    if state.step == "summary":  # its text (the whole report) is not needed for these
+        return _summary_choices(ctx)
     return _question(state, ctx)[1]
+
+
+def _summary_choices(ctx: Ctx) -> tuple[Choice, ...]:
+    return _buttons(ctx, "confirm", "edit", "cancel")
 
 
 def _buttons(ctx: Ctx, *names: str) -> tuple[Choice, ...]:
