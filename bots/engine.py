@@ -48,6 +48,7 @@ from conversation.i18n import LOCALES
 from conversation.replies import Reply
 from conversation.state import IDLE, DialogueState
 from tickets import backup, migrations
+from tickets.chat_rows import with_dialogue
 from tickets.errors import BaoxiuError, InvalidInput, StoreMissing
 from tickets.model import Role, Ticket
 from tickets.outbox import SMS, queue, save_preference
@@ -165,7 +166,7 @@ class Engine:
             if record is not loaded or saved != loaded.dialogue:
                 # A step that changed nothing of the chat (a hint, a list, the menu again:
                 # most of a technician's) writes nothing: its row says when it last changed.
-                self.store.save_chat(replace(record, dialogue=saved), now)
+                self.store.save_chat(with_dialogue(record, saved), now)
             if spoken is not None:  # before keep: what it keeps is in that locale
                 spoken.append(self._locale(record))
             if keep is not None:

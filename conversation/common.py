@@ -100,16 +100,26 @@ def menu(ctx: Ctx) -> tuple[Reply, ...]:
         return technician.menu(ctx)
     if ctx.role is Role.DISPATCHER:
         return dispatcher.menu(ctx)
-    return (
-        Ask(
-            ctx.t("common.menu"),
-            (
-                Choice(ctx.t("common.menu_report"), "c:report"),
-                Choice(ctx.t("common.menu_my"), "c:my"),
-                Choice(ctx.t("common.menu_help"), "c:help"),
+    # A reporter's menu is the same for every reporter of a language (the catalogs never
+    # change): made once, not at each idle message and each report filed.
+    made = _REPORTER_MENUS.get(ctx.locale)
+    if made is None:
+        made = (
+            Ask(
+                ctx.t("common.menu"),
+                (
+                    Choice(ctx.t("common.menu_report"), "c:report"),
+                    Choice(ctx.t("common.menu_my"), "c:my"),
+                    Choice(ctx.t("common.menu_help"), "c:help"),
+                ),
             ),
-        ),
-    )
+        )
+        if ctx.locale in LOCALES:  # a platform's spelling of one is made each time
+            _REPORTER_MENUS[ctx.locale] = made
+    return made
+
+
+_REPORTER_MENUS: dict[str, tuple[Reply, ...]] = {}
 
 
 def idle(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:

@@ -22,20 +22,16 @@ through ``ctx.lookup``.
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
-import phonenumbers
-
-from config.model import CategoryGroup
-from conversation import known_faults, phone_code
+from conversation import category_search, known_faults, phone_code
 from conversation.actions import Act, CreateTicket, Rule, TicketAction
 from conversation.context import Ctx
 from conversation.events import Button, Contact, InEvent, Location, Photo, Text
 from conversation.i18n import local_phone, local_time
+from conversation.phones import normalize_phone
+from conversation.remembered import remembered
 from conversation.replies import (
     Ask,
     Choice,
@@ -70,32 +66,6 @@ EDITABLE: dict[str, tuple[str, ...]] = {
 
 _TRANSIENT = ("group", "hits")
 _CATEGORY_STEPS = ("category", "category_leaf", "category_hits")
-
-# Mobile only: the number also receives SMS notices when chat delivery fails, and a
-# technician calls it from the road.
-_MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
-_PHONE_CHARS = re.compile(r"[0-9 ()+.\-]{5,30}")
-
-
-@lru_cache(maxsize=1024)  # asked again at each phone question (the last phone offered)
-def normalize_phone(text: str, region: str = "CN") -> str | None:
-    """A typed or shared mobile number in E.164 (``+8613800000000``), or None.
-
-    Accepts ``13800000000``, ``+86 138 0000 0000``, ``138-0000-0000``, full-width digits;
-    rejects letters, fixed lines, short or over-long digit runs."""
-    cleaned = unicodedata.normalize("NFKC", text).strip()
-    if cleaned.lower().startswith("tel:"):
-        cleaned = cleaned[4:].strip()
-    if not _PHONE_CHARS.fullmatch(cleaned) or cleaned.count("+") > 1:
-        return None
-    try:
-        number = phonenumbers.parse(cleaned, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in _MOBILE:
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
 
 # -- the flow-module interface ------------------------------------------------------------
 
@@ -314,75 +284,18 @@ def _on_category(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
     exact = [g for g in groups if query in (g.zh.casefold(), g.en.casefold())]
     if exact:
         return _chosen(state, f"i:cat:{exact[0].code}", ctx)
-    hits = _search(query, ctx)
+    hits = category_search.search(query, ctx.config.categories)
     if len(hits) == 1:
         return _take_category(state, hits[0], ctx)
     if hits:
         return _go(state, "category_hits", ctx, hits=hits[:MAX_HITS])
     # A group name matches on any overlap: "电" is enough to mean 电力.
-    loose = [g for g in groups if any(_overlap(query, n.casefold()) for n in (g.zh, g.en))]
+    loose = [
+        g for g in groups if any(category_search.overlap(query, n.casefold()) for n in (g.zh, g.en))
+    ]
     if len(loose) == 1:
         return _chosen(state, f"i:cat:{loose[0].code}", ctx)
     return _hint(state, ctx, ctx.t("intake.category_not_found", text=event.text.strip()[:20]))
-
-
-def _search(query: str, ctx: Ctx) -> list[str]:
-    """Leaf codes whose zh/en name or keywords match the typed text; an exact name wins."""
-    leaves = _leaves(ctx.config.categories)
-    exact = [code for code, names, _ in leaves if query in names]
-    if exact:
-        return exact
-    return [code for code, _, terms in leaves if any(_matches(query, term) for term in terms)]
-
-
-_Leaves = tuple[tuple[str, tuple[str, str], tuple[str, ...]], ...]
-_LEAVES: dict[int, tuple[tuple[CategoryGroup, ...], _Leaves]] = {}
-
-
-def _leaves(groups: tuple[CategoryGroup, ...]) -> _Leaves:
-    """Each leaf's code, its names and its search terms (names and keywords), casefolded
-    once per configuration rather than at every typed message (a tenth of a step). Kept
-    by the identity of the configuration's tree: hashing the tree would cost as much."""
-    known = _LEAVES.get(id(groups))
-    if known is not None and known[0] is groups:
-        return known[1]
-    leaves = tuple(
-        (
-            c.code,
-            (c.zh.casefold(), c.en.casefold()),
-            tuple(term.casefold() for term in (c.zh, c.en, *c.keywords) if term),
-        )
-        for group in groups
-        for c in group.children
-    )
-    if len(_LEAVES) >= 16:  # configurations of a test run, a reload now and then
-        _LEAVES.clear()
-    _LEAVES[id(groups)] = (groups, leaves)
-    return leaves
-
-
-def _matches(query: str, term: str) -> bool:
-    """The term occurs in what was typed ("水管漏水了" ∋ "漏水"), or a typed fragment of two
-    or more characters occurs in the term ("宽" does not, "宽带" does). Latin terms match
-    whole words only, so "ac" does not match "black"."""
-    return _contains(query, term) or (len(query) >= 2 and _contains(term, query))
-
-
-def _overlap(query: str, name: str) -> bool:
-    return _contains(query, name) or _contains(name, query)
-
-
-def _contains(hay: str, needle: str) -> bool:
-    if needle not in hay:  # no substring, no word either: most terms stop here
-        return False
-    if needle.isascii():
-        return _word(needle).search(hay) is not None
-    return True
-
-
-@lru_cache(maxsize=1024)
-def _word(needle: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<!\w){re.escape(needle)}(?!\w)")
 
 
 def _on_place(state: DialogueState, event: InEvent, ctx: Ctx) -> Step:
@@ -503,9 +416,41 @@ _HANDLERS: dict[str, Callable[[DialogueState, InEvent, Ctx], Step]] = {
 # -- what each step shows ------------------------------------------------------------------
 
 
-def _question(state: DialogueState, ctx: Ctx) -> tuple[str, tuple[Choice, ...], bool]:
+_Question = tuple[str, tuple[Choice, ...], bool]
+
+
+def _question(state: DialogueState, ctx: Ctx) -> _Question:
     """The current step's question, its choices (typing a label or its number picks one
-    too) and whether they are inline buttons rather than a reply keyboard."""
+    too) and whether they are inline buttons rather than a reply keyboard.
+
+    Asked twice a step (the choices of this step, the question of the next) and the same
+    for every reporter: one that depends only on the configuration, the language and what
+    ``_asked_by`` names is made once (``conversation.remembered``)."""
+    key = _asked_by(state, ctx)
+    if key is None:
+        return _ask(state, ctx)
+    return remembered(ctx.config, key, lambda: _ask(state, ctx))
+
+
+def _asked_by(state: DialogueState, ctx: Ctx) -> tuple[Any, ...] | None:
+    """All a step's question depends on besides the configuration, after this flow's name
+    (``remembered``'s key); ``None``: it depends on the reporter (his last phone, the code
+    sent, his summary, the matches he typed)."""
+    s, d = state.step, state.data
+    if s in ("category", "time", "edit", "spot", "description"):
+        return (NAME, s, ctx.locale)
+    if s == "area":
+        return (NAME, s, ctx.locale, ctx.can_share_location)
+    if s == "category_leaf":
+        return (NAME, s, ctx.locale, str(d.get("group", "")))
+    if s == "building":
+        return (NAME, s, ctx.locale, str(d.get("area", "")))
+    if s == "photos":
+        return (NAME, s, ctx.locale, len(d.get("photos", ())))
+    return None
+
+
+def _ask(state: DialogueState, ctx: Ctx) -> _Question:
     cfg, loc, d, t, s = ctx.config, ctx.locale, state.data, ctx.t, state.step
     back = Choice(t("intake.back"), "i:back")
     if s == "category":
@@ -555,7 +500,7 @@ def _question(state: DialogueState, ctx: Ctx) -> tuple[str, tuple[Choice, ...], 
     if s == phone_code.STEP:
         return (*phone_code.question(d, ctx), True)
     if s == "summary":
-        return _summary(d, ctx), _buttons(ctx, "confirm", "edit", "cancel"), True
+        return _summary(d, ctx), _summary_choices(ctx), True
     if s == "edit":
         fields = [Choice(t(f"intake.field_{f}"), f"i:edit:{f}") for f in EDITABLE]
         return t("intake.ask_edit"), (*fields, back), True
@@ -563,7 +508,13 @@ def _question(state: DialogueState, ctx: Ctx) -> tuple[str, tuple[Choice, ...], 
 
 
 def _choices(state: DialogueState, ctx: Ctx) -> tuple[Choice, ...]:
+    if state.step == "summary":  # its text (the whole report) is not needed for these
+        return _summary_choices(ctx)
     return _question(state, ctx)[1]
+
+
+def _summary_choices(ctx: Ctx) -> tuple[Choice, ...]:
+    return _buttons(ctx, "confirm", "edit", "cancel")
 
 
 def _buttons(ctx: Ctx, *names: str) -> tuple[Choice, ...]:

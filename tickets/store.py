@@ -82,6 +82,7 @@ class Store(RuleStore):
         self._zone = ZoneInfo(config.timezone)
         self._lock = threading.RLock()
         self._depth = 0
+        self._savepoints: list[tuple[str, int]] = []  # open: name, total_changes at its start
         self.fault_cache: KnownFaults | None = None  # see tickets.incident_store
         self._chats = ChatRows()  # what this transaction read of chats (tickets.chat_rows)
         self._checkpoints: Checkpointer | None = None
@@ -141,33 +142,46 @@ class Store(RuleStore):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE … COMMIT; nests as a SAVEPOINT; rolls back on exception."""
+        """BEGIN IMMEDIATE … COMMIT; nests as a SAVEPOINT (none of its own directly inside
+        a savepoint with nothing written yet); rolls back on exception."""
         with self._lock:
             conn = self.db.conn
             if self._depth == 0:
                 conn.execute("BEGIN IMMEDIATE")
                 self._depth = 1
-                self._chats.forget()
+                self._chats.begin()
                 try:
                     yield
+                    conn.execute("COMMIT")
                 except BaseException:
+                    # What this transaction read or wrote of chats is undone with it
+                    # (a committed one's is kept for the next: tickets.chat_rows).
+                    self._chats.forget()
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-                else:
-                    try:
-                        conn.execute("COMMIT")
-                    except BaseException:
-                        if conn.in_transaction:
-                            conn.execute("ROLLBACK")
-                        raise
                 finally:
                     self._depth = 0
-                    self._chats.forget()
+            elif self._savepoints and self._savepoints[-1][1] == conn.total_changes:
+                # Nothing written since the enclosing savepoint began (the engine's around
+                # an action, then the store method's own): that savepoint marks where
+                # this one would, so a failure here goes back to it, and it stays.
+                name = self._savepoints[-1][0]
+                self._depth += 1
+                try:
+                    yield
+                except BaseException:
+                    self._chats.forget()  # it may have read what is now undone
+                    if conn.in_transaction:
+                        conn.execute(f"ROLLBACK TO {name}")
+                    raise
+                finally:
+                    self._depth -= 1
             else:
                 name = f"baoxiu_{self._depth}"
                 conn.execute(f"SAVEPOINT {name}")
                 self._depth += 1
+                self._savepoints.append((name, conn.total_changes))
                 try:
                     yield
                 except BaseException:
@@ -181,6 +195,7 @@ class Store(RuleStore):
                     conn.execute(f"RELEASE {name}")
                 finally:
                     self._depth -= 1
+                    self._savepoints.pop()
 
     # tickets ----------------------------------------------------------------------
     def create_ticket(self, draft: Draft, now: datetime, *, actor: Actor | None = None) -> Ticket:
