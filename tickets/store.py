@@ -13,9 +13,7 @@ order in SQL.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -32,6 +30,7 @@ from config.model import Config
 from tickets import dispatch_store, migrations, notice_rows, queries, search, stats, workflow
 from tickets.chat_rows import ChatRows
 from tickets.checkpoints import SAFETY_PAGES, Checkpointer
+from tickets.dbfile import private_file
 from tickets.dispatch_notices import revise
 from tickets.errors import BaoxiuError, InvalidInput, TicketNotFound
 from tickets.incident_store import KnownFaults, RuleStore
@@ -88,7 +87,7 @@ class Store(RuleStore):
         self._checkpoints: Checkpointer | None = None
         # isolation_level=None: the driver opens no transaction of its own; ours are
         # explicit (BEGIN IMMEDIATE / SAVEPOINT), see transaction().
-        _private_file(self.path)
+        private_file(self.path)
         conn = sqlite3.connect(
             str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
@@ -591,19 +590,3 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     # statement text was joined again for every new ticket and event.
     marks = ", ".join(f":{c}" for c in columns)
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-
-
-def _private_file(path: Path) -> None:
-    """Create the database file readable by its owner only (it holds phone numbers),
-    whatever the umask; SQLite gives its -wal and -shm files the same mode. An existing
-    file of ours is tightened too (older versions made it 0644)."""
-    if str(path) == ":memory:":
-        return
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    except OSError:
-        return  # sqlite3.connect reports the real problem in its own words
-    os.close(fd)
-    with contextlib.suppress(OSError):  # a file owned by someone else stays as it is
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)
