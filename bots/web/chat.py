@@ -14,11 +14,7 @@ This module must not decide anything about tickets or dialogues: that is the eng
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import functools
-import hashlib
-import hmac
 import json
 import logging
 import math
@@ -41,19 +37,28 @@ from bots.channel.media import IMAGE_EXTENSIONS, image_type
 from bots.engine import private_folder
 from bots.keys import CONFIG, ENGINE, INBOX, STORE, WORKER
 from bots.web.inbox import PAGE, payload
+from bots.web.session import (
+    CHANNEL,
+    COOKIE,
+    SESSIONS_KEPT,
+    browser_locale,
+    chat_of,
+    locale_for,
+    new_token,
+    session_chat,
+    session_token,
+)
 from bots.web.writer import Writer
 from config.org_config import LOGO_TYPES
 from conversation.actions import TicketAction
 from conversation.events import Button, Command, InEvent, Location, Photo, parse_text
-from conversation.i18n import LOCALES, translate
+from conversation.i18n import translate
 from conversation.replies import Reply
 from conversation.router import MAX_TEXT
 from tickets.outbox import has_pending
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "web"
-COOKIE = "baoxiu_session"
 POLL_SECONDS = 25
 WRITER = web.AppKey("web_writer", Writer)
 """The one thread the web chat's dialogue steps are written on (``bots.web.writer``)."""
@@ -61,9 +66,6 @@ PHOTOS_PER_HOUR = 20
 """Uploads one web chat may make in an hour (a report takes at most 4, a completion 4)."""
 MAX_JSON_BYTES = 16 * 1024
 MAX_BUTTON_BYTES = 64
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
-_SIGNED = re.compile(r"([A-Za-z0-9_-]{32})\.([A-Za-z0-9_-]{22})")
-_PLAIN = re.compile(r"[A-Za-z0-9_.-]*")
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 _MEDIA_REF = re.compile(rf"(?:{_SEGMENT}/)?{_SEGMENT}\.[a-z0-9]{{2,5}}")
@@ -75,105 +77,7 @@ _templates = jinja2.Environment(
 )
 
 
-# -- sessions, languages, refusals ----------------------------------------------------
-def chat_of(token: str) -> str:
-    return "w" + hashlib.sha256(token.encode()).hexdigest()[:24]
-
-
-def new_token(secret: bytes) -> str:
-    """A session token only this server can make: a random part and its HMAC."""
-    nonce = secrets.token_urlsafe(24)
-    return f"{nonce}.{_mac(secret, nonce)}"
-
-
-def _mac(secret: bytes, nonce: str) -> str:
-    digest = hmac.digest(secret, nonce.encode(), "sha256")[:16]
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-SESSIONS_KEPT = 50_000
-"""Checked session tokens remembered (``WebInbox.sessions``) before the memory starts over."""
-
-
-def session_token(request: web.Request) -> str | None:
-    """The visitor's token if this server issued it; a string a client made up is none.
-
-    Tokens from before signing (plain random strings) are still honoured for chats that
-    already have a history, so nobody loses a conversation; no new one is accepted."""
-    token = _cookie(request)
-    inbox = request.app[INBOX]
-    if token in inbox.sessions:
-        return token
-    signed = _SIGNED.fullmatch(token)
-    if signed:
-        good = hmac.compare_digest(signed[2], _mac(inbox.secret, signed[1]))
-    else:
-        good = bool(_TOKEN.fullmatch(token)) and inbox.last_seq(chat_of(token)) > 0
-    if not good:
-        return None
-    # Remembered once checked (a token stays good: the secret and a chat's history are
-    # kept); a client cannot fill this with tokens it made up, only with ones it was given.
-    if len(inbox.sessions) >= SESSIONS_KEPT:
-        inbox.sessions.clear()
-    inbox.sessions[token] = chat_of(token)
-    return token
-
-
-def session_chat(request: web.Request) -> str | None:
-    """The visitor's chat id, if their session token is good (``session_token``)."""
-    token = session_token(request)
-    return None if token is None else request.app[INBOX].sessions[token]
-
-
-_COOKIE_AT = f"{COOKIE}="
-
-
-def _cookie(request: web.Request) -> str:
-    """The session cookie's value ("" if none). Read straight from the header when it
-    holds one plain value of it, as the page's requests do (parsing every cookie of the
-    header was a tenth of a poll's work); anything else is left to aiohttp's parser."""
-    header = request.headers.get("Cookie", "")
-    at = header.find(_COOKIE_AT)
-    if at < 0:
-        return ""
-    if (at == 0 or header[at - 1] in " ;") and header.find(_COOKIE_AT, at + 1) < 0:
-        end = header.find(";", at)
-        value = header[at + len(_COOKIE_AT) : None if end < 0 else end].strip()
-        if _PLAIN.fullmatch(value):
-            return value
-    return request.cookies.get(COOKIE, "")
-
-
-@functools.lru_cache(maxsize=256)
-def browser_locale(header: str) -> str | None:
-    """The catalog locale the browser ranks highest (``Accept-Language``), if any (a
-    browser sends the same header with each request: each one is parsed once)."""
-    ranked: list[tuple[float, int, str]] = []
-    for order, part in enumerate(header.split(",")):
-        tag, _, params = part.strip().partition(";")
-        tag = tag.strip().lower()
-        locale = "zh_CN" if tag.startswith("zh") else "en" if tag.startswith("en") else None
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        if locale and quality > 0:
-            ranked.append((-quality, order, locale))
-    return min(ranked)[2] if ranked else None
-
-
-def locale_for(request: web.Request, chat: str | None) -> str:
-    """The chat's chosen language, else the browser's, else the service's."""
-    if chat is not None:
-        stored = request.app[INBOX].locale_of(CHANNEL, chat)
-        if stored in LOCALES:
-            return str(stored)
-    accepted = browser_locale(request.headers.get("Accept-Language", ""))
-    return accepted or request.app[CONFIG].locale
-
-
+# -- refusals -------------------------------------------------------------------------
 class Refused(Exception):
     """A request we answer with a localized JSON error; nothing has been written."""
 

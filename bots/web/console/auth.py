@@ -22,8 +22,8 @@ from typing import Any
 from aiohttp import BodyPartReader, MultipartReader, web
 
 from bots.keys import CONFIG, STORE
-from bots.web.chat import browser_locale
 from bots.web.console.render import render, t
+from bots.web.session import browser_locale
 from tickets import staff_store
 from tickets.staff import Can, StaffMember, may
 
