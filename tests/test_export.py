@@ -17,13 +17,16 @@ import hashlib
 import io
 import random
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import NOW, make_config, make_ticket
 
+import bots.cli.tickets as tickets_cli
 from bots.cli.tickets import FIELDS, _cell, value_text, write_csv
 from config.model import Config
 from conversation.i18n import local_time, translate
@@ -243,3 +246,57 @@ def test_times_not_as_the_store_writes_them_are_still_right(
             else local_time(datetime.fromisoformat(text), config.timezone, "%Y-%m-%d %H:%M:%S")
         )
         assert line[at] == want
+
+
+def test_rows_the_store_wrote_take_the_row_at_once_path(
+    seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seeded export above is the fast path's (bots.cli.export.row_builder) for every
+    batch, so the byte-for-byte tests check it, not the column-at-once fallback."""
+    taken: list[int] = []
+    real = tickets_cli.row_builder
+
+    def spy(*args: Any) -> Callable[[Any], list[tuple[Any, ...]]]:
+        build = real(*args)
+
+        def cells(rows: Any) -> list[tuple[Any, ...]]:
+            out = build(rows)
+            taken.append(len(rows))
+            return out
+
+        return cells
+
+    monkeypatch.setattr(tickets_cli, "row_builder", spy)
+    config = make_config(tmp_path)
+    assert export(config, seeded) == reference(config, seeded)
+    assert sum(taken) == 700
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("description", 12),  # a number in a text column (SQLite keeps what it is given)
+        ("description", b"=blob"),
+        ("rating", "-3"),  # a text in a number column
+        ("latitude", float("nan")),
+        ("hurry_count", -0.0),
+        ("hurry_count", 0.0),
+        ("version", 2.5),
+        ("master", "=x"),
+        ("photos", None),
+    ],
+)
+def test_odd_stored_values_are_written_as_one_cell_of_them_would_be(
+    tmp_path: Path, name: str, value: object
+) -> None:
+    """Values of a type the fast path does not expect send the batch to the column-at-once
+    rendering; every cell still reads as _cell(value_text(...)) of it (None: empty)."""
+    config = make_config(tmp_path)
+    names = list(FIELDS)
+    row: list[object] = [None] * len(names)
+    row[names.index(name)] = value
+    for other in ("number", "created_at"):
+        row[names.index(other)] = "2026-11-23T08:00:00.000000+00:00"
+    [line] = csv.reader(io.StringIO(_csv_of(config, names, [row])))
+    shown = value_text(config, name, value, "zh_CN") if name != "photos" else ""
+    assert line[names.index(name)] == ("" if value is None else _cell(shown))

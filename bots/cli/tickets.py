@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from functools import partial
@@ -27,6 +27,7 @@ from bots.cli.base import (
     store_of,
     table,
 )
+from bots.cli.export import Hours, Unfit, row_builder
 from bots.cli.outbox import delivery_lines
 from config.model import Config
 from conversation.i18n import local_time, translate
@@ -414,7 +415,7 @@ def batch_formatter(
             raise _NotWholeHour(key)
         return moment.isoformat(" ", "seconds")[:13]
 
-    hours: dict[str, str] = {}
+    hours = Hours(hour)
 
     def local(text: str | None) -> str:
         if text is None:
@@ -453,6 +454,8 @@ def batch_formatter(
         return _cell(" ".join(str(v) for v in json.loads(text)))
 
     lists = _Cache(listed)
+    tables: dict[str, Mapping[Any, str]] = {name: coded(name) for name in _CODED_FIELDS}
+    tables.update((name, lists) for name in _LIST_FIELDS)
 
     def plain(column: Sequence[Any]) -> Sequence[Any]:
         try:
@@ -476,16 +479,26 @@ def batch_formatter(
     for name in FIELDS:
         if name in _TIME_FIELDS:
             plan.append((index[name], times))
-        elif name in _CODED_FIELDS:
-            plan.append((index[name], partial(map, coded(name).__getitem__)))
-        elif name in _LIST_FIELDS:
-            plan.append((index[name], partial(map, lists.__getitem__)))
+        elif name in tables:
+            plan.append((index[name], partial(map, tables[name].__getitem__)))
         else:
             plan.append((index[name], plain))
 
-    def cells(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
+    def by_columns(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
         columns = list(zip(*rows, strict=True))
         return zip(*[render(columns[i]) for i, render in plan], strict=True)
+
+    kinds = {
+        name: "time" if name in _TIME_FIELDS else "table" if name in tables else "plain"
+        for name in names
+    }
+    by_rows = row_builder(FIELDS, names, kinds, tables, hours)
+
+    def cells(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
+        try:
+            return by_rows(rows)
+        except (Unfit, _NotWholeHour, TypeError):
+            return by_columns(rows)
 
     return cells
 
