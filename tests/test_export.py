@@ -260,7 +260,7 @@ def test_rows_the_store_wrote_take_the_row_at_once_path(
         build = real(*args)
 
         def cells(rows: Any) -> list[tuple[Any, ...]]:
-            out = build(rows)
+            out = list(build(rows))
             taken.append(len(rows))
             return out
 
@@ -300,3 +300,25 @@ def test_odd_stored_values_are_written_as_one_cell_of_them_would_be(
     [line] = csv.reader(io.StringIO(_csv_of(config, names, [row])))
     shown = value_text(config, name, value, "zh_CN") if name != "photos" else ""
     assert line[names.index(name)] == ("" if value is None else _cell(shown))
+
+
+def test_a_batch_the_fast_path_gives_up_midway_is_written_once(
+    seeded: Path, tmp_path: Path
+) -> None:
+    """The fast path fails at the last row of a batch (a number in a text column): the
+    rows it wrote before are taken back and the whole batch is written by columns."""
+    config = make_config(tmp_path)
+    conn = sqlite3.connect(str(seeded))
+    try:
+        [(names, found)] = list(batches(conn, batch=1000))
+    finally:
+        conn.close()
+    odd = list(found[-1])
+    odd[names.index("description")] = 12
+    out = io.BytesIO()
+    assert write_csv(config, [(names, [*found[:-1], tuple(odd)])], out.write) == 700
+    ours = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"), newline="")))
+    want = list(csv.reader(io.StringIO(reference(config, seeded).decode("utf-8-sig"), newline="")))
+    assert len(ours) == len(want) == 701
+    assert ours[:-1] == want[:-1]
+    assert ours[-1][FIELDS.index("description")] == "12"

@@ -1,12 +1,13 @@
 """The export's fast path: the CSV cells of a batch of stored ticket rows built by one
-comprehension, one tuple per row, as they come from SQLite (``bots.cli.tickets``
+generator, one tuple per row, as they come from SQLite (``bots.cli.tickets``
 ``batch_formatter`` uses it; ``write_csv`` writes what it returns).
 
-Why a generated comprehension: rendering column by column needs the batch turned into
-columns and back into rows, and a function call per column per batch; a comprehension
-whose tuple names every cell's rendering (a dict look-up for codes and photo lists, the
+Why a generated generator expression: rendering column by column needs the batch turned
+into columns and back into rows, and a function call per column per batch; one whose
+tuple names every cell's rendering (a dict look-up for codes and photo lists, the
 local hour for times, a first-character test for texts and a sign test for numbers) does
-one pass over rows that are still in the processor's cache.
+one pass over the rows, each row's cells made just before csv.writer reads them (still in
+the processor's cache).
 
 It must not decide anything a batch might not fit: every rendering here is the one the
 column-at-once formatter gives for the values the store writes (texts, numbers, NULL,
@@ -17,7 +18,7 @@ is rendered by that formatter instead. It reads no database and no config.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from itertools import chain
 from operator import itemgetter
@@ -56,11 +57,12 @@ def row_builder(
     kinds: Mapping[str, str],
     tables: Mapping[str, Mapping[Any, str]],
     hours: Hours,
-) -> Callable[[Rows], list[tuple[Any, ...]]]:
+) -> Callable[[Rows], Iterator[tuple[Any, ...]]]:
     """The cells (``fields_out`` order) of stored rows (columns ``names``): ``kinds`` says
     per field "time", "table" (rendered by the mapping ``tables[field]``: codes, photo
-    lists) or "plain" (the cell as stored, formula-neutralised). Raises ``Unfit`` or
-    TypeError for a batch it cannot render; nothing is returned half-done."""
+    lists) or "plain" (the cell as stored, formula-neutralised). The rows come lazily,
+    each built as the CSV writer takes it; a batch the fast path cannot render raises
+    ``Unfit`` (at once) or TypeError (at the row that holds the odd value)."""
     index = {name: i for i, name in enumerate(names)}
     scope: dict[str, Any] = {
         "H": hours,
@@ -80,12 +82,12 @@ def row_builder(
         else:
             parts.append(_PLAIN.get(_TYPES.get(name, ""), "g(r[{i}])").format(i=i))
     # Only the indexes above and fixed names go into the source: no stored value.
-    source = f"lambda rows: [({', '.join(parts)},) for r in rows]"
-    build: Callable[[Rows], list[tuple[Any, ...]]] = eval(source, scope)
+    source = f"lambda rows: (({', '.join(parts)},) for r in rows)"
+    build: Callable[[Rows], Iterator[tuple[Any, ...]]] = eval(source, scope)
     times = [index[name] for name in fields_out if kinds[name] == "time"]
     picked = itemgetter(*times) if len(times) > 1 else None
 
-    def cells(rows: Rows) -> list[tuple[Any, ...]]:
+    def cells(rows: Rows) -> Iterator[tuple[Any, ...]]:
         if picked is not None:
             _check_times(list(filter(None, chain.from_iterable(map(picked, rows)))))
         elif times:

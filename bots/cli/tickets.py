@@ -351,12 +351,19 @@ def write_csv(
     writer.writerow([say(loc, f"field.{name}") for name in FIELDS])
     write(b"\xef\xbb\xbf")
     count = 0
-    formatters: dict[tuple[str, ...], Callable[[Sequence[Sequence[Any]]], Iterable[Any]]] = {}
+    formatters: dict[tuple[str, ...], tuple[_Cells, _Cells]] = {}
     for names, found in batches:
-        cells = formatters.get(tuple(names))
-        if cells is None:  # one formatter (and its caches) for the whole export
-            cells = formatters[tuple(names)] = batch_formatter(config, names)
-        writer.writerows(cells(found))
+        pair = formatters.get(tuple(names))
+        if pair is None:  # one formatter (and its caches) for the whole export
+            pair = formatters[tuple(names)] = _formatters(config, names)
+        by_rows, by_columns = pair
+        start = buffer.tell()
+        try:  # rows rendered as csv.writer takes them, while they are in the CPU's cache
+            writer.writerows(by_rows(found))
+        except (Unfit, TypeError):  # a value the fast path does not render: by columns
+            buffer.seek(start)
+            buffer.truncate()
+            writer.writerows(by_columns(found))
         count += len(found)
         write(buffer.getvalue().encode("utf-8"))
         buffer.seek(0)
@@ -389,20 +396,40 @@ class _Cache(dict[Any, str]):
         return text
 
 
-class _NotWholeHour(Exception):
+class _NotWholeHour(Unfit):
     """The zone is not a whole number of hours from UTC at that hour."""
 
 
-def batch_formatter(
-    config: Config, names: Sequence[str]
-) -> Callable[[Sequence[Sequence[Any]]], Iterable[Sequence[Any]]]:
+_Cells = Callable[[Sequence[Sequence[Any]]], Iterable[Sequence[Any]]]
+
+
+def batch_formatter(config: Config, names: Sequence[str]) -> _Cells:
     """The export rows (cells in ``FIELDS`` order) of a batch of stored ticket rows
-    (columns ``names``), without a Ticket, a dict or a function call per row: the batch
-    is turned into columns and each column is rendered at once. Codes (state, category,
-    holder…) and photo lists are rendered once per distinct value; a text column is
-    searched for a formula start as one string, and quoted cell by cell only when one is
-    found; numbers and None go to csv.writer as they are (it writes them as str() does
-    and None as nothing); times are shifted one UTC hour at a time."""
+    (columns ``names``), whatever the stored values: ``_formatters``' fast path, or its
+    column-at-once path for a batch the fast path does not fit."""
+    by_rows, by_columns = _formatters(config, names)
+
+    def cells(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
+        try:
+            return list(by_rows(rows))
+        except (Unfit, TypeError):
+            return by_columns(rows)
+
+    return cells
+
+
+def _formatters(config: Config, names: Sequence[str]) -> tuple[_Cells, _Cells]:
+    """Two renderings of a batch's export rows, sharing their caches (codes, photo lists
+    and UTC hours are rendered once per distinct value):
+
+    - by rows (``bots.cli.export.row_builder``): lazily, one tuple per stored row, for
+      the values the store writes; raises ``Unfit`` or TypeError (possibly midway) for
+      a batch holding anything else;
+    - by columns, for any stored values, without a Ticket, a dict or a function call per
+      row: the batch is turned into columns and each column is rendered at once; a text
+      column is searched for a formula start as one string, and quoted cell by cell only
+      when one is found; numbers and None go to csv.writer as they are (it writes them
+      as str() does and None as nothing); times are shifted one UTC hour at a time."""
     loc = config.locale
     zone = ZoneInfo(config.timezone)
 
@@ -492,15 +519,7 @@ def batch_formatter(
         name: "time" if name in _TIME_FIELDS else "table" if name in tables else "plain"
         for name in names
     }
-    by_rows = row_builder(FIELDS, names, kinds, tables, hours)
-
-    def cells(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
-        try:
-            return by_rows(rows)
-        except (Unfit, _NotWholeHour, TypeError):
-            return by_columns(rows)
-
-    return cells
+    return row_builder(FIELDS, names, kinds, tables, hours), by_columns
 
 
 _UTC_SHAPE = tuple((i, c) for i, c in enumerate("    -  -  T  :  :  .      +00:00") if c != " ")
