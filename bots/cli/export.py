@@ -29,9 +29,10 @@ from tickets.model import Ticket
 
 Rows = Sequence[Sequence[Any]]
 _TYPES = {f.name: str(f.type) for f in fields(Ticket)}
-_UTC_SHAPE = tuple((i, c) for i, c in enumerate("    -  -  T  :  :  .      +00:00") if c != " ")
+UTC_SHAPE = tuple((i, c) for i, c in enumerate("    -  -  T  :  :  .      +00:00") if c != " ")
 """(position, character) that every time the store writes has (tickets.rows.iso); the
-other positions are digits. Checked for a whole batch at once, by strided slices."""
+other positions are digits. Checked for a whole batch (or column) at once, by strided
+slices."""
 
 
 class Unfit(Exception):
@@ -103,7 +104,7 @@ def _check_times(stored: list[Any]) -> None:
         joined = "".join(stored)
     except TypeError as exc:
         raise Unfit("a time that is not text") from exc
-    if set(map(len, stored)) - {32} or any(joined[i::32] != c * len(stored) for i, c in _UTC_SHAPE):
+    if set(map(len, stored)) - {32} or any(joined[i::32] != c * len(stored) for i, c in UTC_SHAPE):
         raise Unfit("a time not as the store writes it")
 
 

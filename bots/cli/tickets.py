@@ -27,7 +27,7 @@ from bots.cli.base import (
     store_of,
     table,
 )
-from bots.cli.export import Hours, Unfit, row_builder
+from bots.cli.export import UTC_SHAPE, Hours, Unfit, row_builder
 from bots.cli.outbox import delivery_lines
 from config.model import Config
 from conversation.i18n import local_time, translate
@@ -455,7 +455,7 @@ def _formatters(config: Config, names: Sequence[str]) -> tuple[_Cells, _Cells]:
         # shifted by its hour; anything else is converted cell by cell.
         joined = "".join(stored)
         if set(map(len, stored)) - {32} or any(
-            joined[i::32] != c * len(stored) for i, c in _UTC_SHAPE
+            joined[i::32] != c * len(stored) for i, c in UTC_SHAPE
         ):
             return [local(t) for t in column]
         try:
@@ -522,9 +522,6 @@ def _formatters(config: Config, names: Sequence[str]) -> tuple[_Cells, _Cells]:
     return row_builder(FIELDS, names, kinds, tables, hours), by_columns
 
 
-_UTC_SHAPE = tuple((i, c) for i, c in enumerate("    -  -  T  :  :  .      +00:00") if c != " ")
-"""(position, character) that every time the store writes has (tickets.rows.iso); the
-other positions are digits. Checked for a whole column at once, by strided slices."""
 _NOT_NONE = partial(is_not, None)
 _NUMBERS = frozenset({int, float, type(None)})
 _TIME_FIELDS = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
