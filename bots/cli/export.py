@@ -81,7 +81,8 @@ def row_builder(
         elif kinds[name] == "time":
             parts.append(f'(H[v[:13]] + v[13:19] if (v := r[{i}]) else "")')
         else:
-            parts.append(_PLAIN.get(_TYPES.get(name, ""), "g(r[{i}])").format(i=i))
+            plain = _PLAIN.get(_TYPES.get(name, ""), "g(r[{i}])") if _ONE_CHARACTER else "g(r[{i}])"
+            parts.append(plain.format(i=i))
     # Only the indexes above and fixed names go into the source: no stored value.
     source = f"lambda rows: (({', '.join(parts)},) for r in rows)"
     build: Callable[[Rows], Iterator[tuple[Any, ...]]] = eval(source, scope)
@@ -119,6 +120,10 @@ _PLAIN = {
     "int | None": "(v if (v := r[{i}]) is None or (v >= 0 and type(v) is int) or v > 0 else q(v))",
     "float | None": "(v if (v := r[{i}]) is None or v > 0 else q(v))",
 }
+
+
+# The first-character test (v[:1] in F) stands for text.startswith(CSV_FORMULA_START).
+_ONE_CHARACTER = all(len(start) == 1 for start in CSV_FORMULA_START)
 
 
 def _quoted(value: Any) -> str:
