@@ -17,16 +17,13 @@ import hashlib
 import io
 import random
 import sqlite3
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import NOW, make_config, make_ticket
 
-import bots.cli.tickets as tickets_cli
 from bots.cli.tickets import FIELDS, _cell, value_text, write_csv
 from config.model import Config
 from conversation.i18n import local_time, translate
@@ -248,30 +245,6 @@ def test_times_not_as_the_store_writes_them_are_still_right(
         assert line[at] == want
 
 
-def test_rows_the_store_wrote_take_the_row_at_once_path(
-    seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The seeded export above is the fast path's (bots.cli.export.row_builder) for every
-    batch, so the byte-for-byte tests check it, not the column-at-once fallback."""
-    taken: list[int] = []
-    real = tickets_cli.row_builder
-
-    def spy(*args: Any) -> Callable[[Any], list[tuple[Any, ...]]]:
-        build = real(*args)
-
-        def cells(rows: Any) -> list[tuple[Any, ...]]:
-            out = list(build(rows))
-            taken.append(len(rows))
-            return out
-
-        return cells
-
-    monkeypatch.setattr(tickets_cli, "row_builder", spy)
-    config = make_config(tmp_path)
-    assert export(config, seeded) == reference(config, seeded)
-    assert sum(taken) == 700
-
-
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -289,8 +262,8 @@ def test_rows_the_store_wrote_take_the_row_at_once_path(
 def test_odd_stored_values_are_written_as_one_cell_of_them_would_be(
     tmp_path: Path, name: str, value: object
 ) -> None:
-    """Values of a type the fast path does not expect send the batch to the column-at-once
-    rendering; every cell still reads as _cell(value_text(...)) of it (None: empty)."""
+    """Values of a type the store does not write there still read as _cell(value_text(...))
+    of them (None: empty), whatever shortcut the export takes for a column."""
     config = make_config(tmp_path)
     names = list(FIELDS)
     row: list[object] = [None] * len(names)
@@ -300,25 +273,3 @@ def test_odd_stored_values_are_written_as_one_cell_of_them_would_be(
     [line] = csv.reader(io.StringIO(_csv_of(config, names, [row])))
     shown = value_text(config, name, value, "zh_CN") if name != "photos" else ""
     assert line[names.index(name)] == ("" if value is None else _cell(shown))
-
-
-def test_a_batch_the_fast_path_gives_up_midway_is_written_once(
-    seeded: Path, tmp_path: Path
-) -> None:
-    """The fast path fails at the last row of a batch (a number in a text column): the
-    rows it wrote before are taken back and the whole batch is written by columns."""
-    config = make_config(tmp_path)
-    conn = sqlite3.connect(str(seeded))
-    try:
-        [(names, found)] = list(batches(conn, batch=1000))
-    finally:
-        conn.close()
-    odd = list(found[-1])
-    odd[names.index("description")] = 12
-    out = io.BytesIO()
-    assert write_csv(config, [(names, [*found[:-1], tuple(odd)])], out.write) == 700
-    ours = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"), newline="")))
-    want = list(csv.reader(io.StringIO(reference(config, seeded).decode("utf-8-sig"), newline="")))
-    assert len(ours) == len(want) == 701
-    assert ours[:-1] == want[:-1]
-    assert ours[-1][FIELDS.index("description")] == "12"

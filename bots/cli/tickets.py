@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from functools import partial
@@ -27,7 +27,6 @@ from bots.cli.base import (
     store_of,
     table,
 )
-from bots.cli.export import UTC_SHAPE, Hours, Unfit, row_builder
 from bots.cli.outbox import delivery_lines
 from config.model import Config
 from conversation.i18n import local_time, translate
@@ -351,19 +350,12 @@ def write_csv(
     writer.writerow([say(loc, f"field.{name}") for name in FIELDS])
     write(b"\xef\xbb\xbf")
     count = 0
-    formatters: dict[tuple[str, ...], tuple[_Cells, _Cells]] = {}
+    formatters: dict[tuple[str, ...], Callable[[Sequence[Sequence[Any]]], Iterable[Any]]] = {}
     for names, found in batches:
-        pair = formatters.get(tuple(names))
-        if pair is None:  # one formatter (and its caches) for the whole export
-            pair = formatters[tuple(names)] = _formatters(config, names)
-        by_rows, by_columns = pair
-        start = buffer.tell()
-        try:  # rows rendered as csv.writer takes them, while they are in the CPU's cache
-            writer.writerows(by_rows(found))
-        except (Unfit, TypeError):  # a value the fast path does not render: by columns
-            buffer.seek(start)
-            buffer.truncate()
-            writer.writerows(by_columns(found))
+        cells = formatters.get(tuple(names))
+        if cells is None:  # one formatter (and its caches) for the whole export
+            cells = formatters[tuple(names)] = batch_formatter(config, names)
+        writer.writerows(cells(found))
         count += len(found)
         write(buffer.getvalue().encode("utf-8"))
         buffer.seek(0)
@@ -396,40 +388,20 @@ class _Cache(dict[Any, str]):
         return text
 
 
-class _NotWholeHour(Unfit):
+class _NotWholeHour(Exception):
     """The zone is not a whole number of hours from UTC at that hour."""
 
 
-_Cells = Callable[[Sequence[Sequence[Any]]], Iterable[Sequence[Any]]]
-
-
-def batch_formatter(config: Config, names: Sequence[str]) -> _Cells:
+def batch_formatter(
+    config: Config, names: Sequence[str]
+) -> Callable[[Sequence[Sequence[Any]]], Iterable[Sequence[Any]]]:
     """The export rows (cells in ``FIELDS`` order) of a batch of stored ticket rows
-    (columns ``names``), whatever the stored values: ``_formatters``' fast path, or its
-    column-at-once path for a batch the fast path does not fit."""
-    by_rows, by_columns = _formatters(config, names)
-
-    def cells(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
-        try:
-            return list(by_rows(rows))
-        except (Unfit, TypeError):
-            return by_columns(rows)
-
-    return cells
-
-
-def _formatters(config: Config, names: Sequence[str]) -> tuple[_Cells, _Cells]:
-    """Two renderings of a batch's export rows, sharing their caches (codes, photo lists
-    and UTC hours are rendered once per distinct value):
-
-    - by rows (``bots.cli.export.row_builder``): lazily, one tuple per stored row, for
-      the values the store writes; raises ``Unfit`` or TypeError (possibly midway) for
-      a batch holding anything else;
-    - by columns, for any stored values, without a Ticket, a dict or a function call per
-      row: the batch is turned into columns and each column is rendered at once; a text
-      column is searched for a formula start as one string, and quoted cell by cell only
-      when one is found; numbers and None go to csv.writer as they are (it writes them
-      as str() does and None as nothing); times are shifted one UTC hour at a time."""
+    (columns ``names``), without a Ticket, a dict or a function call per row: the batch
+    is turned into columns and each column is rendered at once. Codes (state, category,
+    holder…) and photo lists are rendered once per distinct value; a text column is
+    searched for a formula start as one string, and quoted cell by cell only when one is
+    found; numbers and None go to csv.writer as they are (it writes them as str() does
+    and None as nothing); times are shifted one UTC hour at a time."""
     loc = config.locale
     zone = ZoneInfo(config.timezone)
 
@@ -442,7 +414,7 @@ def _formatters(config: Config, names: Sequence[str]) -> tuple[_Cells, _Cells]:
             raise _NotWholeHour(key)
         return moment.isoformat(" ", "seconds")[:13]
 
-    hours = Hours(hour)
+    hours: dict[str, str] = {}
 
     def local(text: str | None) -> str:
         if text is None:
@@ -455,7 +427,7 @@ def _formatters(config: Config, names: Sequence[str]) -> tuple[_Cells, _Cells]:
         # shifted by its hour; anything else is converted cell by cell.
         joined = "".join(stored)
         if set(map(len, stored)) - {32} or any(
-            joined[i::32] != c * len(stored) for i, c in UTC_SHAPE
+            joined[i::32] != c * len(stored) for i, c in _UTC_SHAPE
         ):
             return [local(t) for t in column]
         try:
@@ -481,8 +453,6 @@ def _formatters(config: Config, names: Sequence[str]) -> tuple[_Cells, _Cells]:
         return _cell(" ".join(str(v) for v in json.loads(text)))
 
     lists = _Cache(listed)
-    tables: dict[str, Mapping[Any, str]] = {name: coded(name) for name in _CODED_FIELDS}
-    tables.update((name, lists) for name in _LIST_FIELDS)
 
     def plain(column: Sequence[Any]) -> Sequence[Any]:
         try:
@@ -506,22 +476,23 @@ def _formatters(config: Config, names: Sequence[str]) -> tuple[_Cells, _Cells]:
     for name in FIELDS:
         if name in _TIME_FIELDS:
             plan.append((index[name], times))
-        elif name in tables:
-            plan.append((index[name], partial(map, tables[name].__getitem__)))
+        elif name in _CODED_FIELDS:
+            plan.append((index[name], partial(map, coded(name).__getitem__)))
+        elif name in _LIST_FIELDS:
+            plan.append((index[name], partial(map, lists.__getitem__)))
         else:
             plan.append((index[name], plain))
 
-    def by_columns(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
+    def cells(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
         columns = list(zip(*rows, strict=True))
         return zip(*[render(columns[i]) for i, render in plan], strict=True)
 
-    kinds = {
-        name: "time" if name in _TIME_FIELDS else "table" if name in tables else "plain"
-        for name in names
-    }
-    return row_builder(FIELDS, names, kinds, tables, hours), by_columns
+    return cells
 
 
+_UTC_SHAPE = tuple((i, c) for i, c in enumerate("    -  -  T  :  :  .      +00:00") if c != " ")
+"""(position, character) that every time the store writes has (tickets.rows.iso); the
+other positions are digits. Checked for a whole column at once, by strided slices."""
 _NOT_NONE = partial(is_not, None)
 _NUMBERS = frozenset({int, float, type(None)})
 _TIME_FIELDS = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
