@@ -243,3 +243,33 @@ def test_times_not_as_the_store_writes_them_are_still_right(
             else local_time(datetime.fromisoformat(text), config.timezone, "%Y-%m-%d %H:%M:%S")
         )
         assert line[at] == want
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("description", 12),  # a number in a text column (SQLite keeps what it is given)
+        ("description", b"=blob"),
+        ("rating", "-3"),  # a text in a number column
+        ("latitude", float("nan")),
+        ("hurry_count", -0.0),
+        ("hurry_count", 0.0),
+        ("version", 2.5),
+        ("master", "=x"),
+        ("photos", None),
+    ],
+)
+def test_odd_stored_values_are_written_as_one_cell_of_them_would_be(
+    tmp_path: Path, name: str, value: object
+) -> None:
+    """Values of a type the store does not write there still read as _cell(value_text(...))
+    of them (None: empty), whatever shortcut the export takes for a column."""
+    config = make_config(tmp_path)
+    names = list(FIELDS)
+    row: list[object] = [None] * len(names)
+    row[names.index(name)] = value
+    for other in ("number", "created_at"):
+        row[names.index(other)] = "2026-11-23T08:00:00.000000+00:00"
+    [line] = csv.reader(io.StringIO(_csv_of(config, names, [row])))
+    shown = value_text(config, name, value, "zh_CN") if name != "photos" else ""
+    assert line[names.index(name)] == ("" if value is None else _cell(shown))
