@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -169,11 +170,7 @@ class Config:
 
     # -- look-ups ---------------------------------------------------------------
     def category(self, code: str) -> Category | None:
-        for group in self.categories:
-            for leaf in group.children:
-                if leaf.code == code:
-                    return leaf
-        return None
+        return self._by_code["category"].get(code)
 
     def group(self, code: str) -> CategoryGroup | None:
         return next((g for g in self.categories if g.code == code), None)
@@ -182,16 +179,35 @@ class Config:
         return tuple(leaf for g in self.categories for leaf in g.children)
 
     def area(self, code: str) -> Area | None:
-        return next((a for a in self.areas if a.code == code), None)
+        return self._by_code["area"].get(code)
 
     def team(self, code: str) -> Team | None:
-        return next((t for t in self.teams if t.code == code), None)
+        return self._by_code["team"].get(code)
 
     def technician(self, id_: str) -> Technician | None:
-        return next((t for t in self.technicians if t.id == id_), None)
+        return self._by_code["technician"].get(id_)
 
     def dispatcher(self, id_: str) -> Dispatcher | None:
-        return next((d for d in self.dispatchers if d.id == id_), None)
+        return self._by_code["dispatcher"].get(id_)
+
+    @cached_property
+    def _by_code(self) -> dict[str, dict[str, Any]]:
+        """Categories, areas, teams and people by code, made once per Config (it is frozen;
+        ``dataclasses.replace`` makes a new one): the engine looked them up by scanning
+        several times a step. The first of a code wins, as the scans did."""
+        kinds: dict[str, Iterable[tuple[str, Any]]] = {
+            "category": ((c.code, c) for g in self.categories for c in g.children),
+            "area": ((a.code, a) for a in self.areas),
+            "team": ((t.code, t) for t in self.teams),
+            "technician": ((t.id, t) for t in self.technicians),
+            "dispatcher": ((d.id, d) for d in self.dispatchers),
+        }
+        found: dict[str, dict[str, Any]] = {}
+        for kind, pairs in kinds.items():
+            index = found[kind] = {}
+            for code, item in pairs:
+                index.setdefault(code, item)
+        return found
 
     def teams_of(self, technician_id: str) -> frozenset[str]:
         return frozenset(t.code for t in self.teams if technician_id in t.members)

@@ -574,3 +574,29 @@ def test_every_problem_is_reported_at_once_naming_people_by_id() -> None:
     assert lines[2].startswith('technicians[li].phone = "1"')
     assert lines[3].startswith('dispatchers[wang].nmae = "王调度": unknown key')
     assert all(" — " in line for line in lines)
+
+
+def test_look_ups_by_code_find_what_a_scan_finds_and_follow_replace() -> None:
+    """The look-ups are indexed once per Config: each finds the first item of its code,
+    as scanning the tuples did, and a replaced Config answers from its own items."""
+    config = load(None)
+    leaves = [leaf for group in config.categories for leaf in group.children]
+    for leaf in leaves:
+        assert config.category(leaf.code) is next(c for c in leaves if c.code == leaf.code)
+    for area in config.areas:
+        assert config.area(area.code) is area
+    for team in config.teams:
+        assert config.team(team.code) is team
+    for person in config.technicians:
+        assert config.technician(person.id) is person
+    for desk in config.dispatchers:
+        assert config.dispatcher(desk.id) is desk
+    assert config.category("nope") is config.area("nope") is config.team("nope") is None
+    assert config.technician("nope") is config.dispatcher("nope") is None
+
+    first = config.areas[0]
+    renamed = dataclasses.replace(first, zh="另一个名字")
+    other = dataclasses.replace(config, areas=(renamed, first, *config.areas[1:]))
+    assert other.area(first.code) is renamed  # the first of a code wins
+    assert config.area(first.code) is first  # the original keeps its own index
+    assert other == dataclasses.replace(config, areas=other.areas)  # equality: fields only
