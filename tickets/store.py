@@ -17,7 +17,7 @@ import functools
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -132,6 +132,13 @@ class Store(RuleStore):
         sqlite-utils SAVEPOINT/RELEASE around each read): tickets.queries uses it."""
         with self._lock:
             yield self.db.conn
+
+    def write_one(self, sql: str, params: Sequence[Any]) -> None:
+        """One write statement: inside the caller's transaction as it is (no SAVEPOINT:
+        one statement undoes itself when it fails), else in a transaction of its own."""
+        conn = self.db.conn
+        with self._lock, nullcontext() if conn.in_transaction else self.transaction():
+            conn.execute(sql, params)
 
     def __enter__(self) -> Store:
         return self

@@ -142,15 +142,7 @@ class OfferTable:
             " VALUES (?, ?, ?, ?) ON CONFLICT (channel, chat)"
             " DO UPDATE SET offer = excluded.offer, updated_at = excluded.updated_at"
         )
-        params = [self.channel, chat, offer.to_json(), now.isoformat()]
-        with self.store.reader() as conn:  # the store's lock: whose transaction it is
-            if conn.in_transaction:
-                # No SAVEPOINT inside the caller's transaction: one statement undoes
-                # itself when it fails, and the exception takes the caller's step back.
-                conn.execute(sql, params)
-                return
-            with self.store.transaction():
-                conn.execute(sql, params)
+        self.store.write_one(sql, [self.channel, chat, offer.to_json(), now.isoformat()])
 
     def show(self, chat: str, shown: Offer, now: datetime, *, notice: bool) -> Offer:
         """Record what was just shown in ``chat``; return the offer now standing."""

@@ -35,16 +35,6 @@ class WeChatTables:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def _write(self, sql: str, params: list[Any]) -> None:
-        """One statement: inside the caller's transaction as it is (no SAVEPOINT — it
-        undoes itself when it fails), else in a transaction of its own."""
-        with self.store.reader() as conn:  # the store's lock: whose transaction it is
-            if conn.in_transaction:
-                conn.execute(sql, params)
-                return
-            with self.store.transaction():
-                conn.execute(sql, params)
-
     def _one(self, sql: str, params: list[Any]) -> Any:
         """The first row of a read (no sqlite-utils SAVEPOINT around it)."""
         with self.store.reader() as conn:
@@ -114,7 +104,7 @@ class WeChatTables:
 
     # -- followers --------------------------------------------------------------------
     def set_subscribed(self, open_id: str, subscribed: bool) -> None:
-        self._write(
+        self.store.write_one(
             "INSERT INTO wechat_users (open_id, subscribed, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (open_id) DO UPDATE SET subscribed = excluded.subscribed,"
             " updated_at = excluded.updated_at",
