@@ -54,6 +54,7 @@ sys.path.insert(1, str(ROOT / "tests"))
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web  # noqa: E402
 from fake_telegram import TOKEN, FakeTelegram, user  # noqa: E402
 
+from bench.measure import cpu_seconds  # noqa: E402
 from tests.web_report import free_port  # noqa: E402 (after sys.path)
 
 SECRET = "bench-secret-0123456789abcdef"
@@ -317,12 +318,6 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(

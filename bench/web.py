@@ -46,6 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import cpu_seconds  # noqa: E402
 from tests.web_report import NUMBER, SCRIPT, free_port  # noqa: E402 (after sys.path)
 
 
@@ -115,14 +116,6 @@ def start(kind: str, port: int, data: Path, profile: str | None) -> subprocess.P
         argv += ["--host", "127.0.0.1", "--port", str(port)]
     log = open(data / f"{kind}.log", "wb")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data)
-
-
-def cpu_seconds(pid: int, task: int | None = None) -> float:
-    """User + system CPU time so far of a process (all its threads), or of one of its
-    threads (``task``: the main thread, which runs the event loop, is ``pid``), from /proc."""
-    stat = Path(f"/proc/{pid}/task/{task}/stat" if task else f"/proc/{pid}/stat")
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def wait_up(port: int) -> None:

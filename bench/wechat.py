@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ sys.path.insert(1, str(ROOT / "tests"))
 from aiohttp import web  # noqa: E402
 from fake_wechat import AES_KEY, APP_ID, TOKEN, FakeWeChatApi, WeChatUser  # noqa: E402
 
+from bench.measure import cpu_seconds, percentile_ms  # noqa: E402
 from tests.web_report import free_port  # noqa: E402 (after sys.path)
 
 STEPS = ("1", "302室", "13812345678", "卫生间水管漏水", "1", "1", "1")
@@ -174,19 +174,6 @@ async def wait_listening(port: int) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def p(times: list[float], q: float) -> float:
-    return statistics.quantiles(times, n=100)[int(q) - 1] * 1000
-
-
 async def bench(followers: int, concurrency: int, rounds: int, profile: str) -> None:
     api_port = free_port()
     api = start("--serve", "api", "--port", str(api_port))
@@ -212,7 +199,7 @@ async def bench(followers: int, concurrency: int, rounds: int, profile: str) -> 
         f" best of {rounds} alternating rounds"
     )
     for name, (rate, times) in results.items():
-        p50, p99 = p(times, 50), p(times, 99)
+        p50, p99 = percentile_ms(times, 50), percentile_ms(times, 99)
         print(f"{name:>7}: {rate:8.1f} callbacks/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
     if all(cpu.values()):
         print(
@@ -220,7 +207,7 @@ async def bench(followers: int, concurrency: int, rounds: int, profile: str) -> 
             " (a note: less sensitive to the other load on the machine than callbacks/s)"
         )
     ratio = results["baoxiu"][0] / results["echo"][0]
-    p99 = p(results["baoxiu"][1], 99)
+    p99 = percentile_ms(results["baoxiu"][1], 99)
     print(
         f"ratio baoxiu/echo: {ratio:.2f} (target ≥ 0.8); baoxiu p99 {p99:.1f} ms (target < 100 ms)"
     )

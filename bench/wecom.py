@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from fake_wecom import (  # noqa: E402
     WeComMember,
 )
 
+from bench.measure import cpu_seconds, percentile_ms  # noqa: E402
 from tests.web_report import free_port  # noqa: E402 (after sys.path)
 
 
@@ -201,19 +201,6 @@ async def all_sent(api_port: int, members: int, messages: int) -> None:
     raise AssertionError("not every reply was sent within 60 s")
 
 
-def p(times: list[float], q: float) -> float:
-    return statistics.quantiles(times, n=100)[int(q) - 1] * 1000
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def bench(members: int, messages: int, concurrency: int, rounds: int, profile: str) -> None:
     results: dict[str, tuple[float, list[float]]] = {}  # each side's best round
     cpu: dict[str, float] = {}  # the server's least CPU time per callback, ms
@@ -231,7 +218,7 @@ async def bench(members: int, messages: int, concurrency: int, rounds: int, prof
         f" best of {rounds} alternating rounds"
     )
     for name, (rate, times) in results.items():
-        p50, p99 = p(times, 50), p(times, 99)
+        p50, p99 = percentile_ms(times, 50), percentile_ms(times, 99)
         print(f"{name:>7}: {rate:8.1f} callbacks/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
     if all(cpu.values()):
         print(
@@ -240,7 +227,7 @@ async def bench(members: int, messages: int, concurrency: int, rounds: int, prof
             " on the machine than callbacks/s)"
         )
     ratio = results["baoxiu"][0] / results["echo"][0]
-    p99 = p(results["baoxiu"][1], 99)
+    p99 = percentile_ms(results["baoxiu"][1], 99)
     print(f"ratio baoxiu/echo: {ratio:.2f}; baoxiu p99 {p99:.1f} ms (WeCom waits 5 s)")
 
 
