@@ -1,16 +1,19 @@
-"""Shared fixtures: a small configuration built in Python (no loader, no file) and a
-store on a real SQLite file under the test's temporary folder."""
+"""Shared fixtures: a small configuration built in Python (no loader, no file), a
+store on a real SQLite file under the test's temporary folder, and the whole app served
+on 127.0.0.1 over that store (``client``; a module with its own setup overrides it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from bots.app import build_app
 from config.model import (
     Area,
     Building,
@@ -156,3 +159,9 @@ def store(config: Config) -> Iterator[Store]:
     opened = Store(config.database, config)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+async def client(config: Config, store: Store) -> AsyncIterator[TestClient[Any, Any]]:
+    async with TestClient(TestServer(build_app(config, store=store), host="127.0.0.1")) as c:
+        yield c

@@ -6,24 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from bots.app import build_app
 from bots.keys import STORE, WORKER
 from bots.notify_workers import WORKERS
 from bots.offloop import OffLoop, OffLoopWorker
-from config.model import Config
-from tickets.store import Store
-
-
-@pytest.fixture
-async def client(config: Config, store: Store) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(build_app(config, store=store), host="127.0.0.1")) as c:
-        yield c
 
 
 async def test_a_delivery_pass_waiting_for_the_store_does_not_stall_requests(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +25,6 @@ from config.model import Config
 from conversation.i18n import translate
 from tests.web_report import free_port
 from tickets.store import Store
-
-
-@pytest.fixture
-async def client(config: Config, store: Store) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(build_app(config, store=store), host="127.0.0.1")) as c:
-        yield c
 
 
 def assert_secured(headers: Any) -> None:

@@ -9,26 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from bots.app import build_app
 from bots.keys import ENGINE, STORE, WORKER
 from bots.web.chat import WRITER
 from bots.web.writer import Writer
-from config.model import Config
 from tests.web_report import SCRIPT
 from tickets import outbox
 from tickets.store import Store
-
-
-@pytest.fixture
-async def client(config: Config, store: Store) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(build_app(config, store=store), host="127.0.0.1")) as c:
-        yield c
 
 
 async def test_a_page_is_answered_while_a_step_is_being_written(

@@ -137,12 +137,6 @@ def choices(messages: list[dict[str, Any]]) -> list[str]:
 
 
 @pytest.fixture
-async def client(config: Config, store: Store) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(build_app(config, store=store), host="127.0.0.1")) as c:
-        yield c
-
-
-@pytest.fixture
 async def resident(client: TestClient[Any, Any]) -> Resident:
     person = Resident(client)
     await person.open()
