@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -189,6 +189,13 @@ class Config:
 
     def dispatcher(self, id_: str) -> Dispatcher | None:
         return self._by_code["dispatcher"].get(id_)
+
+    @cached_property
+    def made(self) -> dict[Hashable, Any]:
+        """Texts and layouts made from this configuration and the catalogs alone, kept
+        with it (``conversation.remembered``): a reload makes a new Config, so nothing
+        made from an old one is ever shown again, and it is freed with it."""
+        return {}
 
     @cached_property
     def _by_code(self) -> dict[str, dict[str, Any]]:

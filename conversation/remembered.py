@@ -1,7 +1,7 @@
 """What a dialogue shows that depends only on the configuration and the catalogs, made
 once per configuration (both never change while a configuration object lives; a reload
-makes a new one). Kept by the configuration's identity: hashing it would cost as much
-as making the text again.
+makes a new one), in the configuration's own ``made`` dict: hashing the configuration
+would cost as much as making the text again.
 
 Must not: keep anything that depends on a person, a ticket or the time.
 """
@@ -9,29 +9,20 @@ Must not: keep anything that depends on a person, a ticket or the time.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from config.model import Config
 
 T = TypeVar("T")
 
-MAX_CONFIGS = 16
-"""Configurations kept at once (a test run's, a reload now and then)."""
 MAX_PER_CONFIG = 1024
 """Texts kept per configuration (e.g. the buildings of many areas, in two languages)."""
-
-_MADE: dict[int, tuple[Config, dict[Hashable, Any]]] = {}
 
 
 def remembered(config: Config, key: Hashable, make: Callable[[], T]) -> T:
     """``make()``, or what it returned before for this configuration and ``key`` (which
     must name everything else it depends on)."""
-    known = _MADE.get(id(config))
-    if known is None or known[0] is not config:
-        if len(_MADE) >= MAX_CONFIGS:
-            _MADE.clear()
-        known = _MADE[id(config)] = (config, {})
-    made = known[1]
+    made = config.made
     if key in made:
         found: T = made[key]
         return found
