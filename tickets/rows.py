@@ -8,11 +8,12 @@ need these helpers.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from tickets.model import Action, Event, Mode, Priority, Role, State, Ticket
 
@@ -79,7 +80,9 @@ def iso(moment: datetime) -> str:
     # UTC text is the same; a naive one is refused before anything is kept.
     text = _ISO.get(moment)
     if text is None:
-        text = aware(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        # isoformat: the same text as strftime("%Y-%m-%dT%H:%M:%S.%f+00:00") of a UTC
+        # time (microseconds always written), in a quarter less time.
+        text = aware(moment).astimezone(UTC).isoformat(timespec="microseconds")
         if len(_ISO) >= 512:
             _ISO.clear()
         _ISO[moment] = text
@@ -94,7 +97,12 @@ def when(text: str | None) -> datetime | None:
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _ENCODE(value)
+
+
+# What json.dumps(value, ensure_ascii=False, sort_keys=True) does, without making a new
+# encoder for each call (an event's data and each notice's parameters are encoded).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
 def ticket_row(ticket: Ticket) -> dict[str, Any]:
@@ -162,6 +170,35 @@ def _ticket(values: dict[str, Any]) -> Ticket:
     return ticket
 
 
+def new_ticket(values: dict[str, Any]) -> Ticket:
+    """``Ticket(**values)`` for a ticket being filed, without the frozen __init__'s 45
+    ``object.__setattr__`` calls: the defaults, then ``values``; every field given or
+    defaulted, nothing else (as __init__ would insist)."""
+    full = {**_DEFAULTS, **values}
+    if full.keys() != _FIELD_SET:
+        raise TypeError(f"not the fields of a Ticket: {sorted(full.keys() ^ _FIELD_SET)}")
+    return _ticket(full)
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Ticket) if f.default is not MISSING}
+_FIELD_SET = frozenset(_TICKET_FIELDS)
+_Record = TypeVar("_Record", Ticket, Event)
+
+
+def copy_with(record: _Record, **changes: Any) -> _Record:
+    """``dataclasses.replace(record, **changes)`` of a Ticket or an Event, whose __init__
+    only sets their fields (no __post_init__, every field in __init__): their field dict
+    copied and ``changes`` set, in an eighth of replace's time (a new ticket and each
+    change copy both a few times)."""
+    if not changes.keys() <= record.__dict__.keys():
+        raise TypeError(f"not fields of {type(record).__name__}: {sorted(changes)}")
+    copy = _NEW(type(record))
+    fields_ = copy.__dict__
+    fields_.update(record.__dict__)
+    fields_.update(changes)  # frozen: set as replace's __init__ would
+    return copy
+
+
 _NEW = object.__new__
 _PLANS: dict[tuple[str, ...], tuple[tuple[str, int, Any], ...]] = {}
 
@@ -196,6 +233,21 @@ _READERS: tuple[tuple[str, Any], ...] = tuple(
     )
     for name in _TICKET_FIELDS
 )
+
+
+@functools.lru_cache(maxsize=64)
+def insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    """``INSERT INTO table (columns) VALUES (?, …)``, made once per table and column list
+    (a ticket row has ~45 columns); positional: binding 45 named parameters took twice
+    the time of the insert itself."""
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+@functools.lru_cache(maxsize=64)
+def update_sql(columns: tuple[str, ...]) -> str:
+    """The UPDATE of a ticket's ``columns`` (positional, then its number and version)."""
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    return f"UPDATE tickets SET {assignments} WHERE number = ? AND version = ?"
 
 
 def event_row(event: Event) -> dict[str, Any]:

@@ -206,9 +206,11 @@ def recompute(
     if c.pauses and c.pauses[-1][1] is None:
         c = replace(c, pauses=(*c.pauses[:-1], (c.pauses[-1][0], max(now, c.pauses[-1][0]))))
     claim, arrive, resolve = (moment(c, limit, 100, config) for limit in LIMITS)
-    return replace(
-        ticket,
-        claim_due=claim or ticket.claim_due,
-        arrive_due=arrive or ticket.arrive_due,
-        resolve_due=resolve or ticket.resolve_due,
+    claim, arrive, resolve = (
+        claim or ticket.claim_due,
+        arrive or ticket.arrive_due,
+        resolve or ticket.resolve_due,
     )
+    if (claim, arrive, resolve) == (ticket.claim_due, ticket.arrive_due, ticket.resolve_due):
+        return ticket  # as counted already (a new ticket's, mostly): no copy of 45 fields
+    return replace(ticket, claim_due=claim, arrive_due=arrive, resolve_due=resolve)

@@ -13,12 +13,11 @@ order in SQL.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import fields, replace
+from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,14 +40,18 @@ from tickets.rows import (
     OutboxRow,
     aware,
     chat_from_row,
+    copy_with,
     event_from_row,
     event_row,
+    insert_sql,
     iso,
+    new_ticket,
     outbox_from_row,
     ticket_from_row,
     ticket_row,
     tickets_from_rows,
     to_json,
+    update_sql,
 )
 
 __all__ = ["BUSY_TIMEOUT_S", "ChatRecord", "OutboxRow", "Store"]
@@ -214,21 +217,24 @@ class Store(RuleStore):
             raise InvalidInput("errors.too_many_photos", limit=workflow.MAX_PHOTOS)
         limits = category.limits
         with self.transaction():
-            ticket = Ticket(
-                # A shallow copy: a draft holds only text, numbers and a tuple, and
-                # asdict's deep copy was a tenth of the Python time of a new ticket.
-                **{name: getattr(draft, name) for name in _DRAFT_FIELDS},
-                photos=tuple(draft.photos),
-                number=self._next_number(now),
-                state=State.NEW,
-                team=category.team,
-                priority=category.priority,
-                mode=category.mode,
-                created_at=now,
-                updated_at=now,
-                claim_due=now + timedelta(minutes=limits.claim),
-                arrive_due=now + timedelta(minutes=limits.arrive),
-                resolve_due=now + timedelta(minutes=limits.resolve),
+            # A shallow copy: a draft holds only text, numbers and a tuple, and asdict's
+            # deep copy was a tenth of the Python time of a new ticket.
+            values = {name: getattr(draft, name) for name in _DRAFT_FIELDS}
+            ticket = new_ticket(
+                values
+                | {
+                    "photos": tuple(draft.photos),
+                    "number": self._next_number(now),
+                    "state": State.NEW,
+                    "team": category.team,
+                    "priority": category.priority,
+                    "mode": category.mode,
+                    "created_at": now,
+                    "updated_at": now,
+                    "claim_due": now + timedelta(minutes=limits.claim),
+                    "arrive_due": now + timedelta(minutes=limits.arrive),
+                    "resolve_due": now + timedelta(minutes=limits.resolve),
+                }
             )
             ticket, routed = dispatch_store.prepare(self, ticket, now)
             rowid = self._insert("tickets", ticket_row(ticket))
@@ -286,13 +292,11 @@ class Store(RuleStore):
             if master.state is State.DUPLICATE:
                 raise InvalidInput("errors.master_is_duplicate", number=master.number)
         after, event = dispatch_store.before_write(self, before, after, event)
-        after = replace(after, version=before.version + 1)
+        after = copy_with(after, version=before.version + 1)
         row = ticket_row(after)
         del row["number"]
-        assignments = ", ".join(f"{name} = :{name}" for name in row)
-        cursor = self.db.execute(
-            f"UPDATE tickets SET {assignments} WHERE number = :_number AND version = :_version",
-            {**row, "_number": before.number, "_version": before.version},
+        cursor = self.db.conn.execute(
+            update_sql(tuple(row)), [*row.values(), before.number, before.version]
         )
         if cursor.rowcount != 1:
             # Only reachable if someone wrote the row outside our transactions.
@@ -309,7 +313,7 @@ class Store(RuleStore):
     def _record(self, before: Ticket | None, after: Ticket, event: Event) -> Event:
         """Append ``event`` and queue the notices it causes; returns it with its id."""
         event_id = self._insert("events", event_row(event))
-        event = replace(event, id=event_id)
+        event = copy_with(event, id=event_id)
         # The search index and the statistics rollup move with the event (same transaction).
         search.refresh(self.db.conn, before, after, event)
         stats.refresh(self.db.conn, before, after, event, self._zone)
@@ -587,13 +591,5 @@ class Store(RuleStore):
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def _insert(self, table: str, row: dict[str, Any]) -> int:
-        cursor = self.db.execute(_insert_sql(table, tuple(row)), row)
+        cursor = self.db.conn.execute(insert_sql(table, tuple(row)), tuple(row.values()))
         return int(cursor.lastrowid or 0)
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
-    # Made once per table and column list: a ticket row has ~45 columns, and its
-    # statement text was joined again for every new ticket and event.
-    marks = ", ".join(f":{c}" for c in columns)
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
