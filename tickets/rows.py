@@ -106,12 +106,15 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
 def ticket_row(ticket: Ticket) -> dict[str, Any]:
-    # One converter per field, chosen once (as ticket_from_row): every new ticket and
-    # every change writes the whole row.
-    row: dict[str, Any] = {}
-    for name, convert in _WRITERS:
-        value = getattr(ticket, name)
-        row[name] = value if value is None or convert is None else convert(value)
+    # Every new ticket and every change writes the whole row: the ticket's field dict in
+    # field order (the order of its INSERT's columns), then the ~15 fields stored in
+    # another form converted (times, lists, enums; a converter per field, chosen once).
+    fields_ = ticket.__dict__
+    row = {name: fields_[name] for name in _TICKET_FIELDS}
+    for name, convert in _CONVERTED:
+        value = row[name]
+        if value is not None:
+            row[name] = convert(value)
     return row
 
 
@@ -136,6 +139,9 @@ _WRITERS = tuple(
     )
     for name in _TICKET_FIELDS
 )
+
+
+_CONVERTED = tuple((name, convert) for name, convert in _WRITERS if convert is not None)
 
 
 def ticket_from_row(row: dict[str, Any]) -> Ticket:

@@ -110,6 +110,8 @@ def add(
     """The moment ``minutes`` of counted time have passed since ``start``; ``None`` if
     that never happens (it falls in a pause that has not ended)."""
     remaining = timedelta(minutes=minutes)
+    if not business and not pauses:
+        return start + remaining  # calendar time, one endless span: what _spans would give
     for a, b in _spans(start, config, business, pauses):
         if b == FAR or b - a >= remaining:
             return a + remaining

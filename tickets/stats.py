@@ -20,6 +20,7 @@ most 10 % high). Pure: no clock, no I/O other than the connection it is given.
 
 from __future__ import annotations
 
+import functools
 import math
 import sqlite3
 from collections import defaultdict
@@ -179,7 +180,10 @@ def facts_of(ticket: Ticket, claimed: str | None) -> Facts:
 
 def _add(conn: sqlite3.Connection, deltas: dict[Key, list[float]], *, months: bool = True) -> None:
     """Add ``deltas`` to the day rows and (``months``) to the month rows."""
-    rows = [(*k, int(v[0]), v[1]) for k, v in deltas.items() if v[0] or v[1]]
+    _add_rows(conn, [(*k, int(v[0]), v[1]) for k, v in deltas.items() if v[0] or v[1]], months)
+
+
+def _add_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], months: bool) -> None:
     _upsert(conn, "stats_rollup", "day", rows)
     if months:
         summed: dict[Key, list[float]] = defaultdict(lambda: [0, 0.0])
@@ -195,13 +199,18 @@ def _upsert(conn: sqlite3.Connection, table: str, period: str, rows: list[tuple[
     # event's transaction, far below SQLite's 32766 variables.
     for start in range(0, len(rows), 100):
         chunk = rows[start : start + 100]
-        conn.execute(
-            f"INSERT INTO {table} (dim, {period}, value, key, bucket, n, total) VALUES "
-            + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-            + f" ON CONFLICT (dim, {period}, value, key, bucket) DO UPDATE"
-            " SET n = n + excluded.n, total = total + excluded.total",
-            [value for row in chunk for value in row],
-        )
+        conn.execute(_upsert_sql(table, period, len(chunk)), [v for row in chunk for v in row])
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_sql(table: str, period: str, rows: int) -> str:
+    # Made once per table and row count (an event moves the same few cells each time).
+    return (
+        f"INSERT INTO {table} (dim, {period}, value, key, bucket, n, total) VALUES "
+        + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+        + f" ON CONFLICT (dim, {period}, value, key, bucket) DO UPDATE"
+        " SET n = n + excluded.n, total = total + excluded.total"
+    )
 
 
 def fill_months(conn: sqlite3.Connection) -> None:
@@ -219,21 +228,22 @@ def refresh(
 ) -> None:
     """Move ``after``'s contribution into the rollup (the store calls this in the
     transaction of ``event``, already written)."""
-    first: tuple[str | None, str | None] = (None, None)  # a new ticket is not claimed yet
-    if before is not None:
-        first = conn.execute(
-            "SELECT min(CASE WHEN id < ? THEN at END), min(at) FROM events"
-            f" WHERE number = ? AND action IN {_CLAIMS!r}",
-            [event.id, after.number],
-        ).fetchone()
+    if before is None:  # a new ticket (not claimed yet): its contribution as it is
+        cells = contribution(facts_of(after, None), zone).items()
+        _add_rows(conn, [(*k, n, total) for k, (n, total) in cells if n or total], True)
+        return
+    first: tuple[str | None, str | None] = conn.execute(
+        "SELECT min(CASE WHEN id < ? THEN at END), min(at) FROM events"
+        f" WHERE number = ? AND action IN {_CLAIMS!r}",
+        [event.id, after.number],
+    ).fetchone()
     deltas: dict[Key, list[float]] = defaultdict(lambda: [0, 0.0])
     for key, (n, total) in contribution(facts_of(after, first[1]), zone).items():
         deltas[key][0] += n
         deltas[key][1] += total
-    if before is not None:
-        for key, (n, total) in contribution(facts_of(before, first[0]), zone).items():
-            deltas[key][0] -= n
-            deltas[key][1] -= total
+    for key, (n, total) in contribution(facts_of(before, first[0]), zone).items():
+        deltas[key][0] -= n
+        deltas[key][1] -= total
     _add(conn, deltas)
 
 
