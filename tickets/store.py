@@ -17,8 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,7 +25,16 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from config.model import Config
-from tickets import dispatch_store, migrations, notice_rows, queries, search, stats, workflow
+from tickets import (
+    dispatch_store,
+    filing,
+    migrations,
+    notice_rows,
+    queries,
+    search,
+    stats,
+    workflow,
+)
 from tickets.chat_rows import ChatRows
 from tickets.checkpoints import SAFETY_PAGES, Checkpointer
 from tickets.dbfile import private_file
@@ -38,14 +46,12 @@ from tickets.notices import Notice, follower_notices, notices_for
 from tickets.rows import (
     ChatRecord,
     OutboxRow,
-    aware,
     chat_from_row,
     copy_with,
     event_from_row,
     event_row,
     insert_sql,
     iso,
-    new_ticket,
     outbox_from_row,
     ticket_from_row,
     ticket_row,
@@ -69,9 +75,6 @@ OUTBOX_STATUSES = ("pending", "sent", "dead")
 
 _OPEN = tuple(sorted(s.value for s in OPEN_STATES))
 _OPEN_SQL = f"state IN ({', '.join(repr(s) for s in _OPEN)})"
-
-
-_DRAFT_FIELDS = tuple(f.name for f in fields(Draft) if f.name != "photos")
 
 
 class Store(RuleStore):
@@ -210,48 +213,7 @@ class Store(RuleStore):
     def create_ticket(self, draft: Draft, now: datetime, *, actor: Actor | None = None) -> Ticket:
         """File ``draft``; ``actor`` is who filed it, the reporter himself unless given
         (a dispatcher or a phone/Open311 source filing on his behalf, who then gets told)."""
-        category = self.config.category(draft.category)
-        if category is None:
-            raise InvalidInput("errors.unknown_category", category=draft.category)
-        if len(draft.photos) > workflow.MAX_PHOTOS:
-            raise InvalidInput("errors.too_many_photos", limit=workflow.MAX_PHOTOS)
-        limits = category.limits
-        with self.transaction():
-            # A shallow copy: a draft holds only text, numbers and a tuple, and asdict's
-            # deep copy was a tenth of the Python time of a new ticket.
-            values = {name: getattr(draft, name) for name in _DRAFT_FIELDS}
-            ticket = new_ticket(
-                values
-                | {
-                    "photos": tuple(draft.photos),
-                    "number": self._next_number(now),
-                    "state": State.NEW,
-                    "team": category.team,
-                    "priority": category.priority,
-                    "mode": category.mode,
-                    "created_at": now,
-                    "updated_at": now,
-                    "claim_due": now + timedelta(minutes=limits.claim),
-                    "arrive_due": now + timedelta(minutes=limits.arrive),
-                    "resolve_due": now + timedelta(minutes=limits.resolve),
-                }
-            )
-            ticket, routed = dispatch_store.prepare(self, ticket, now)
-            rowid = self._insert("tickets", ticket_row(ticket))
-            by = actor or Actor.reporter(draft.reporter_channel, draft.reporter_chat)
-            accept = Event(
-                ticket.number, now, by.role, by.id, Action.ACCEPT, None, State.NEW, data=routed
-            )
-            accept = self._record(None, ticket, accept)
-            search.filed(self.db.conn, rowid)  # indexed with its batch of new tickets
-            self.db.execute(
-                "INSERT INTO chats (channel, chat, last_phone, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (channel, chat) DO UPDATE SET "
-                "last_phone = excluded.last_phone, updated_at = excluded.updated_at",
-                [draft.reporter_channel, draft.reporter_chat, draft.phone, iso(now)],
-            )
-            self.after_accept(ticket, accept, now)  # repeats, duplicates, incidents
-            return dispatch_store.accepted(self, ticket, accept)
+        return filing.create(self, draft, now, actor)
 
     def apply(
         self,
@@ -333,15 +295,6 @@ class Store(RuleStore):
         """The chat's chosen language, else ``default``, else the service's."""
         row = self._chat_row(channel, chat)
         return (row or {}).get("locale") or default or self.config.locale
-
-    def _next_number(self, now: datetime) -> str:
-        day = aware(now).astimezone(self._zone).strftime("%Y%m%d")
-        row = self.db.execute(
-            "INSERT INTO day_seq (day, last) VALUES (?, 1) "
-            "ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last",
-            [day],
-        ).fetchone()
-        return f"BX{day}-{row[0]:04d}"
 
     def ticket(self, number: str) -> Ticket | None:
         rows = self.query("SELECT * FROM tickets WHERE number = ?", [number])
