@@ -149,6 +149,11 @@ class ChatRows:
         known[key] = record
         self._stamp = conn.total_changes  # this write is what moved it
 
+    def knows_mark(self, conn: sqlite3.Connection) -> bool:
+        """Whether ``fault_mark`` would answer from memory in this transaction, without a
+        statement (a chat read in it brought the mark, and nothing was written since)."""
+        return self._mark is not None and self._checked and self._stamp == conn.total_changes
+
     def fault_mark(self, conn: sqlite3.Connection, *, remember: bool) -> int:
         if remember:
             self._valid(conn)

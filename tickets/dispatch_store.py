@@ -59,9 +59,10 @@ def load_of(store: Store, technicians: Iterable[str]) -> routing.Load:
     # dicts a new ticket, twice the time of reading every row (issue 11). And read again
     # only when either changed since (load_changes, kept by triggers in every process;
     # migration fan2_0001): a team offered new tickets in claim mode changes neither.
+    # The mark itself is read once per transaction (tickets.marks).
     parse = datetime.fromisoformat
     with store.reader() as conn:
-        [(mark,)] = conn.execute("SELECT mark FROM load_changes WHERE id = 1").fetchall()
+        mark = store.mark("load")
         key = (str(store.path), wanted)
         known = _LOADS.get(key)
         if known is not None and known[0] == mark:

@@ -57,7 +57,8 @@ def create(store: Store, draft: Draft, now: datetime, actor: Actor | None) -> Ti
             ticket.number, now, by.role, by.id, Action.ACCEPT, None, State.NEW, data=routed
         )
         accept = store._record(None, ticket, accept)
-        search.filed(store.db.conn, rowid)  # indexed with its batch of new tickets
+        # Indexed with its batch of new tickets.
+        search.filed(store.db.conn, rowid, store.mark("search"))
         store.db.execute(
             "INSERT INTO chats (channel, chat, last_phone, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (channel, chat) DO UPDATE SET "

@@ -109,9 +109,10 @@ def queue(store: Store, ticket: Ticket, event: Event, notice: Notice) -> None:
 def _bound_channels(store: Store, people: tuple[str, ...], members: str) -> tuple[str, ...]:
     """The channels on which any of ``people`` has a bound chat, in order: read again
     only when a chat was bound, unbound or deleted since (``binding_changes``, kept by
-    triggers in every process; migration fan_0002)."""
+    triggers in every process; migration fan_0002; read once per transaction:
+    tickets.marks)."""
     conn = store.db.conn  # inside the change's transaction, under the store's lock
-    [(mark,)] = conn.execute("SELECT mark FROM binding_changes WHERE id = 1").fetchall()
+    mark = store.mark("binding")
     key = (str(store.path), people)
     known = _CHANNELS.get(key)
     if known is not None and known[0] == mark:

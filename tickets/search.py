@@ -135,10 +135,12 @@ def refresh(conn: sqlite3.Connection, before: Ticket | None, after: Ticket, even
     )
 
 
-def filed(conn: sqlite3.Connection, rowid: int) -> None:
+def filed(conn: sqlite3.Connection, rowid: int, mark: int | None = None) -> None:
     """The store wrote a new ticket's row (``rowid``) and its acceptance event: index the
-    new tickets when this one completes a batch (in its transaction)."""
-    [(mark,)] = conn.execute("SELECT indexed FROM search_mark").fetchall()
+    new tickets when this one completes a batch (in its transaction). ``mark``: the
+    indexed mark as the caller knows it in this transaction (tickets.marks), else read."""
+    if mark is None:
+        [(mark,)] = conn.execute("SELECT indexed FROM search_mark").fetchall()
     if rowid <= mark:
         # A rowid handed out again (the newest row was deleted by hand): no batch above
         # the mark would ever hold it, so it is indexed now.

@@ -41,6 +41,7 @@ from tickets.dbfile import private_file
 from tickets.dispatch_notices import revise
 from tickets.errors import BaoxiuError, InvalidInput, TicketNotFound
 from tickets.incident_store import KnownFaults, RuleStore
+from tickets.marks import Marks
 from tickets.model import OPEN_STATES, Action, Actor, Draft, Event, State, Ticket
 from tickets.notices import Notice, follower_notices, notices_for
 from tickets.rows import (
@@ -90,6 +91,7 @@ class Store(RuleStore):
         self._savepoints: list[tuple[str, int]] = []  # open: name, total_changes at its start
         self.fault_cache: KnownFaults | None = None  # see tickets.incident_store
         self._chats = ChatRows()  # what this transaction read of chats (tickets.chat_rows)
+        self._marks = Marks()  # load, binding and search marks (tickets.marks)
         self._checkpoints: Checkpointer | None = None
         # isolation_level=None: the driver opens no transaction of its own; ours are
         # explicit (BEGIN IMMEDIATE / SAVEPOINT), see transaction().
@@ -105,6 +107,7 @@ class Store(RuleStore):
         self.db = Database(conn, execute_plugins=False)
         with self.transaction():
             migrations.apply(self.db)
+        self._marks.watch(conn)
         # As SQLite recommends for long-lived connections: a bounded ANALYZE where the
         # statistics are missing or stale (the list indexes need them at 1M tickets).
         conn.execute("PRAGMA analysis_limit = 400")
@@ -162,13 +165,14 @@ class Store(RuleStore):
                 conn.execute("BEGIN IMMEDIATE")
                 self._depth = 1
                 self._chats.begin()
+                self._marks.begin()
                 try:
                     yield
                     conn.execute("COMMIT")
                 except BaseException:
                     # What this transaction read or wrote of chats is undone with it
                     # (a committed one's is kept for the next: tickets.chat_rows).
-                    self._chats.forget()
+                    self._forget()
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
@@ -183,7 +187,7 @@ class Store(RuleStore):
                 try:
                     yield
                 except BaseException:
-                    self._chats.forget()  # it may have read what is now undone
+                    self._forget()  # it may have read what is now undone
                     if conn.in_transaction:
                         conn.execute(f"ROLLBACK TO {name}")
                     raise
@@ -198,7 +202,7 @@ class Store(RuleStore):
                     yield
                 except BaseException:
                     # An error that ended the whole transaction took the savepoint too.
-                    self._chats.forget()  # it may have read what is now undone
+                    self._forget()  # it may have read what is now undone
                     if conn.in_transaction:
                         conn.execute(f"ROLLBACK TO {name}")
                         conn.execute(f"RELEASE {name}")
@@ -208,6 +212,16 @@ class Store(RuleStore):
                 finally:
                     self._depth -= 1
                     self._savepoints.pop()
+
+    def _forget(self) -> None:
+        self._chats.forget()
+        self._marks.forget()
+
+    def mark(self, name: str) -> int:
+        """The mark ``name`` of tickets.marks ("load", "binding", "search"), read once per
+        transaction while this connection moves none of them."""
+        with self._lock:
+            return self._marks.read(self.db.conn, name, remember=self._depth > 0)
 
     # tickets ----------------------------------------------------------------------
     def create_ticket(self, draft: Draft, now: datetime, *, actor: Actor | None = None) -> Ticket:
@@ -433,10 +447,14 @@ class Store(RuleStore):
                 self._chats.write(self.db.conn, record, iso(now))
 
     def fault_mark(self) -> int:
-        """The mark of ``fault_changes`` (tickets.incident_store), read once per transaction
-        while this connection writes nothing."""
+        """The mark of ``fault_changes`` (tickets.incident_store), read once per transaction:
+        with the chat read (tickets.chat_rows), else kept across this transaction's own
+        writes, which move it only through the TEMP triggers of tickets.marks."""
         with self._lock:
-            return self._chats.fault_mark(self.db.conn, remember=self._depth > 0)
+            conn = self.db.conn
+            if self._depth > 0 and not self._chats.knows_mark(conn):
+                return self._marks.read(conn, "fault", remember=True)
+            return self._chats.fault_mark(conn, remember=self._depth > 0)
 
     def chats_of_person(self, person: str) -> list[ChatRecord]:
         rows = self.query("SELECT * FROM chats WHERE person = ? ORDER BY channel, chat", [person])
