@@ -13,6 +13,7 @@ renderer needs (no look-ups at delivery time).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -67,7 +68,9 @@ def revise(
     before: Ticket | None = None,
 ) -> list[Notice]:
     out = list(notices)
-    job = _job(ticket, event, config)
+    # What the dispatch notices show, made only for an event that sends one (most — a
+    # new ticket in claim mode, a claim, a sign-in — send none of these).
+    job = functools.partial(_job, ticket, event, config)
     route = event.data.get("route") if isinstance(event.data.get("route"), dict) else None
     match event.action:
         case Action.ACCEPT | Action.RELEASE | Action.REOPEN if ticket.mode is Mode.AUTO:
@@ -75,34 +78,36 @@ def revise(
                 # The store assigns it in the same transaction: that event tells people.
                 out = [n for n in out if n.kind != "dispatcher.manual"]
             elif route is not None and not any(n.kind == "dispatcher.manual" for n in out):
-                out.append(Notice(Dispatchers(), "dispatcher.unrouted", job, BROADCAST))
+                out.append(Notice(Dispatchers(), "dispatcher.unrouted", job(), BROADCAST))
         case Action.REMIND if ticket.holder:
-            out.append(Notice(Person(ticket.holder), "technician.reminder", job, PERSONAL))
+            out.append(Notice(Person(ticket.holder), "technician.reminder", job(), PERSONAL))
         case Action.ESCALATE if event.data.get("limit") == "unclaimed":
-            out.append(_reoffer(ticket, job))
+            shown = job()
+            out.append(_reoffer(ticket, shown))
             if "dispatcher" in event.data.get("to", ()):
-                out.append(Notice(Dispatchers(), "dispatcher.unclaimed", job, BROADCAST))
+                out.append(Notice(Dispatchers(), "dispatcher.unclaimed", shown, BROADCAST))
         case Action.ESCALATE:
+            shown = job()
             to = event.data.get("to", ())
             first = event.data.get("percent") == 100
             if first and event.data.get("limit") == "claim" and ticket.mode is Mode.CLAIM:
                 waited = sla.limits_for(config, ticket.category, ticket.priority).claim
-                out.append(_reoffer(ticket, {**job, "minutes": waited}))
+                out.append(_reoffer(ticket, {**shown, "minutes": waited}))
             if "dispatcher" in to:
-                out.append(Notice(Dispatchers(), "dispatcher.overdue", job, BROADCAST))
+                out.append(Notice(Dispatchers(), "dispatcher.overdue", shown, BROADCAST))
             lead = config.dispatch.team_leads.get(ticket.team)
             if "lead" in to and lead:
-                out.append(Notice(Person(lead), "lead.overdue", job, PERSONAL))
+                out.append(Notice(Person(lead), "lead.overdue", shown, PERSONAL))
         case Action.CONFIRM if event.actor_role is Role.SYSTEM and event.data.get("auto"):
             out = [n for n in out if n.kind != "reporter.closed"]
-            closed = {**job, "hours": config.confirm_window_hours}
+            closed = {**job(), "hours": config.confirm_window_hours}
             out.append(Notice(Reporter(), "reporter.auto_closed", closed, PERSONAL))
         case Action.RATE if (reason := follow_up_reason(ticket, event, config)) is not None:
-            task = {**job, "reason": reason}
+            task = {**job(), "reason": reason}
             out.append(Notice(Dispatchers(), "dispatcher.follow_up", task, BROADCAST))
         case Action.PRIORITY if ticket.holder and ticket.holder != event.actor_id:
             if before is None or before.priority is not ticket.priority:
-                out.append(Notice(Person(ticket.holder), "technician.priority", job, PERSONAL))
+                out.append(Notice(Person(ticket.holder), "technician.priority", job(), PERSONAL))
     return out
 
 
