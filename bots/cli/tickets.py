@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from bots.cli import csv_lines
 from bots.cli.base import (
     CSV_FORMULA_START,
     Session,
@@ -343,24 +344,21 @@ def write_csv(
 ) -> int:
     """Write the header and one line per stored ticket row with ``write`` (UTF-8 with a
     BOM), one batch of rows (``tickets.queries.batches``) at a time; returns how many
-    tickets were written."""
+    tickets were written. The lines are csv.writer's, byte for byte (``csv_lines``)."""
     loc = config.locale
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([say(loc, f"field.{name}") for name in FIELDS])
-    write(b"\xef\xbb\xbf")
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\r\n").writerow([say(loc, f"field.{n}") for n in FIELDS])
+    write(b"\xef\xbb\xbf" + header.getvalue().encode("utf-8"))
     count = 0
-    formatters: dict[tuple[str, ...], Callable[[Sequence[Sequence[Any]]], Iterable[Any]]] = {}
+    formatters: dict[tuple[str, ...], Callable[[Sequence[Sequence[Any]]], list[Any]]] = {}
     for names, found in batches:
-        cells = formatters.get(tuple(names))
-        if cells is None:  # one formatter (and its caches) for the whole export
-            cells = formatters[tuple(names)] = batch_formatter(config, names)
-        writer.writerows(cells(found))
+        if not found:
+            continue
+        columns = formatters.get(tuple(names))
+        if columns is None:  # one formatter (and its caches) for the whole export
+            columns = formatters[tuple(names)] = column_formatter(config, names)
+        write(csv_lines.lines(columns(found)).encode("utf-8"))
         count += len(found)
-        write(buffer.getvalue().encode("utf-8"))
-        buffer.seek(0)
-        buffer.truncate()
-    write(buffer.getvalue().encode("utf-8"))
     return count
 
 
@@ -396,8 +394,21 @@ def batch_formatter(
     config: Config, names: Sequence[str]
 ) -> Callable[[Sequence[Sequence[Any]]], Iterable[Sequence[Any]]]:
     """The export rows (cells in ``FIELDS`` order) of a batch of stored ticket rows
-    (columns ``names``), without a Ticket, a dict or a function call per row: the batch
-    is turned into columns and each column is rendered at once. Codes (state, category,
+    (columns ``names``): ``column_formatter``'s columns, turned back into rows."""
+    columns = column_formatter(config, names)
+
+    def cells(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
+        return zip(*columns(rows), strict=True)
+
+    return cells
+
+
+def column_formatter(
+    config: Config, names: Sequence[str]
+) -> Callable[[Sequence[Sequence[Any]]], list[Any]]:
+    """The export columns (``FIELDS`` order) of a batch of stored ticket rows (columns
+    ``names``), without a Ticket, a dict or a function call per row: the batch is turned
+    into columns and each column is rendered at once. Codes (state, category,
     holder…) and photo lists are rendered once per distinct value; a text column is
     searched for a formula start as one string, and quoted cell by cell only when one is
     found; numbers and None go to csv.writer as they are (it writes them as str() does
@@ -477,17 +488,22 @@ def batch_formatter(
         if name in _TIME_FIELDS:
             plan.append((index[name], times))
         elif name in _CODED_FIELDS:
-            plan.append((index[name], partial(map, coded(name).__getitem__)))
+            plan.append((index[name], _mapped(coded(name))))
         elif name in _LIST_FIELDS:
-            plan.append((index[name], partial(map, lists.__getitem__)))
+            plan.append((index[name], _mapped(lists)))
         else:
             plan.append((index[name], plain))
 
-    def cells(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
+    def cells(rows: Sequence[Sequence[Any]]) -> list[Any]:
         columns = list(zip(*rows, strict=True))
-        return zip(*[render(columns[i]) for i, render in plan], strict=True)
+        return [render(columns[i]) for i, render in plan]
 
     return cells
+
+
+def _mapped(cache: _Cache) -> Callable[[Sequence[Any]], list[str]]:
+    get = cache.__getitem__
+    return lambda column: list(map(get, column))
 
 
 _UTC_SHAPE = tuple((i, c) for i, c in enumerate("    -  -  T  :  :  .      +00:00") if c != " ")

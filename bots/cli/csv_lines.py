@@ -1,0 +1,53 @@
+"""CSV lines of rows given as columns, byte for byte what ``csv.writer(stream,
+lineterminator="\\r\\n")`` writes (the export's dialect: comma, double quote, quotes
+doubled, minimal quoting), without csv.writer's work per cell.
+
+The export (``bots.cli.tickets.write_csv``) renders a batch of tickets column by column;
+most columns of a batch need no quotes at all (times, names, numbers), so each column is
+searched once, as one string, for the four characters that make csv.writer quote a cell,
+and only a column where one is found is quoted cell by cell. A row is then one
+``",".join`` (issue 11: csv.writer's writerows was the export's largest cost).
+
+Only the export's dialect is reproduced; anything else must use csv.writer. No I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+QUOTED = re.compile('[,"\r\n]')
+"""What makes csv.writer (QUOTE_MINIMAL, no escapechar, lineterminator "\\r\\n") quote a
+cell: the delimiter, the quote character and the line terminator's characters
+(tests/test_csv_lines.py checks every code point against csv.writer)."""
+
+
+def lines(columns: Sequence[Sequence[Any]]) -> str:
+    """The CSV lines, each ending in "\\r\\n", of the rows whose cells are ``columns``
+    (all of one length, at least two of them: csv.writer quotes a row of one empty cell
+    as ``""``, which this does not). None is written as nothing and other non-text cells
+    as ``str()`` gives them (csv.writer writes a float's repr, which is its str)."""
+    if not columns or not columns[0]:
+        return ""
+    if len(columns) < 2:
+        raise ValueError("a row of one cell: use csv.writer")
+    cells = [_texts(column) for column in columns]
+    return "\r\n".join(map(",".join, zip(*cells, strict=True))) + "\r\n"
+
+
+def _texts(column: Sequence[Any]) -> Sequence[str]:
+    try:
+        joined = "\0".join(column)
+    except TypeError:  # None or a number among the texts
+        column = ["" if value is None else str(value) for value in column]
+        joined = "\0".join(column)
+    if QUOTED.search(joined) is None:
+        return column
+    return [_quoted(text) for text in column]
+
+
+def _quoted(text: str) -> str:
+    if QUOTED.search(text) is None:
+        return text
+    return '"' + text.replace('"', '""') + '"'
