@@ -32,8 +32,15 @@ def lines(columns: Sequence[Sequence[Any]]) -> str:
         return ""
     if len(columns) < 2:
         raise ValueError("a row of one cell: use csv.writer")
-    cells = [_texts(column) for column in columns]
-    return "\r\n".join(map(",".join, zip(*cells, strict=True))) + "\r\n"
+    return joined([_texts(column) for column in columns])
+
+
+def joined(columns: Sequence[Sequence[str]]) -> str:
+    """The CSV lines of columns whose cells are already written as csv.writer writes
+    them (``quote``d where they must be): one ``",".join`` per row."""
+    if not columns or not columns[0]:
+        return ""
+    return "\r\n".join(map(",".join, zip(*columns, strict=True))) + "\r\n"
 
 
 def _texts(column: Sequence[Any]) -> Sequence[str]:
@@ -44,10 +51,12 @@ def _texts(column: Sequence[Any]) -> Sequence[str]:
         joined = "\0".join(column)
     if QUOTED.search(joined) is None:
         return column
-    return [_quoted(text) for text in column]
+    return [quote(text) for text in column]
 
 
-def _quoted(text: str) -> str:
+def quote(text: str) -> str:
+    """``text`` as csv.writer writes it as a cell: in quotes (inner quotes doubled) when
+    it holds a comma, a quote or a line break."""
     if QUOTED.search(text) is None:
         return text
     return '"' + text.replace('"', '""') + '"'

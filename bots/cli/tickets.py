@@ -356,8 +356,8 @@ def write_csv(
             continue
         columns = formatters.get(tuple(names))
         if columns is None:  # one formatter (and its caches) for the whole export
-            columns = formatters[tuple(names)] = column_formatter(config, names)
-        write(csv_lines.lines(columns(found)).encode("utf-8"))
+            columns = formatters[tuple(names)] = column_formatter(config, names, csv_cells=True)
+        write(csv_lines.joined(columns(found)).encode("utf-8"))
         count += len(found)
     return count
 
@@ -404,7 +404,7 @@ def batch_formatter(
 
 
 def column_formatter(
-    config: Config, names: Sequence[str]
+    config: Config, names: Sequence[str], *, csv_cells: bool = False
 ) -> Callable[[Sequence[Sequence[Any]]], list[Any]]:
     """The export columns (``FIELDS`` order) of a batch of stored ticket rows (columns
     ``names``), without a Ticket, a dict or a function call per row: the batch is turned
@@ -412,8 +412,11 @@ def column_formatter(
     holder…) and photo lists are rendered once per distinct value; a text column is
     searched for a formula start as one string, and quoted cell by cell only when one is
     found; numbers and None go to csv.writer as they are (it writes them as str() does
-    and None as nothing); times are shifted one UTC hour at a time."""
+    and None as nothing); times are shifted one UTC hour at a time. With ``csv_cells``
+    every cell is the text csv.writer writes for it (``csv_lines.quote``): the quoting,
+    too, is decided once per distinct code and once per column of texts."""
     loc = config.locale
+    csv_cell = csv_lines.quote if csv_cells else str
     zone = ZoneInfo(config.timezone)
 
     def hour(key: str) -> str:
@@ -440,9 +443,9 @@ def column_formatter(
         if set(map(len, stored)) - {32} or any(
             joined[i::32] != c * len(stored) for i, c in _UTC_SHAPE
         ):
-            return [local(t) for t in column]
+            return [local(t) for t in column]  # ISO text: never quoted
         try:
-            return [
+            shifted = [
                 (hours.get(t[:13]) or hours.setdefault(t[:13], hour(t[:13]))) + t[13:19]
                 if t
                 else ""
@@ -450,18 +453,22 @@ def column_formatter(
             ]
         except _NotWholeHour:
             return [local(t) for t in column]
+        # Only the separators were checked: a comma in place of a digit is copied.
+        if csv_cells and csv_lines.QUOTED.search(joined):
+            return list(map(csv_cell, shifted))
+        return shifted
 
     def coded(name: str) -> _Cache:
         def render(value: Any) -> str:
             typed = State(value) if value and name in ("state", "paused_from") else value
-            return _cell(value_text(config, name, typed, loc))
+            return csv_cell(_cell(value_text(config, name, typed, loc)))
 
         return _Cache(render)
 
     def listed(text: str | None) -> str:
         if text is None or text == "[]":
             return ""
-        return _cell(" ".join(str(v) for v in json.loads(text)))
+        return csv_cell(_cell(" ".join(str(v) for v in json.loads(text))))
 
     lists = _Cache(listed)
 
@@ -477,10 +484,13 @@ def column_formatter(
             if kinds <= _NUMBERS:
                 least = min(filter(_NOT_NONE, column), default=1)
                 if least > 0 or (least == 0 and float not in kinds):  # NaN: neither
-                    return column
+                    return _numbers(column, kinds) if csv_cells else column
         elif not any(f"\0{start}" in joined for start in CSV_FORMULA_START):
-            return column
-        return ["" if v is None else _cell(str(v)) for v in column]
+            if not csv_cells:
+                return column
+            if csv_lines.QUOTED.search(joined) is None:
+                return ["" if v is None else v for v in column] if None in column else column
+        return ["" if v is None else csv_cell(_cell(str(v))) for v in column]
 
     index = {name: i for i, name in enumerate(names)}
     plan: list[tuple[int, Callable[[Sequence[Any]], Iterable[Any]]]] = []
@@ -501,6 +511,13 @@ def column_formatter(
     return cells
 
 
+def _numbers(column: Sequence[Any], kinds: set[type]) -> list[str]:
+    """Numbers (and None) as csv.writer writes them: str(), which never needs quotes."""
+    if _NONE not in kinds:
+        return list(map(str, column))
+    return [""] * len(column) if kinds == {_NONE} else ["" if v is None else str(v) for v in column]
+
+
 def _mapped(cache: _Cache) -> Callable[[Sequence[Any]], list[str]]:
     get = cache.__getitem__
     return lambda column: list(map(get, column))
@@ -510,7 +527,8 @@ _UTC_SHAPE = tuple((i, c) for i, c in enumerate("    -  -  T  :  :  .      +00:0
 """(position, character) that every time the store writes has (tickets.rows.iso); the
 other positions are digits. Checked for a whole column at once, by strided slices."""
 _NOT_NONE = partial(is_not, None)
-_NUMBERS = frozenset({int, float, type(None)})
+_NONE = type(None)
+_NUMBERS = frozenset({int, float, _NONE})
 _TIME_FIELDS = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
 _LIST_FIELDS = frozenset(f.name for f in fields(Ticket) if str(f.type).startswith("tuple"))
 _CODED_FIELDS = frozenset(
