@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.data import END, TECHNICIANS, base_config, ensure, team_config
-from bots.cli.tickets import FIELDS, write_csv
+from bots.cli.tickets import FIELDS, export_batches, write_csv
 from config.model import Config
 from tickets import queries, search, stats
 from tickets.model import OPEN_STATES, Draft
@@ -195,7 +195,7 @@ def export_child(kind: str, db: str, out: str) -> None:
         if kind == "baoxiu":
             config = replace(team_config(), database=Path(db))
             with Store(db, config) as store:
-                count = write_csv(config, queries.batches(store, columns=FIELDS), stream.write)
+                count = write_csv(config, export_batches(store), stream.write)
         else:
             conn = sqlite3.connect(db)
             text = open(out, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115

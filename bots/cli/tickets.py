@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from functools import partial
@@ -35,6 +35,7 @@ from tickets.errors import InvalidInput
 from tickets.model import OPEN_STATES, Event, State, Ticket
 from tickets.queries import MAX_LIMIT, SORTS, TicketFilter, page
 from tickets.queries import batches as stored_batches
+from tickets.store import Store
 
 
 @main.group()
@@ -181,15 +182,18 @@ def tickets_export(session: Session, as_csv: bool, output: Path | None) -> None:
     config = session.config
     with store_of(config) as store:
         if output is None:
-            write_csv(
-                config,
-                stored_batches(store, columns=FIELDS),
-                lambda data: click.echo(data, nl=False),
-            )
+            write_csv(config, export_batches(store), lambda data: click.echo(data, nl=False))
             return
         with output.open("wb") as stream:
-            count = write_csv(config, stored_batches(store, columns=FIELDS), stream.write)
+            count = write_csv(config, export_batches(store), stream.write)
     click.echo(say(config.locale, "export_written", count=count, path=output), err=True)
+
+
+def export_batches(store: Store) -> Iterator[tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
+    """The stored rows ``tickets export`` writes, in the batches it reads them in: 250
+    rows (11,000 cells) stay in the CPU's caches while they are rendered and joined, where
+    the default 1,000 did not (issue 11: ~10 % of the export's time, measured at 100k)."""
+    return stored_batches(store, columns=FIELDS, batch=250)
 
 
 # -- presentation -------------------------------------------------------------------------
@@ -484,12 +488,32 @@ def column_formatter(
             if kinds <= _NUMBERS:
                 least = min(filter(_NOT_NONE, column), default=1)
                 if least > 0 or (least == 0 and float not in kinds):  # NaN: neither
-                    return _numbers(column, kinds) if csv_cells else column
+                    return column
         elif not any(f"\0{start}" in joined for start in CSV_FORMULA_START):
-            if not csv_cells:
-                return column
-            if csv_lines.QUOTED.search(joined) is None:
-                return ["" if v is None else v for v in column] if None in column else column
+            return column
+        return ["" if v is None else _cell(str(v)) for v in column]
+
+    def plain_csv(column: Sequence[Any]) -> Sequence[str]:
+        """``plain`` for csv_cells: the same cells, as texts, quoted where they must be."""
+        kinds = set(map(type, column))
+        if kinds <= _TEXTS:
+            joined = "\0" + "\0".join(filter(None, column))
+            if not any(f"\0{start}" in joined for start in CSV_FORMULA_START):
+                if csv_lines.QUOTED.search(joined) is not None:
+                    return list(map(csv_cell, column))
+                if _NONE not in kinds:
+                    return column
+                return (
+                    [""] * len(column)
+                    if kinds == {_NONE}
+                    else ["" if v is None else v for v in column]
+                )
+        elif kinds <= _NUMBERS:
+            least = min(filter(_NOT_NONE, column), default=1)
+            if least > 0 or (least == 0 and float not in kinds):  # str() needs no quotes
+                if _NONE not in kinds:
+                    return list(map(str, column))
+                return ["" if v is None else str(v) for v in column]
         return ["" if v is None else csv_cell(_cell(str(v))) for v in column]
 
     index = {name: i for i, name in enumerate(names)}
@@ -502,20 +526,13 @@ def column_formatter(
         elif name in _LIST_FIELDS:
             plan.append((index[name], _mapped(lists)))
         else:
-            plan.append((index[name], plain))
+            plan.append((index[name], plain_csv if csv_cells else plain))
 
     def cells(rows: Sequence[Sequence[Any]]) -> list[Any]:
         columns = list(zip(*rows, strict=True))
         return [render(columns[i]) for i, render in plan]
 
     return cells
-
-
-def _numbers(column: Sequence[Any], kinds: set[type]) -> list[str]:
-    """Numbers (and None) as csv.writer writes them: str(), which never needs quotes."""
-    if _NONE not in kinds:
-        return list(map(str, column))
-    return [""] * len(column) if kinds == {_NONE} else ["" if v is None else str(v) for v in column]
 
 
 def _mapped(cache: _Cache) -> Callable[[Sequence[Any]], list[str]]:
@@ -529,6 +546,7 @@ other positions are digits. Checked for a whole column at once, by strided slice
 _NOT_NONE = partial(is_not, None)
 _NONE = type(None)
 _NUMBERS = frozenset({int, float, _NONE})
+_TEXTS = frozenset({str, _NONE})
 _TIME_FIELDS = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
 _LIST_FIELDS = frozenset(f.name for f in fields(Ticket) if str(f.type).startswith("tuple"))
 _CODED_FIELDS = frozenset(
