@@ -500,7 +500,7 @@ def column_formatter(
             joined = "\0" + "\0".join(filter(None, column))
             if not any(f"\0{start}" in joined for start in CSV_FORMULA_START):
                 if csv_lines.QUOTED.search(joined) is not None:
-                    return list(map(csv_cell, column))
+                    return ["" if v is None else csv_cell(v) for v in column]
                 if _NONE not in kinds:
                     return column
                 return (
