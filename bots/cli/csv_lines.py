@@ -51,7 +51,19 @@ def _texts(column: Sequence[Any]) -> Sequence[str]:
         joined = "\0".join(column)
     if QUOTED.search(joined) is None:
         return column
-    return [quote(text) for text in column]
+    return quoted(column)
+
+
+def quoted(column: Sequence[str | None]) -> list[str]:
+    """``quote`` of each text of a column (None: nothing), without a call per cell."""
+    return [
+        ""
+        if text is None
+        else '"' + text.replace('"', '""') + '"'
+        if "," in text or '"' in text or "\n" in text or "\r" in text
+        else text
+        for text in column
+    ]
 
 
 def quote(text: str) -> str:

@@ -498,9 +498,9 @@ def column_formatter(
         kinds = set(map(type, column))
         if kinds <= _TEXTS:
             joined = "\0" + "\0".join(filter(None, column))
-            if not any(f"\0{start}" in joined for start in CSV_FORMULA_START):
+            if not any(map(joined.__contains__, _FORMULA_AFTER_NUL)):
                 if csv_lines.QUOTED.search(joined) is not None:
-                    return ["" if v is None else csv_cell(v) for v in column]
+                    return csv_lines.quoted(column)
                 if _NONE not in kinds:
                     return column
                 return (
@@ -547,6 +547,7 @@ _NOT_NONE = partial(is_not, None)
 _NONE = type(None)
 _NUMBERS = frozenset({int, float, _NONE})
 _TEXTS = frozenset({str, _NONE})
+_FORMULA_AFTER_NUL = tuple(f"\0{start}" for start in CSV_FORMULA_START)
 _TIME_FIELDS = frozenset(f.name for f in fields(Ticket) if "datetime" in str(f.type))
 _LIST_FIELDS = frozenset(f.name for f in fields(Ticket) if str(f.type).startswith("tuple"))
 _CODED_FIELDS = frozenset(
