@@ -498,16 +498,19 @@ def column_formatter(
         kinds = set(map(type, column))
         if kinds <= _TEXTS:
             joined = "\0" + "\0".join(filter(None, column))
-            if not any(map(joined.__contains__, _FORMULA_AFTER_NUL)):
-                if csv_lines.QUOTED.search(joined) is not None:
-                    return csv_lines.quoted(column)
-                if _NONE not in kinds:
-                    return column
-                return (
+            if any(map(joined.__contains__, _FORMULA_AFTER_NUL)):  # e.g. phones: "+86…"
+                column = [
+                    "" if v is None else f"'{v}" if v.startswith(CSV_FORMULA_START) else v
+                    for v in column
+                ]
+            elif _NONE in kinds:
+                column = (
                     [""] * len(column)
                     if kinds == {_NONE}
                     else ["" if v is None else v for v in column]
                 )
+            # The quote added in front of a formula is no reason to quote a cell.
+            return column if csv_lines.QUOTED.search(joined) is None else csv_lines.quoted(column)
         elif kinds <= _NUMBERS:
             least = min(filter(_NOT_NONE, column), default=1)
             if least > 0 or (least == 0 and float not in kinds):  # str() needs no quotes
