@@ -418,7 +418,11 @@ def column_formatter(
     found; numbers and None go to csv.writer as they are (it writes them as str() does
     and None as nothing); times are shifted one UTC hour at a time. With ``csv_cells``
     every cell is the text csv.writer writes for it (``csv_lines.quote``): the quoting,
-    too, is decided once per distinct code and once per column of texts."""
+    too, is decided once per distinct code and once per column of texts.
+
+    Letting SQLite render the cells instead (CASE on the codes, a temporary table of
+    local hours joined per time column, CASE on first characters) was measured slower:
+    ~18 µs a row more than the bare SELECT, against ~14 µs for this (issue 11, 100k)."""
     loc = config.locale
     csv_cell = csv_lines.quote if csv_cells else str
     zone = ZoneInfo(config.timezone)
