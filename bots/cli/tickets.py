@@ -462,7 +462,7 @@ def column_formatter(
         except _NotWholeHour:
             return [local(t) for t in column]
         # Only the separators were checked: a comma in place of a digit is copied.
-        if csv_cells and csv_lines.QUOTED.search(joined):
+        if csv_cells and csv_lines.needs_quotes(joined):
             return list(map(csv_cell, shifted))
         return shifted
 
@@ -514,7 +514,7 @@ def column_formatter(
                     else ["" if v is None else v for v in column]
                 )
             # The quote added in front of a formula is no reason to quote a cell.
-            return column if csv_lines.QUOTED.search(joined) is None else csv_lines.quoted(column)
+            return csv_lines.quoted(column) if csv_lines.needs_quotes(joined) else column
         elif kinds <= _NUMBERS:
             least = min(filter(_NOT_NONE, column), default=1)
             if least > 0 or (least == 0 and float not in kinds):  # str() needs no quotes
