@@ -18,8 +18,9 @@ same answer measured in the same run on the same file, and the ratio as the head
   transaction each, with raw ``executemany``-free SQL (search rows in batches, with the
   mark, as ``tickets.search.filed`` writes them).
 
-Usage: ``python bench/scale.py [--tickets N] [--create N] [--skip-export] [--export-runs N]``
-(``make scale`` runs the 1M default). No assertions: the numbers go into the closing note.
+Usage: ``python bench/scale.py [--tickets N] [--create N] [--skip-export] [--export-runs N]
+[--only lists|export|create]`` (``make scale`` runs the 1M default; ``--only`` runs one part).
+No assertions: the numbers go into the closing note.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.data import END, TECHNICIANS, base_config, ensure, team_config
-from bots.cli.tickets import FIELDS, write_csv
+from bots.cli.tickets import FIELDS, export_batches, write_csv
 from config.model import Config
 from tickets import queries, search, stats
 from tickets.model import OPEN_STATES, Draft
@@ -195,7 +196,7 @@ def export_child(kind: str, db: str, out: str) -> None:
         if kind == "baoxiu":
             config = replace(team_config(), database=Path(db))
             with Store(db, config) as store:
-                count = write_csv(config, queries.batches(store, columns=FIELDS), stream.write)
+                count = write_csv(config, export_batches(store), stream.write)
         else:
             conn = sqlite3.connect(db)
             text = open(out, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
@@ -418,6 +419,7 @@ def main() -> None:
     parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--export-runs", type=int, default=3)
     parser.add_argument("--export-child", nargs=3, metavar=("KIND", "DB", "OUT"))
+    parser.add_argument("--only", choices=("lists", "export", "create"), help="run one part")
     args = parser.parse_args()
     if args.export_child:
         export_child(*args.export_child)
@@ -425,13 +427,14 @@ def main() -> None:
     db = ensure(args.tickets)
     config = replace(base_config(), database=db)
     print(f"database: {db} ({args.tickets:,} tickets, {len(TECHNICIANS)} technicians)")
-    with Store(db, config) as store:
-        raw = sqlite3.connect(str(db))
-        bench_lists(store, raw, args.runs)
-        raw.close()
-    if not args.skip_export:
+    if args.only in (None, "lists"):
+        with Store(db, config) as store:
+            raw = sqlite3.connect(str(db))
+            bench_lists(store, raw, args.runs)
+            raw.close()
+    if args.only == "export" or (args.only is None and not args.skip_export):
         bench_export(db, args.export_runs)
-    if args.create:
+    if args.create and args.only in (None, "create"):
         bench_create(db, config, args.create)
 
 
