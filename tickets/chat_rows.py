@@ -17,7 +17,8 @@ Outside a transaction nothing is remembered nor answered from memory (another pr
 may write at any time).
 
 The mark of ``fault_changes`` (``tickets.incident_store``) comes with the first chat
-read of a transaction, in the same statement: a report's step asks for it twice.
+read of a transaction, in the same statement (a report's step asks for it twice), and is
+handed to the store's ``tickets.marks``, which keeps every mark.
 
 Must not: answer from memory outside a write transaction, or after another connection's
 commit, or from a write that was rolled back; grow without bound (``MAX_KNOWN``).
@@ -28,6 +29,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import fields
 
+from tickets.marks import Marks
 from tickets.rows import ChatRecord
 
 FIELDS = tuple(f.name for f in fields(ChatRecord))
@@ -43,7 +45,6 @@ _READ_WITH_MARK = (
     " FROM fault_changes AS f"
     " LEFT JOIN chats AS c ON c.channel = ? AND c.chat = ? WHERE f.id = 1"
 )
-_MARK = f"SELECT mark, {_VERSION} FROM fault_changes WHERE id = 1"
 MAX_KNOWN = 4096
 """Chats remembered at most (a busy server's recent chats; more are read again)."""
 _UPSERT = (
@@ -77,9 +78,9 @@ class ChatRows:
     """One connection's chat rows; the store calls it under its lock, saying whether a
     transaction of its own is open (``remember``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, marks: Marks) -> None:
+        self._marks = marks  # where the fault mark read with a chat goes
         self._known: dict[tuple[str, str], ChatRecord | None] = {}  # None: no row
-        self._mark: int | None = None
         self._stamp: int | None = None  # total_changes when _known was last true
         self._version: int | None = None  # data_version when _known was last true
         self._checked = False  # data_version compared in this transaction
@@ -92,7 +93,6 @@ class ChatRows:
         """After a rollback (of a transaction or to a savepoint: ``total_changes`` does not
         go back, without this a row undone would still be remembered)."""
         self._known.clear()
-        self._mark = None
         self._stamp = None
         self._version = None
 
@@ -107,11 +107,9 @@ class ChatRows:
     def _still_true(self, conn: sqlite3.Connection) -> bool:
         """Whether what an earlier transaction left is still true: no other connection
         committed since (unknown when nothing was read with its data_version: not)."""
-        if not self._known and self._mark is None:
+        if not self._known:
             return True  # nothing to check
-        if self._version is None:
-            return False
-        return bool(conn.execute("PRAGMA data_version").fetchone()[0] == self._version)
+        return self._version is not None and self._marks.version(conn) == self._version
 
     def read(
         self, conn: sqlite3.Connection, channel: str, chat: str, *, remember: bool
@@ -128,7 +126,7 @@ class ChatRows:
             if len(known) >= MAX_KNOWN:
                 known.clear()
             found = known[key] = ChatRecord(*row) if row[0] is not None else None
-            self._mark = int(mark)
+            self._marks.learn("fault", int(mark), self._version)
         return found if found is not None else ChatRecord(channel, chat)
 
     def write(self, conn: sqlite3.Connection, record: ChatRecord, updated_at: str) -> None:
@@ -148,18 +146,3 @@ class ChatRows:
             known.clear()
         known[key] = record
         self._stamp = conn.total_changes  # this write is what moved it
-
-    def knows_mark(self, conn: sqlite3.Connection) -> bool:
-        """Whether ``fault_mark`` would answer from memory in this transaction, without a
-        statement (a chat read in it brought the mark, and nothing was written since)."""
-        return self._mark is not None and self._checked and self._stamp == conn.total_changes
-
-    def fault_mark(self, conn: sqlite3.Connection, *, remember: bool) -> int:
-        if remember:
-            self._valid(conn)
-            if self._mark is not None:
-                return self._mark
-        mark, version = conn.execute(_MARK).fetchone()
-        if remember:
-            self._mark, self._version = int(mark), version
-        return int(mark)

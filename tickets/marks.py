@@ -47,7 +47,7 @@ class Marks:
     def __init__(self) -> None:
         self._known: dict[str, int] = {}
         self._version: int | None = None  # data_version when _known was last true
-        self._checked = False  # data_version compared in this transaction
+        self._now: int | None = None  # data_version in this transaction, once asked
 
     def watch(self, conn: sqlite3.Connection) -> None:
         """Hear of this connection's writes to the mark tables (once they exist)."""
@@ -62,9 +62,30 @@ class Marks:
     def _moved(self, name: str) -> None:
         self._known.pop(name, None)
 
+    def learn(self, name: str, mark: int, version: int | None) -> None:
+        """Inside the store's write transaction: ``mark`` was read by another statement
+        of it, with the connection's data_version (a chat's read brings the fault mark:
+        tickets.chat_rows)."""
+        self._now = version
+        self._check()
+        self._known[name] = mark
+
     def begin(self) -> None:
         """At a transaction's start: what is remembered is checked at its first use."""
-        self._checked = False
+        self._now = None
+
+    def version(self, conn: sqlite3.Connection) -> int:
+        """Inside the store's write transaction: the connection's data_version, asked
+        once (no other connection commits during BEGIN IMMEDIATE). The one check of
+        another connection's commits for the marks and the chat rows (tickets.chat_rows)."""
+        if self._now is None:
+            self._now = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        return self._now
+
+    def _check(self) -> None:
+        if self._now != self._version:
+            self._known.clear()
+            self._version = self._now
 
     def forget(self) -> None:
         """After a rollback: a mark read after a write now undone would be wrong."""
@@ -74,13 +95,8 @@ class Marks:
     def read(self, conn: sqlite3.Connection, name: str, *, remember: bool) -> int:
         if not remember:
             return int(conn.execute(_READS[name]).fetchone()[0])
-        if not self._checked:
-            # Inside BEGIN IMMEDIATE no other connection commits: once per transaction.
-            version = conn.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._version:
-                self._known.clear()
-                self._version = version
-            self._checked = True
+        self.version(conn)
+        self._check()
         mark = self._known.get(name)
         if mark is None:
             mark = self._known[name] = int(conn.execute(_READS[name]).fetchone()[0])

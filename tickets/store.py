@@ -90,8 +90,8 @@ class Store(RuleStore):
         self._depth = 0
         self._savepoints: list[tuple[str, int]] = []  # open: name, total_changes at its start
         self.fault_cache: KnownFaults | None = None  # see tickets.incident_store
-        self._chats = ChatRows()  # what this transaction read of chats (tickets.chat_rows)
-        self._marks = Marks()  # load, binding and search marks (tickets.marks)
+        self._marks = Marks()  # load, binding, search and fault marks (tickets.marks)
+        self._chats = ChatRows(self._marks)  # chats read and written (tickets.chat_rows)
         self._checkpoints: Checkpointer | None = None
         # isolation_level=None: the driver opens no transaction of its own; ours are
         # explicit (BEGIN IMMEDIATE / SAVEPOINT), see transaction().
@@ -218,8 +218,8 @@ class Store(RuleStore):
         self._marks.forget()
 
     def mark(self, name: str) -> int:
-        """The mark ``name`` of tickets.marks ("load", "binding", "search"), read once per
-        transaction while this connection moves none of them."""
+        """The mark ``name`` of tickets.marks ("load", "binding", "search", "fault"), read
+        once per transaction while this connection moves none of them."""
         with self._lock:
             return self._marks.read(self.db.conn, name, remember=self._depth > 0)
 
@@ -447,14 +447,9 @@ class Store(RuleStore):
                 self._chats.write(self.db.conn, record, iso(now))
 
     def fault_mark(self) -> int:
-        """The mark of ``fault_changes`` (tickets.incident_store), read once per transaction:
-        with the chat read (tickets.chat_rows), else kept across this transaction's own
-        writes, which move it only through the TEMP triggers of tickets.marks."""
-        with self._lock:
-            conn = self.db.conn
-            if self._depth > 0 and not self._chats.knows_mark(conn):
-                return self._marks.read(conn, "fault", remember=True)
-            return self._chats.fault_mark(conn, remember=self._depth > 0)
+        """The mark of ``fault_changes`` (tickets.incident_store): ``mark("fault")``, which
+        a chat read in this transaction brought along (tickets.chat_rows)."""
+        return self.mark("fault")
 
     def chats_of_person(self, person: str) -> list[ChatRecord]:
         rows = self.query("SELECT * FROM chats WHERE person = ? ORDER BY channel, chat", [person])
