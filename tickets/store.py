@@ -178,26 +178,18 @@ class Store(RuleStore):
                     raise
                 finally:
                     self._depth = 0
-            elif self._savepoints and self._savepoints[-1][1] == conn.total_changes:
+            else:
                 # Nothing written since the enclosing savepoint began (the engine's around
                 # an action, then the store method's own): that savepoint marks where
                 # this one would, so a failure here goes back to it, and it stays.
-                name = self._savepoints[-1][0]
+                reuse = bool(self._savepoints) and self._savepoints[-1][1] == conn.total_changes
+                if reuse:
+                    name = self._savepoints[-1][0]
+                else:
+                    name = f"baoxiu_{self._depth}"
+                    conn.execute(f"SAVEPOINT {name}")
+                    self._savepoints.append((name, conn.total_changes))
                 self._depth += 1
-                try:
-                    yield
-                except BaseException:
-                    self._forget()  # it may have read what is now undone
-                    if conn.in_transaction:
-                        conn.execute(f"ROLLBACK TO {name}")
-                    raise
-                finally:
-                    self._depth -= 1
-            else:
-                name = f"baoxiu_{self._depth}"
-                conn.execute(f"SAVEPOINT {name}")
-                self._depth += 1
-                self._savepoints.append((name, conn.total_changes))
                 try:
                     yield
                 except BaseException:
@@ -205,13 +197,16 @@ class Store(RuleStore):
                     self._forget()  # it may have read what is now undone
                     if conn.in_transaction:
                         conn.execute(f"ROLLBACK TO {name}")
-                        conn.execute(f"RELEASE {name}")
+                        if not reuse:
+                            conn.execute(f"RELEASE {name}")
                     raise
                 else:
-                    conn.execute(f"RELEASE {name}")
+                    if not reuse:
+                        conn.execute(f"RELEASE {name}")
                 finally:
                     self._depth -= 1
-                    self._savepoints.pop()
+                    if not reuse:
+                        self._savepoints.pop()
 
     def _forget(self) -> None:
         self._chats.forget()
