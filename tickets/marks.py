@@ -13,8 +13,10 @@ before it). Here:
   on each mark table (a TEMP trigger fires for this connection's writes only) calls back
   into Python, and the mark is forgotten;
 - another connection's commit moves ``PRAGMA data_version`` (per connection, it moves
-  exactly when another connection commits): the first mark asked for in a transaction
-  compares it, one statement, and everything is forgotten if it moved;
+  exactly when another connection commits): it is asked once per transaction
+  (``Marks.version``, for the chat rows of ``tickets.chat_rows`` too), or comes with the
+  first chat read, which also brings the fault mark (``Marks.learn``); everything is
+  forgotten if it moved;
 - a rollback (of the transaction, or to a savepoint) forgets everything.
 
 Must not: answer from memory outside the store's write transaction (another process may
